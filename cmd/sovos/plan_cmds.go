@@ -1,0 +1,23 @@
+package main
+
+import "github.com/urfave/cli/v2"
+
+func planCommand() *cli.Command {
+	return &cli.Command{Name: "plan", Action: notBuilt("plan")}
+}
+
+func showCommand() *cli.Command {
+	return &cli.Command{Name: "show", Action: notBuilt("show")}
+}
+
+func outputCommand() *cli.Command {
+	return &cli.Command{Name: "output", Action: notBuilt("output")}
+}
+
+func stateCommand() *cli.Command {
+	return &cli.Command{Name: "state", Action: notBuilt("state")}
+}
+
+func forceUnlockCommand() *cli.Command {
+	return &cli.Command{Name: "force-unlock", Action: notBuilt("force-unlock")}
+}

@@ -1,0 +1,286 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Resource types that form the graph.
+const (
+	TypeSource    = "source"
+	TypeImage     = "image"
+	TypeKernel    = "kernel"
+	TypeExtension = "extension"
+	TypeInstaller = "installer"
+	TypeProfile   = "profile"
+)
+
+// Address names one resource instance: kernel.sovereign, profile.talos["cm5-hailo10h"],
+// source.pkgs[0]. Key is nil (no for_each/count), a string (for_each) or an int (count).
+type Address struct {
+	Type string
+	Name string
+	Key  any
+}
+
+// String renders the address the way users write it.
+func (a Address) String() string {
+	s := a.Type + "." + a.Name
+	switch k := a.Key.(type) {
+	case nil:
+	case int:
+		s += "[" + strconv.Itoa(k) + "]"
+	case string:
+		s += "[" + strconv.Quote(k) + "]"
+	default:
+		s += fmt.Sprintf("[%v]", k)
+	}
+	return s
+}
+
+// Base is the address without its instance key (kernel.sovereign for kernel.sovereign[0]).
+func (a Address) Base() string { return a.Type + "." + a.Name }
+
+// ParseAddress parses "type.name", `type.name["key"]` or "type.name[0]".
+func ParseAddress(s string) (Address, error) {
+	var a Address
+	rest := s
+	if i := strings.IndexByte(rest, '['); i >= 0 {
+		if !strings.HasSuffix(rest, "]") {
+			return a, fmt.Errorf("invalid address %q: unclosed [", s)
+		}
+		key := rest[i+1 : len(rest)-1]
+		rest = rest[:i]
+		if uq, err := strconv.Unquote(key); err == nil {
+			a.Key = uq
+		} else if n, err := strconv.Atoi(key); err == nil {
+			a.Key = n
+		} else {
+			return a, fmt.Errorf("invalid address %q: instance key must be a quoted string or a number", s)
+		}
+	}
+	parts := strings.Split(rest, ".")
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return a, fmt.Errorf("invalid address %q: expected TYPE.NAME, e.g. kernel.sovereign", s)
+	}
+	a.Type, a.Name = parts[0], parts[1]
+	return a, nil
+}
+
+// Config is an evaluated configuration: the input of the planner.
+type Config struct {
+	Dir      string
+	Files    map[string]*hcl.File // by file name, for rendering diagnostics
+	Settings Settings
+	// Variables holds every declared variable with its final value.
+	Variables []*Variable
+	Builders  map[string]*Builder
+	// Resources lists every resource instance in dependency order (a resource comes
+	// after everything it depends on).
+	Resources []*Resource
+	Outputs   []*Output
+}
+
+// Resource returns the resource with the given address, or nil.
+func (c *Config) Resource(addr string) *Resource {
+	for _, r := range c.Resources {
+		if r.Addr.String() == addr {
+			return r
+		}
+	}
+	return nil
+}
+
+// Settings is the sovos block.
+type Settings struct {
+	RequiredVersion    string
+	InsecureRegistries []string
+	State              StateSettings
+}
+
+// StateSettings is sovos.state. Exactly one of Registry and Path is set after
+// evaluation (Path defaults to .sovos/state, relative to the configuration directory).
+type StateSettings struct {
+	Registry  string
+	Path      string
+	Workspace string
+}
+
+// Variable is a declared input variable and its final value.
+type Variable struct {
+	Name        string
+	Description string
+	Sensitive   bool
+	Value       cty.Value
+	DeclRange   hcl.Range
+}
+
+// Builder is a BuildKit daemon.
+type Builder struct {
+	Name      string
+	Address   string
+	Platforms []string
+	TLS       *BuilderTLS
+	DeclRange hcl.Range
+}
+
+// BuilderTLS holds client TLS settings for a remote builder.
+type BuilderTLS struct {
+	CACert, Cert, Key, ServerName string
+}
+
+// Output is an output block after evaluation.
+type Output struct {
+	Name      string
+	Value     cty.Value
+	Sensitive bool
+}
+
+// Resource is one evaluated resource instance.
+type Resource struct {
+	Addr      Address
+	DeclRange hcl.Range
+	// DependsOn lists the direct dependencies: every resource referenced by the block
+	// (both branches of a conditional) plus depends_on. Builders are not resources.
+	DependsOn []Address
+	// Platform of a build or profile ("linux/arm64"); empty for sources and images.
+	Platform string
+	// Builder is the name of the builder the resource is routed to (not hashed).
+	Builder string
+
+	// HashedAttrs are the evaluated attributes that enter the hash (SPEC §4), with
+	// source/kernel references replaced by the referenced resource's hash. Values may
+	// carry the "sensitive" mark (see MarkSensitive); hashers must unmark them.
+	HashedAttrs map[string]cty.Value
+
+	// Hash (full sha256 hex) and Tag (first 16 hex) are filled during evaluation by
+	// Hooks.ResourceHash; empty when evaluated without hooks (validate, graph).
+	Hash string
+	Tag  string
+
+	// Exactly one of these is set, according to Addr.Type.
+	Source  *SourceSpec
+	Image   *ImageSpec
+	Build   *BuildSpec
+	Profile *ProfileSpec
+}
+
+// MarkSensitive is the cty mark carried by values derived from sensitive variables.
+const MarkSensitive = "sensitive"
+
+// SourceSpec is a source block. Exactly one of Git and Path is set.
+type SourceSpec struct {
+	Git    string
+	Ref    string
+	Commit string
+	Subdir string
+	// Path is absolute (resolved against the configuration directory).
+	Path string
+}
+
+// ImageSpec is an image block. Digest is the pin, or the digest resolved through
+// Hooks.ImageDigest.
+type ImageSpec struct {
+	Ref    string
+	Digest string
+}
+
+// BuildSpec holds the attributes shared by kernel, extension and installer.
+type BuildSpec struct {
+	Source     Address
+	Dockerfile string // default "Dockerfile"
+	Frontend   string
+	Target     string
+	Args       map[string]string
+	// Contexts maps a named context to a source address (ContextSources) or to an
+	// image reference string (ContextRefs).
+	ContextSources map[string]Address
+	ContextRefs    map[string]string
+	Secrets        map[string]SecretSpec
+	Image          string
+	Stages         []Stage
+	Tags           []string
+	Cache          *CacheSpec
+	// Kernel is the kernel an extension or installer is tied to.
+	Kernel *Address
+	// KernelArg is the build arg an installer receives the kernel in (PKG_KERNEL).
+	KernelArg   string
+	SigningCert *SigningCert
+	Triggers    map[string]string
+}
+
+// Stage is an extra target of a build, pushed as Image:TAG.
+type Stage struct {
+	Target string
+	Image  string
+}
+
+// SecretSpec says where a secret's value comes from; values are never read by config.
+type SecretSpec struct {
+	Env  string
+	File string
+}
+
+// CacheSpec is a BuildKit registry cache import/export.
+type CacheSpec struct {
+	Ref  string
+	Mode string
+}
+
+// SigningCert names the kernel's signing certificate inside one of its targets.
+type SigningCert struct {
+	Target string
+	Path   string
+}
+
+// ProfileSpec is a profile block: a Talos imager profile.
+type ProfileSpec struct {
+	Arch       string
+	Platform   string // Talos platform (metal, aws, ...)
+	Version    string
+	Secureboot bool
+	Installer  string
+	Extensions []string
+	KernelArgs []string
+	Overlay    *Overlay
+	Output     ProfileOutput
+	Imager     string
+	Image      string
+	Tags       []string
+	// Dest is absolute (resolved against the configuration directory).
+	Dest string
+}
+
+// Overlay is a profile's overlay block.
+type Overlay struct {
+	Name    string
+	Image   string
+	Options map[string]any
+}
+
+// ProfileOutput is a profile's output block.
+type ProfileOutput struct {
+	Kind       string
+	OutFormat  string
+	DiskSize   int64
+	DiskFormat string
+	Bootloader string
+}
+
+// Hooks let the evaluator learn what only the planner knows: content hashes and image
+// digests. Resources are evaluated in dependency order, so a hook sees every
+// dependency's Hash already set.
+type Hooks interface {
+	// SourceHash returns the content hash (sha256 hex) of a source resource.
+	SourceHash(ctx context.Context, r *Resource) (string, error)
+	// ImageDigest resolves an image resource to a digest ("sha256:...").
+	ImageDigest(ctx context.Context, r *Resource) (string, error)
+	// ResourceHash returns the hash (sha256 hex) of a build resource or profile from its
+	// type, platform, HashedAttrs and the hashes of its dependencies.
+	ResourceHash(r *Resource, deps map[string]string) (string, error)
+}
