@@ -13,11 +13,3 @@ func showCommand() *cli.Command {
 func outputCommand() *cli.Command {
 	return &cli.Command{Name: "output", Action: notBuilt("output")}
 }
-
-func stateCommand() *cli.Command {
-	return &cli.Command{Name: "state", Action: notBuilt("state")}
-}
-
-func forceUnlockCommand() *cli.Command {
-	return &cli.Command{Name: "force-unlock", Action: notBuilt("force-unlock")}
-}
