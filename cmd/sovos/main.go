@@ -45,7 +45,16 @@ func newApp() *cli.App {
 func run(args []string) int {
 	app := newApp()
 	app.ExitErrHandler = func(*cli.Context, error) {}
-	if err := app.Run(args); err != nil {
+	log, closer, err := newLogger(os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %s\n", err)
+		return 1
+	}
+	if closer != nil {
+		defer closer.Close()
+	}
+	app.Metadata = map[string]any{"logger": log}
+	if err := app.Run(interspersedArgs(app, args)); err != nil {
 		if ec, ok := err.(cli.ExitCoder); ok {
 			if msg := ec.Error(); msg != "" {
 				fmt.Fprintln(os.Stderr, msg)
