@@ -1,0 +1,290 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Registry stores a workspace's state as an OCI artifact in a registry repository, tagged
+// with the workspace name, and its lock at the tag WORKSPACE.lock (SPEC §7).
+//
+// Registries offer no compare-and-swap on tags, so locking is best effort: Lock writes
+// its lock, waits a moment, reads it back and gives up if another writer's lock is there.
+// Two sovos processes racing within that moment can both believe they hold the lock; the
+// holder re-reads the lock before every state write (Held.Check), which narrows, but does
+// not close, that window. Run one apply per workspace at a time (CI concurrency groups).
+type Registry struct {
+	repo      name.Repository
+	tag       name.Tag
+	lockTag   name.Tag
+	workspace string
+	settle    time.Duration
+	remote    []remote.Option
+}
+
+// RegistryOption configures NewRegistry.
+type RegistryOption func(*registryOptions)
+
+type registryOptions struct {
+	insecure  bool
+	keychain  authn.Keychain
+	transport http.RoundTripper
+	userAgent string
+	settle    time.Duration
+}
+
+// WithInsecure talks plain HTTP to the registry (insecure_registries).
+func WithInsecure(insecure bool) RegistryOption {
+	return func(o *registryOptions) { o.insecure = insecure }
+}
+
+// WithKeychain sets where credentials come from; the default is authn.DefaultKeychain
+// (the Docker config, its credential helpers, DOCKER_CONFIG).
+func WithKeychain(k authn.Keychain) RegistryOption {
+	return func(o *registryOptions) { o.keychain = k }
+}
+
+// WithTransport sets the HTTP transport (tests, proxies, request counting).
+func WithTransport(t http.RoundTripper) RegistryOption {
+	return func(o *registryOptions) { o.transport = t }
+}
+
+// WithUserAgent adds ua to the User-Agent of every request.
+func WithUserAgent(ua string) RegistryOption {
+	return func(o *registryOptions) { o.userAgent = ua }
+}
+
+// WithLockSettle sets how long Lock waits between writing its lock and reading it back
+// (default half a second): the longer, the likelier a concurrent writer's lock has landed
+// and is seen.
+func WithLockSettle(d time.Duration) RegistryOption {
+	return func(o *registryOptions) { o.settle = d }
+}
+
+// NewRegistry returns the backend storing workspace's state in repo ("ghcr.io/x/state").
+func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, error) {
+	o := registryOptions{keychain: authn.DefaultKeychain, settle: 500 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkWorkspace(workspace); err != nil {
+		return nil, err
+	}
+	var nameOpts []name.Option
+	if o.insecure {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	r, err := name.NewRepository(repo, nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("state registry %q is not a valid repository (want REGISTRY/PATH, without tag or digest): %w", repo, err)
+	}
+	ropts := []remote.Option{remote.WithAuthFromKeychain(o.keychain)}
+	if o.transport != nil {
+		ropts = append(ropts, remote.WithTransport(o.transport))
+	}
+	if o.userAgent != "" {
+		ropts = append(ropts, remote.WithUserAgent(o.userAgent))
+	}
+	return &Registry{
+		repo:      r,
+		tag:       r.Tag(workspace),
+		lockTag:   r.Tag(workspace + ".lock"),
+		workspace: workspace,
+		settle:    o.settle,
+		remote:    ropts,
+	}, nil
+}
+
+// checkWorkspace makes sure the workspace name can be a tag, with room for ".lock".
+func checkWorkspace(ws string) error {
+	if !tagRE.MatchString(ws) || len(ws) > 128-len(".lock") {
+		return fmt.Errorf("workspace %q is not usable: it must be a valid OCI tag (letters, digits, '_', '.', '-', not starting with '.' or '-', at most 123 characters)", ws)
+	}
+	return nil
+}
+
+func (r *Registry) String() string { return "registry " + r.tag.String() }
+
+// Repository returns the repository holding the state.
+func (r *Registry) Repository() name.Repository { return r.repo }
+
+func (r *Registry) opts(ctx context.Context) []remote.Option {
+	return append(append([]remote.Option{}, r.remote...), remote.WithContext(ctx))
+}
+
+// isNotFound reports whether err is the registry saying the tag or repository does not
+// exist yet.
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	if terr.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
+// get fetches the manifest at tag; (nil, nil) when there is none.
+func (r *Registry) get(ctx context.Context, tag name.Tag) (*remote.Descriptor, error) {
+	desc, err := remote.Get(tag, r.opts(ctx)...)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", tag, err)
+	}
+	return desc, nil
+}
+
+// fetch reads the single layer of the artifact at tag, checking its type.
+func (r *Registry) fetch(ctx context.Context, desc *remote.Descriptor, artifactType string, layerType types.MediaType, where string) ([]byte, error) {
+	ld, err := parseArtifact(desc.Manifest, desc.MediaType, artifactType, layerType, where)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := remote.Layer(r.repo.Digest(ld.Digest.String()), r.opts(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("%s: fetching layer %s: %w", where, ld.Digest, err)
+	}
+	return readBlob(rc, ld, where)
+}
+
+// Read implements Backend.
+func (r *Registry) Read(ctx context.Context) (*State, string, error) {
+	desc, err := r.get(ctx, r.tag)
+	if err != nil || desc == nil {
+		return nil, "", err
+	}
+	where := r.String()
+	data, err := r.fetch(ctx, desc, ArtifactType, LayerMediaType, where)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := Decode(data, where)
+	if err != nil {
+		return nil, "", err
+	}
+	d, _, err := v1.SHA256(bytes.NewReader(desc.Manifest))
+	if err != nil {
+		return nil, "", err
+	}
+	return s, d.String(), nil
+}
+
+// Write implements Backend.
+func (r *Registry) Write(ctx context.Context, s *State) (string, error) {
+	data, err := Encode(s)
+	if err != nil {
+		return "", err
+	}
+	return r.put(ctx, r.tag, ArtifactType, LayerMediaType, data)
+}
+
+func (r *Registry) put(ctx context.Context, tag name.Tag, artifactType string, layerType types.MediaType, data []byte) (string, error) {
+	img, err := newArtifact(artifactType, layerType, data)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Write(tag, img, r.opts(ctx)...); err != nil {
+		return "", fmt.Errorf("writing %s: %w", tag, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// ReadLock implements LockReader: nil when the lock tag is absent or points at the
+// released marker.
+func (r *Registry) ReadLock(ctx context.Context) (*LockInfo, error) {
+	desc, err := r.get(ctx, r.lockTag)
+	if err != nil || desc == nil {
+		return nil, err
+	}
+	where := "lock " + r.lockTag.String()
+	if m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest)); err == nil && m.ArtifactType == ReleasedArtifactType {
+		return nil, nil
+	}
+	data, err := r.fetch(ctx, desc, LockArtifactType, LockLayerMediaType, where)
+	if err != nil {
+		return nil, err
+	}
+	return decodeLock(data, where)
+}
+
+// Lock implements Backend. Locking again with the holder's own ID renews the lock.
+func (r *Registry) Lock(ctx context.Context, info *LockInfo) error {
+	cur, err := r.ReadLock(ctx)
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.ID != info.ID && !cur.expired(time.Now()) {
+		return &LockError{Info: cur, Err: errors.New("held by another process")}
+	}
+	data, err := encodeLock(info)
+	if err != nil {
+		return err
+	}
+	if _, err := r.put(ctx, r.lockTag, LockArtifactType, LockLayerMediaType, data); err != nil {
+		return fmt.Errorf("taking the state lock: %w", err)
+	}
+	if r.settle > 0 {
+		t := time.NewTimer(r.settle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	back, err := r.ReadLock(ctx)
+	if err != nil {
+		return fmt.Errorf("reading back the state lock: %w", err)
+	}
+	if back == nil || back.ID != info.ID {
+		return &LockError{Info: back, Err: errors.New("another process wrote the lock at the same time")}
+	}
+	return nil
+}
+
+// Unlock implements Backend: it re-points the lock tag at the released marker, because
+// some registries (GHCR) refuse to delete tags. Unlocking an unlocked workspace is not an
+// error.
+func (r *Registry) Unlock(ctx context.Context, id string) error {
+	cur, err := r.ReadLock(ctx)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return nil
+	}
+	if cur.ID != id {
+		return &LockError{Info: cur, Err: fmt.Errorf("lock ID %s does not match the holder's", id)}
+	}
+	if _, err := r.put(ctx, r.lockTag, ReleasedArtifactType, types.OCIEmptyJSON, emptyJSON); err != nil {
+		return fmt.Errorf("releasing the state lock: %w", err)
+	}
+	return nil
+}

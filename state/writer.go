@@ -1,0 +1,191 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Writer keeps the state of a running apply and stores it as resources finish: at most one
+// write per interval (a second), and always on Flush and Close, so an interrupted apply
+// keeps what finished without a registry round trip per resource. Each write increments
+// Serial; Lineage never changes. It is safe for concurrent use.
+type Writer struct {
+	b        Backend
+	held     *Held
+	interval time.Duration
+
+	mu     sync.Mutex // guards s, dirty, err, digest
+	s      *State
+	dirty  bool
+	err    error // the last failed write, until a later write succeeds
+	digest string
+
+	writeMu   sync.Mutex // one write at a time
+	lastWrite time.Time  // guarded by writeMu
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// NewWriter returns a Writer storing s (the state as read, or New) to b. held, when not
+// nil, is checked before every write, which is refused once the lock is lost.
+func NewWriter(b Backend, s *State, held *Held) *Writer {
+	return newWriter(b, s, held, time.Second)
+}
+
+func newWriter(b Backend, s *State, held *Held, interval time.Duration) *Writer {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{b: b, s: s, held: held, interval: interval,
+		kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	go w.loop(ctx)
+	return w
+}
+
+// Update changes the state with fn (under the Writer's lock) and schedules a write.
+func (w *Writer) Update(fn func(*State)) {
+	w.mu.Lock()
+	fn(w.s)
+	w.dirty = true
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// State returns a copy of the current state.
+func (w *Writer) State() (*State, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := clone(w.s)
+	if err != nil {
+		return nil, err
+	}
+	return c.State, nil
+}
+
+// Digest returns the manifest digest of the last successful write ("" before any).
+func (w *Writer) Digest() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.digest
+}
+
+// Err returns the error of the last write if no write succeeded since.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *Writer) loop(ctx context.Context) {
+	defer close(w.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		}
+		w.writeMu.Lock()
+		wait := time.Until(w.lastWrite.Add(w.interval))
+		w.writeMu.Unlock()
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		// A background failure is kept for Flush and Close to report; the next Update
+		// retries.
+		_ = w.write(ctx)
+	}
+}
+
+// Flush writes the state now if it changed since the last write.
+func (w *Writer) Flush(ctx context.Context) error {
+	return w.write(ctx)
+}
+
+// Close stops background writes and flushes. It returns the error of the final write,
+// after which the caller should save the state with WriteErrored.
+func (w *Writer) Close(ctx context.Context) error {
+	w.once.Do(func() {
+		w.cancel()
+		<-w.done
+	})
+	return w.write(ctx)
+}
+
+func (w *Writer) write(ctx context.Context) error {
+	w.writeMu.Lock()
+	defer w.writeMu.Unlock()
+	w.mu.Lock()
+	if !w.dirty {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	snap, err := clone(w.s)
+	w.dirty = false
+	w.mu.Unlock()
+	if err == nil {
+		snap.Serial++
+		err = w.store(ctx, snap)
+	}
+	w.lastWrite = time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.dirty = true
+		w.err = err
+		return err
+	}
+	w.s.Serial = snap.Serial
+	w.digest = snap.digest
+	w.err = nil
+	return nil
+}
+
+// snapshot is a state copy being written, with the digest the write returned.
+type snapshot struct {
+	*State
+	digest string
+}
+
+func (w *Writer) store(ctx context.Context, snap *snapshot) error {
+	if w.held != nil {
+		if err := w.held.Check(ctx); err != nil {
+			return fmt.Errorf("not writing the state: %w", err)
+		}
+	}
+	d, err := w.b.Write(ctx, snap.State)
+	if err != nil {
+		return fmt.Errorf("writing the state to %s: %w", w.b, err)
+	}
+	snap.digest = d
+	return nil
+}
+
+// clone deep-copies s through its codec, so a write never races with Update.
+func clone(s *State) (*snapshot, error) {
+	if s == nil {
+		return nil, errors.New("no state")
+	}
+	data, err := Encode(s)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Decode(data, "state")
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{State: c}, nil
+}
