@@ -1,0 +1,252 @@
+// Package testenv starts the real daemons that sovos's end-to-end tests run
+// against: a BuildKit daemon (buildkitd, built into .tools/bin by `make tools`)
+// and an OCI registry. Nothing here is mocked; tests that cannot get a daemon
+// skip with instructions, or fail when CI=true so CI never passes vacuously.
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client"
+)
+
+// Buildkitd is a buildkitd process owned by one test. It is stopped by the test's
+// cleanup; Stop and Kill end it earlier (e.g. to test an interrupted apply).
+type Buildkitd struct {
+	// Addr is the daemon's address for client.New, e.g. unix:///tmp/bk123/buildkitd.sock.
+	Addr string
+	// Root is the daemon's state directory.
+	Root string
+
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	once    sync.Once
+}
+
+// BuildkitdOption configures StartBuildkitd.
+type BuildkitdOption func(*buildkitdConfig)
+
+type buildkitdConfig struct {
+	insecure []string
+}
+
+// WithInsecureRegistries lets the daemon pull from and push to these plain-HTTP
+// registries (host:port), e.g. the one StartRegistry returns. It writes
+// `[registry."HOST"] http = true, insecure = true` into the daemon's buildkitd.toml,
+// which is what `FROM HOST/...` needs; pushes additionally need the exporter's
+// registry.insecure attribute.
+func WithInsecureRegistries(hosts ...string) BuildkitdOption {
+	return func(c *buildkitdConfig) { c.insecure = append(c.insecure, hosts...) }
+}
+
+// StartBuildkitd starts a private buildkitd (native snapshotter, runc worker) as
+// root and waits until it answers. The binary comes from $SOVOS_BUILDKITD or the
+// repository's .tools/bin/buildkitd.
+func StartBuildkitd(t testing.TB, opts ...BuildkitdOption) *Buildkitd {
+	t.Helper()
+	var cfg buildkitdConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+
+	bin := buildkitdPath(t)
+	if os.Geteuid() != 0 {
+		unavailable(t, "buildkitd needs root for its runc worker (run the tests as root, as CI does)")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		unavailable(t, "runc is not in PATH (apt-get install runc)")
+	}
+
+	root := t.TempDir()
+	// A unix socket path must stay under ~108 bytes; test temp dirs embed the
+	// test name and can be longer.
+	sockDir, err := os.MkdirTemp("", "bk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+
+	var toml strings.Builder
+	for _, h := range cfg.insecure {
+		fmt.Fprintf(&toml, "[registry.%q]\n  http = true\n  insecure = true\n\n", h)
+	}
+	confPath := filepath.Join(root, "buildkitd.toml")
+	if err := os.WriteFile(confPath, []byte(toml.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	b := &Buildkitd{
+		Addr:    "unix://" + filepath.Join(sockDir, "buildkitd.sock"),
+		Root:    filepath.Join(root, "state"),
+		logPath: filepath.Join(root, "buildkitd.log"),
+		done:    make(chan struct{}),
+	}
+	logf, err := os.Create(b.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cmd = exec.Command(bin,
+		"--root", b.Root,
+		"--addr", b.Addr,
+		"--oci-worker-snapshotter=native",
+		"--config", confPath,
+	)
+	b.cmd.Stdout = logf
+	b.cmd.Stderr = logf
+	// Its own process group, so a Ctrl-C of `go test` does not race our SIGTERM.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := b.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	go func() {
+		b.cmd.Wait()
+		logf.Close()
+		close(b.done)
+	}()
+	// Registered after t.TempDir, so it runs before the state directory is removed.
+	t.Cleanup(func() {
+		b.Stop()
+		if t.Failed() {
+			t.Logf("buildkitd log (%s):\n%s", b.logPath, tail(b.logPath, 40))
+		}
+	})
+
+	if err := b.waitReady(30 * time.Second); err != nil {
+		t.Fatalf("buildkitd did not become ready: %v\nlog:\n%s", err, tail(b.logPath, 40))
+	}
+	return b
+}
+
+func (b *Buildkitd) waitReady(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last error
+	for {
+		select {
+		case <-b.done:
+			return fmt.Errorf("buildkitd exited: %v", b.cmd.ProcessState)
+		default:
+		}
+		if err := ping(ctx, b.Addr); err == nil {
+			return nil
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out after %s: %w", timeout, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func ping(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ws, err := c.ListWorkers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ws) == 0 {
+		return errors.New("no workers yet")
+	}
+	return nil
+}
+
+// Stop ends the daemon gracefully (SIGTERM, then SIGKILL after 10s) and waits for it.
+// It is safe to call more than once.
+func (b *Buildkitd) Stop() {
+	b.once.Do(func() {
+		b.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.done:
+		case <-time.After(10 * time.Second):
+			b.cmd.Process.Kill()
+			<-b.done
+		}
+	})
+}
+
+// Kill ends the daemon at once (SIGKILL), as a crash would, and waits for it.
+func (b *Buildkitd) Kill() {
+	b.once.Do(func() {
+		b.cmd.Process.Kill()
+		<-b.done
+	})
+}
+
+// Log returns the daemon's log so far.
+func (b *Buildkitd) Log() string {
+	dt, _ := os.ReadFile(b.logPath)
+	return string(dt)
+}
+
+// buildkitdPath finds the buildkitd binary: $SOVOS_BUILDKITD, else
+// .tools/bin/buildkitd in the repository root found by walking up from the
+// test's working directory.
+func buildkitdPath(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("SOVOS_BUILDKITD"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("SOVOS_BUILDKITD=%s: %v", p, err)
+		}
+		return p
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "tools", "go.mod")); err == nil {
+			p := filepath.Join(dir, ".tools", "bin", "buildkitd")
+			if _, err := os.Stat(p); err != nil {
+				unavailable(t, fmt.Sprintf("buildkitd is not built (%s missing); run `make tools`, or set SOVOS_BUILDKITD", p))
+			}
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			unavailable(t, "cannot find the repository root (tools/go.mod) above the working directory; set SOVOS_BUILDKITD")
+		}
+		dir = parent
+	}
+}
+
+// unavailable skips the test, except in CI (CI=true) where a missing
+// prerequisite must fail rather than pass silently.
+func unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("end-to-end prerequisite missing: %s", why)
+	}
+	t.Skipf("skipping end-to-end test: %s", why)
+}
+
+func tail(path string, n int) string {
+	dt, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(dt), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
