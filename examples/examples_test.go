@@ -1,0 +1,474 @@
+// Package examples_test checks that the shipped examples stay usable: the GitHub
+// Actions workflows parse and keep the shape their README describes, the sticky-comment
+// script finds and replaces its own comment, and the sovereign-os configuration parses.
+package examples_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"gopkg.in/yaml.v3"
+)
+
+// workflow is the part of a GitHub Actions workflow these tests look at.
+type workflow struct {
+	Name        string            `yaml:"name"`
+	On          map[string]any    `yaml:"on"`
+	Permissions map[string]string `yaml:"permissions"`
+	Concurrency *concurrency      `yaml:"concurrency"`
+	Env         map[string]string `yaml:"env"`
+	Jobs        map[string]*job   `yaml:"jobs"`
+}
+
+type concurrency struct {
+	Group            string `yaml:"group"`
+	CancelInProgress bool   `yaml:"cancel-in-progress"`
+}
+
+type job struct {
+	Name           string            `yaml:"name"`
+	RunsOn         yaml.Node         `yaml:"runs-on"`
+	Needs          any               `yaml:"needs"`
+	TimeoutMinutes int               `yaml:"timeout-minutes"`
+	Permissions    map[string]string `yaml:"permissions"`
+	Concurrency    *concurrency      `yaml:"concurrency"`
+	Env            map[string]string `yaml:"env"`
+	Steps          []*step           `yaml:"steps"`
+}
+
+type step struct {
+	ID   string            `yaml:"id"`
+	Name string            `yaml:"name"`
+	If   string            `yaml:"if"`
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
+}
+
+// runsOn returns the job's runner labels whether written as a string or a list.
+func (j *job) runsOn(t *testing.T) []string {
+	t.Helper()
+	var one string
+	if err := j.RunsOn.Decode(&one); err == nil {
+		return []string{one}
+	}
+	var many []string
+	if err := j.RunsOn.Decode(&many); err != nil {
+		t.Fatalf("runs-on is neither a string nor a list: %v", err)
+	}
+	return many
+}
+
+func readWorkflow(t *testing.T, name string) *workflow {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("github-actions", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w workflow
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&w); err != nil {
+		t.Fatalf("%s does not parse as a workflow: %v", name, err)
+	}
+	if len(w.Jobs) == 0 {
+		t.Fatalf("%s has no jobs", name)
+	}
+	return &w
+}
+
+// findStep returns the first step of j for which match is true, failing the test if
+// there is none.
+func findStep(t *testing.T, j *job, what string, match func(*step) bool) *step {
+	t.Helper()
+	for _, s := range j.Steps {
+		if match(s) {
+			return s
+		}
+	}
+	t.Fatalf("no step %s", what)
+	return nil
+}
+
+func uses(action string) func(*step) bool {
+	return func(s *step) bool { return strings.HasPrefix(s.Uses, action+"@") }
+}
+
+func runs(re string) func(*step) bool {
+	r := regexp.MustCompile(re)
+	return func(s *step) bool { return r.MatchString(s.Run) }
+}
+
+func TestPlanWorkflow(t *testing.T) {
+	w := readWorkflow(t, "sovos-plan.yml")
+
+	if _, ok := w.On["pull_request"]; !ok {
+		t.Errorf("on: want pull_request, got %v", w.On)
+	}
+	for perm, want := range map[string]string{"pull-requests": "write", "contents": "read"} {
+		if got := w.Permissions[perm]; got != want {
+			t.Errorf("permissions.%s = %q, want %q", perm, got, want)
+		}
+	}
+	if w.Env["SOVOS_DIR"] == "" || w.Env["SOVOS_WORKSPACE"] == "" {
+		t.Errorf("env must set SOVOS_DIR and SOVOS_WORKSPACE (they form the comment marker), got %v", w.Env)
+	}
+
+	j := w.Jobs["plan"]
+	if j == nil {
+		t.Fatalf("no job plan in %v", w.Jobs)
+	}
+	findStep(t, j, "checking out the repository", uses("actions/checkout"))
+	findStep(t, j, "setting up Go", uses("actions/setup-go"))
+	findStep(t, j, "installing sovos", runs(`go install .*cmd/sovos`))
+
+	plan := findStep(t, j, "running sovos plan", runs(`sovos .*plan `))
+	for _, flag := range []string{"-out=plan.out", "-detailed-exitcode"} {
+		if !strings.Contains(plan.Run, flag) {
+			t.Errorf("plan step lacks %s:\n%s", flag, plan.Run)
+		}
+	}
+	// Exit 2 (changes) must not fail the job: the step captures the code.
+	if !strings.Contains(plan.Run, "set +e") || !strings.Contains(plan.Run, `"$GITHUB_OUTPUT"`) {
+		t.Errorf("plan step must capture the exit code instead of failing on 2:\n%s", plan.Run)
+	}
+	if plan.ID == "" {
+		t.Errorf("plan step needs an id so later steps read its exit code")
+	}
+
+	findStep(t, j, "rendering the markdown plan", runs(`sovos .*show -format=markdown plan\.out > plan\.md`))
+
+	comment := findStep(t, j, "posting the sticky comment", uses("actions/github-script"))
+	script := comment.With["script"]
+	if !strings.Contains(script, "require(") || !strings.Contains(script, "STICKY_SCRIPT") {
+		t.Errorf("comment step must require the sticky-comment script:\n%s", script)
+	}
+	if w.Env["STICKY_SCRIPT"] != "examples/github-actions/sticky-comment.js" {
+		t.Errorf("STICKY_SCRIPT = %q, want the script shipped next to the workflow", w.Env["STICKY_SCRIPT"])
+	}
+	if !strings.Contains(comment.Env["PLAN_EXITCODE"], "steps."+plan.ID+".outputs.exitcode") {
+		t.Errorf("the label must follow the plan's exit code, PLAN_EXITCODE = %q", comment.Env["PLAN_EXITCODE"])
+	}
+	// A fork's token is read-only: the step must not run (and fail) there.
+	if !strings.Contains(comment.If, "head.repo.full_name == github.repository") {
+		t.Errorf("comment step must be skipped on fork PRs, if = %q", comment.If)
+	}
+}
+
+func TestApplyWorkflow(t *testing.T) {
+	w := readWorkflow(t, "sovos-apply.yml")
+
+	push, ok := w.On["push"].(map[string]any)
+	if !ok {
+		t.Fatalf("on.push: want a mapping, got %#v", w.On["push"])
+	}
+	if branches, _ := push["branches"].([]any); !slices.Contains(branches, any("main")) {
+		t.Errorf("on.push.branches = %v, want main", push["branches"])
+	}
+	want := concurrency{Group: "sovos-apply-main", CancelInProgress: false}
+	if w.Concurrency == nil || *w.Concurrency != want {
+		t.Errorf("concurrency = %+v, want %+v", w.Concurrency, want)
+	}
+	if got := w.Permissions["packages"]; got != "write" {
+		t.Errorf("permissions.packages = %q, want write (push to GHCR)", got)
+	}
+	if w.Env["BUILDKIT_HOST"] == "" {
+		t.Errorf("env.BUILDKIT_HOST is not set")
+	}
+
+	j := w.Jobs["kernel"]
+	if j == nil {
+		t.Fatalf("no job kernel in %v", w.Jobs)
+	}
+	labels := j.runsOn(t)
+	for _, l := range []string{"self-hosted", "linux", "arm64"} {
+		if !slices.Contains(labels, l) {
+			t.Errorf("kernel job runs-on %v, want label %s", labels, l)
+		}
+	}
+
+	login := findStep(t, j, "logging in to GHCR", uses("docker/login-action"))
+	if login.With["registry"] != "ghcr.io" || !strings.Contains(login.With["password"], "secrets.GITHUB_TOKEN") {
+		t.Errorf("GHCR login with = %v", login.With)
+	}
+	apply := findStep(t, j, "running sovos apply", runs(`sovos .*apply `))
+	for _, flag := range []string{"-auto-approve", "-promote"} {
+		if !strings.Contains(apply.Run, flag) {
+			t.Errorf("apply step lacks %s: %s", flag, apply.Run)
+		}
+	}
+	upload := findStep(t, j, "uploading the errored state", uses("actions/upload-artifact"))
+	if upload.If != "failure()" || !strings.Contains(upload.With["path"], ".sovos/errored-state.json") {
+		t.Errorf("errored-state upload: if = %q, with = %v", upload.If, upload.With)
+	}
+}
+
+// TestWorkflowShell checks every run: block with bash -n, GitHub expressions stubbed.
+func TestWorkflowShell(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed")
+	}
+	expr := regexp.MustCompile(`\$\{\{[^}]*\}\}`)
+	for _, name := range []string{"sovos-plan.yml", "sovos-apply.yml"} {
+		w := readWorkflow(t, name)
+		for jobName, j := range w.Jobs {
+			for i, s := range j.Steps {
+				if s.Run == "" {
+					continue
+				}
+				cmd := exec.Command(bash, "-n")
+				cmd.Stdin = strings.NewReader(expr.ReplaceAllString(s.Run, "EXPR"))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("%s: jobs.%s.steps[%d] (%s): bash -n: %v\n%s", name, jobName, i, s.Name, err, out)
+				}
+			}
+		}
+	}
+}
+
+// stickyRun is what testdata/harness.js prints.
+type stickyRun struct {
+	Result *struct {
+		Action string `json:"action"`
+		ID     int    `json:"id"`
+		Label  string `json:"label"`
+	} `json:"result"`
+	Error string `json:"error"`
+	Calls []struct {
+		Method string         `json:"method"`
+		Params map[string]any `json:"params"`
+	} `json:"calls"`
+	Paginated int `json:"paginated"`
+	Comments  []struct {
+		ID   int    `json:"id"`
+		Body string `json:"body"`
+	} `json:"comments"`
+	Labels []string `json:"labels"`
+}
+
+func (r *stickyRun) body(id int) string {
+	for _, c := range r.Comments {
+		if c.ID == id {
+			return c.Body
+		}
+	}
+	return ""
+}
+
+func (r *stickyRun) called(method string) int {
+	n := 0
+	for _, c := range r.Calls {
+		if c.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+func runSticky(t *testing.T, fixture map[string]any) *stickyRun {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node is required in CI to test sticky-comment.js: %v", err)
+		}
+		t.Skip("node not installed")
+	}
+	data, err := json.Marshal(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fixture.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, filepath.Join("github-actions", "testdata", "harness.js"),
+		filepath.Join("github-actions", "sticky-comment.js"), path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node harness: %v\n%s", err, stderr.String())
+	}
+	var run stickyRun
+	if err := json.Unmarshal(out, &run); err != nil {
+		t.Fatalf("harness output: %v\n%s", err, out)
+	}
+	return &run
+}
+
+func TestStickyComment(t *testing.T) {
+	const (
+		mine  = "<!-- sovos-plan workspace=main dir=examples/sovereign-os -->"
+		other = "<!-- sovos-plan workspace=main dir=examples/quickstart -->"
+		newWS = "<!-- sovos-plan workspace=staging dir=examples/sovereign-os -->"
+	)
+	plan := mine + "\n**Plan:** 1 to rebuild.\n"
+	opts := map[string]any{"body": plan, "workspace": "main", "dir": "examples/sovereign-os", "exitcode": "2"}
+
+	// filler returns n unrelated comments with ids from start.
+	filler := func(start, n int) []map[string]any {
+		var cs []map[string]any
+		for i := 0; i < n; i++ {
+			cs = append(cs, map[string]any{"id": start + i, "body": "LGTM"})
+		}
+		return cs
+	}
+
+	tests := []struct {
+		name        string
+		comments    []map[string]any
+		labels      []string
+		options     map[string]any
+		wantAction  string
+		wantID      int    // updated comment (0: created)
+		wantLabel   string // result.label
+		wantLabels  []string
+		untouched   map[int]string // comment id -> body that must not change
+		wantCreated int
+	}{
+		{
+			name: "updates its own comment",
+			comments: []map[string]any{
+				{"id": 1, "body": "LGTM"},
+				{"id": 2, "body": other + "\nold quickstart plan"},
+				{"id": 3, "body": mine + "\nold plan"},
+			},
+			options:    opts,
+			wantAction: "updated", wantID: 3, wantLabel: "added",
+			wantLabels: []string{"sovos: changes"},
+			untouched:  map[int]string{2: other + "\nold quickstart plan", 1: "LGTM"},
+		},
+		{
+			name: "another dir or workspace is not ours",
+			comments: []map[string]any{
+				{"id": 2, "body": other + "\nquickstart plan"},
+				{"id": 4, "body": newWS + "\nstaging plan"},
+				{"id": 5, "body": "> " + mine + "\nquoted by a reviewer"},
+			},
+			options:    opts,
+			wantAction: "created", wantLabel: "added", wantCreated: 1,
+			wantLabels: []string{"sovos: changes"},
+			untouched: map[int]string{
+				2: other + "\nquickstart plan",
+				4: newWS + "\nstaging plan",
+				5: "> " + mine + "\nquoted by a reviewer",
+			},
+		},
+		{
+			name:       "none found: created",
+			options:    opts,
+			wantAction: "created", wantLabel: "added", wantCreated: 1,
+			wantLabels: []string{"sovos: changes"},
+		},
+		{
+			// 250 comments: ours is on the third page of 100, so only a paginated
+			// listing finds it.
+			name:       "paginates to find it",
+			comments:   append(filler(1, 230), map[string]any{"id": 900, "body": mine + "\nold plan"}),
+			options:    opts,
+			wantAction: "updated", wantID: 900, wantLabel: "added",
+			wantLabels: []string{"sovos: changes"},
+		},
+		{
+			name:     "no changes removes the label",
+			comments: []map[string]any{{"id": 3, "body": mine + "\nold plan"}},
+			labels:   []string{"sovos: changes", "area: os"},
+			options: map[string]any{"body": mine + "\nNo changes.\n", "workspace": "main",
+				"dir": "examples/sovereign-os", "exitcode": "0"},
+			wantAction: "updated", wantID: 3, wantLabel: "removed",
+			wantLabels: []string{"area: os"},
+		},
+		{
+			name:     "no changes and no label",
+			comments: []map[string]any{{"id": 3, "body": mine + "\nold plan"}},
+			options: map[string]any{"body": "No changes.\n", "workspace": "main",
+				"dir": "examples/sovereign-os", "exitcode": "0"},
+			wantAction: "updated", wantID: 3, wantLabel: "absent",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := runSticky(t, map[string]any{"comments": tc.comments, "labels": tc.labels, "options": tc.options})
+			if run.Error != "" {
+				t.Fatalf("script failed: %s", run.Error)
+			}
+			if run.Result == nil {
+				t.Fatal("script returned nothing")
+			}
+			if run.Paginated == 0 {
+				t.Errorf("listComments was not called through github.paginate")
+			}
+			if run.Result.Action != tc.wantAction {
+				t.Errorf("action = %q, want %q", run.Result.Action, tc.wantAction)
+			}
+			if tc.wantID != 0 && run.Result.ID != tc.wantID {
+				t.Errorf("updated comment %d, want %d", run.Result.ID, tc.wantID)
+			}
+			if got := run.called("createComment"); got != tc.wantCreated {
+				t.Errorf("createComment called %d times, want %d", got, tc.wantCreated)
+			}
+			if got := run.called("updateComment"); tc.wantAction == "updated" && got != 1 {
+				t.Errorf("updateComment called %d times, want 1", got)
+			}
+			// The posted comment carries the marker on its first line, so the next run
+			// finds it again.
+			if got := run.body(run.Result.ID); !strings.HasPrefix(got, mine+"\n") {
+				t.Errorf("posted body does not start with the marker:\n%s", got)
+			}
+			for id, body := range tc.untouched {
+				if got := run.body(id); got != body {
+					t.Errorf("comment %d changed to %q", id, got)
+				}
+			}
+			if run.Result.Label != tc.wantLabel {
+				t.Errorf("label action = %q, want %q", run.Result.Label, tc.wantLabel)
+			}
+			if !slices.Equal(run.Labels, tc.wantLabels) && !(len(run.Labels) == 0 && len(tc.wantLabels) == 0) {
+				t.Errorf("labels = %v, want %v", run.Labels, tc.wantLabels)
+			}
+		})
+	}
+}
+
+func TestStickyCommentRejectsForeignMarker(t *testing.T) {
+	run := runSticky(t, map[string]any{"options": map[string]any{
+		"body":      "<!-- sovos-plan workspace=main dir=examples/quickstart -->\nplan",
+		"workspace": "main", "dir": "examples/sovereign-os", "exitcode": "2",
+	}})
+	if !strings.Contains(run.Error, "examples/quickstart") || len(run.Calls) != 0 {
+		t.Errorf("want an error naming the mismatched marker and no API call, got error %q, calls %v", run.Error, run.Calls)
+	}
+}
+
+// TestSovereignOSSyntax parses every configuration file of the sovereign-os example.
+// Evaluation (references, types, the kernel-consistency rule) is TestSovereignOSLoads.
+func TestSovereignOSSyntax(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("sovereign-os", "*.sovos.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no *.sovos.hcl in sovereign-os")
+	}
+	p := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	for _, f := range files {
+		_, d := p.ParseHCLFile(f)
+		diags = append(diags, d...)
+	}
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+}
