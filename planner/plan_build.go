@@ -1,0 +1,548 @@
+package planner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/state"
+)
+
+// Build plans cfg against the prior state (nil: none yet), read from a manifest with
+// digest priorDigest. cfg must have been evaluated with hooks, so every build resource
+// and profile has its Hash and Tag.
+func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDigest string, opts Options) (*Plan, error) {
+	p := &Plan{
+		FormatVersion: FormatVersion,
+		SovosVersion:  opts.SovosVersion,
+		Workspace:     workspaceOf(cfg, prior, opts),
+		State:         StateRef{Digest: priorDigest},
+		Promote:       opts.Promote,
+		Targets:       append([]string(nil), opts.Targets...),
+		Config:        cfg,
+		Prior:         prior,
+	}
+	if prior != nil {
+		p.State.Lineage, p.State.Serial = prior.Lineage, prior.Serial
+	}
+
+	b := &builder{
+		cfg:     cfg,
+		opts:    opts,
+		byAddr:  make(map[string]*config.Resource, len(cfg.Resources)),
+		prior:   map[string]*state.Resource{},
+		changed: map[string]Action{},
+		digest:  map[string]string{},
+	}
+	for _, r := range cfg.Resources {
+		b.byAddr[r.Addr.String()] = r
+	}
+	if prior != nil {
+		for _, pr := range prior.Resources {
+			b.prior[pr.Address] = pr
+		}
+	}
+	selected, err := b.selectTargets()
+	if err != nil {
+		return nil, err
+	}
+	replace, err := b.matchAddrs("-replace", opts.Replace)
+	if err != nil {
+		return nil, err
+	}
+
+	// What the registry knows is independent of the other decisions, so it is asked
+	// once, up front, in one batch.
+	view := &registryView{}
+	if opts.Refresh {
+		q := &refreshRequest{repos: map[string]bool{}, candidates: map[string]bool{}}
+		for _, r := range cfg.Resources {
+			if isData(r.Addr.Type) || (selected != nil && !selected[r.Addr.String()]) {
+				continue
+			}
+			img := imageOf(r)
+			if img == "" || r.Tag == "" {
+				continue
+			}
+			q.repo(img)
+			for _, s := range stagesOf(r) {
+				q.repo(s.Image)
+			}
+			if pr := b.prior[r.Addr.String()]; pr == nil {
+				q.candidates[img+":"+r.Tag] = true
+				for _, s := range stagesOf(r) {
+					q.candidates[s.Image+":"+r.Tag] = true
+				}
+			}
+		}
+		if view, err = refresh(ctx, opts, q); err != nil {
+			return nil, err
+		}
+	}
+	b.view = view
+
+	for _, r := range cfg.Resources {
+		addr := r.Addr.String()
+		if selected != nil && !selected[addr] {
+			continue
+		}
+		if isData(r.Addr.Type) {
+			p.Data = append(p.Data, b.data(r))
+			continue
+		}
+		c, err := b.plan(r, replace[addr])
+		if err != nil {
+			return nil, err
+		}
+		p.Changes = append(p.Changes, c)
+	}
+
+	// Forget what the state holds and the configuration no longer declares. Recorded
+	// sources and images are data: dropping them needs no review.
+	if prior != nil {
+		for _, pr := range prior.Resources {
+			if b.byAddr[pr.Address] != nil || isData(pr.Type) {
+				continue
+			}
+			if selected != nil && !b.targeted(pr.Address) {
+				continue
+			}
+			p.Changes = append(p.Changes, forget(pr))
+		}
+	}
+	p.summarize()
+	return p, nil
+}
+
+func workspaceOf(cfg *config.Config, prior *state.State, opts Options) string {
+	switch {
+	case opts.Workspace != "":
+		return opts.Workspace
+	case prior != nil && prior.Workspace != "":
+		return prior.Workspace
+	case cfg.Settings.State.Workspace != "":
+		return cfg.Settings.State.Workspace
+	}
+	return "default"
+}
+
+// builder holds the working set of one Build.
+type builder struct {
+	cfg    *config.Config
+	opts   Options
+	byAddr map[string]*config.Resource
+	prior  map[string]*state.Resource
+	view   *registryView
+	// changed records the resources planned as create or rebuild: their digest will be
+	// new, so everything built on them must follow.
+	changed map[string]Action
+	// digest is the digest each unchanged (or adopted) resource will have after apply.
+	digest map[string]string
+}
+
+// matchAddrs resolves addresses given on the command line: an exact instance address or a
+// resource's base address (profile.talos for every instance of it).
+func (b *builder) matchAddrs(flag string, addrs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, a := range addrs {
+		if _, err := config.ParseAddress(a); err != nil {
+			return nil, fmt.Errorf("%s=%s: %w", flag, a, err)
+		}
+		found := false
+		for _, r := range b.cfg.Resources {
+			if s := r.Addr.String(); s == a || r.Addr.Base() == a {
+				out[s], found = true, true
+			}
+		}
+		if _, ok := b.prior[a]; ok {
+			out[a], found = true, true
+		}
+		if !found {
+			return nil, fmt.Errorf("%s=%s: no resource with that address in the configuration or the state", flag, a)
+		}
+	}
+	return out, nil
+}
+
+// selectTargets returns nil without -target, else the targets and everything they depend
+// on.
+func (b *builder) selectTargets() (map[string]bool, error) {
+	if len(b.opts.Targets) == 0 {
+		return nil, nil
+	}
+	sel, err := b.matchAddrs("-target", b.opts.Targets)
+	if err != nil {
+		return nil, err
+	}
+	// Resources come in dependency order, so one backward pass closes the set.
+	for i := len(b.cfg.Resources) - 1; i >= 0; i-- {
+		r := b.cfg.Resources[i]
+		if !sel[r.Addr.String()] {
+			continue
+		}
+		for _, d := range r.DependsOn {
+			sel[d.String()] = true
+		}
+	}
+	return sel, nil
+}
+
+func (b *builder) targeted(addr string) bool {
+	for _, t := range b.opts.Targets {
+		if t == addr || strings.HasPrefix(addr, t+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func imageOf(r *config.Resource) string {
+	switch {
+	case r.Build != nil:
+		return r.Build.Image
+	case r.Profile != nil:
+		return r.Profile.Image
+	}
+	return ""
+}
+
+func stagesOf(r *config.Resource) []config.Stage {
+	if r.Build != nil {
+		return r.Build.Stages
+	}
+	return nil
+}
+
+func stableTags(r *config.Resource) []string {
+	var tags []string
+	switch {
+	case r.Build != nil:
+		tags = r.Build.Tags
+	case r.Profile != nil:
+		tags = r.Profile.Tags
+	}
+	return tags
+}
+
+func refOf(image, tag string) string {
+	if image == "" || tag == "" {
+		return ""
+	}
+	return image + ":" + tag
+}
+
+func shortHash(h string) string {
+	h = strings.TrimPrefix(h, "sha256:")
+	if len(h) > 8 {
+		return h[:8]
+	}
+	return h
+}
+
+func shortDigest(d string) string {
+	if strings.HasPrefix(d, "sha256:") && len(d) > 7+12 {
+		return d[:7+12]
+	}
+	return d
+}
+
+func newChange(r *config.Resource, pr *state.Resource) *ResourceChange {
+	c := &ResourceChange{
+		Address:  r.Addr.String(),
+		Type:     r.Addr.Type,
+		Name:     r.Addr.Name,
+		Index:    r.Addr.Key,
+		Action:   ActionNoop,
+		Resource: r,
+		Prior:    pr,
+		After:    &Snapshot{Hash: r.Hash, Tag: r.Tag, Ref: refOf(imageOf(r), r.Tag)},
+	}
+	if r.Builder != "" {
+		c.Builder = "builder." + r.Builder
+	}
+	c.DependsOn = make([]string, 0, len(r.DependsOn))
+	for _, d := range r.DependsOn {
+		c.DependsOn = append(c.DependsOn, d.String())
+	}
+	if pr != nil {
+		c.Before = &Snapshot{Hash: pr.Hash, Tag: pr.Tag, Ref: refOf(pr.Image, pr.Tag), Digest: pr.Digest}
+	}
+	return c
+}
+
+// data describes a source or image: never built, only read.
+func (b *builder) data(r *config.Resource) *ResourceChange {
+	c := newChange(r, b.prior[r.Addr.String()])
+	c.After.Tag, c.After.Ref = "", ""
+	if r.Image != nil {
+		c.After.Ref = r.Image.Ref
+		c.After.Digest = r.Image.Digest
+		b.digest[c.Address] = r.Image.Digest
+	}
+	return c
+}
+
+func forget(pr *state.Resource) *ResourceChange {
+	c := &ResourceChange{
+		Address: pr.Address,
+		Type:    pr.Type,
+		Action:  ActionForget,
+		Prior:   pr,
+		Before:  &Snapshot{Hash: pr.Hash, Tag: pr.Tag, Ref: refOf(pr.Image, pr.Tag), Digest: pr.Digest},
+		Reasons: []Reason{{ReasonRemoved, "not in the configuration any more: dropped from the state (its images and tags stay in the registry)"}},
+	}
+	if a, err := config.ParseAddress(pr.Address); err == nil {
+		c.Type, c.Name, c.Index = a.Type, a.Name, a.Key
+	}
+	c.DependsOn = []string{}
+	return c
+}
+
+// plan decides the action of one build resource or profile. Its dependencies have been
+// planned already (configuration order is dependency order).
+func (b *builder) plan(r *config.Resource, replace bool) (*ResourceChange, error) {
+	addr := r.Addr.String()
+	if r.Hash == "" {
+		return nil, fmt.Errorf("%s: its hash is unknown (the configuration was evaluated without hashing)", addr)
+	}
+	pr := b.prior[addr]
+	c := newChange(r, pr)
+	img := imageOf(r)
+	ref := refOf(img, r.Tag)
+
+	if pr == nil {
+		m, ok := b.view.manifests[ref]
+		stages, stagesOK := b.stageDigests(r)
+		if ok && m.hash == r.Hash && stagesOK {
+			c.Action = ActionAdopt
+			c.AdoptDigest = m.digest
+			c.AdoptStages = stages
+			c.Reasons = []Reason{{ReasonFoundInRegistry, fmt.Sprintf("not in the state, but %s is in the registry, built from the same hash (%s): recorded without a build", ref, AnnotationHash)}}
+			b.digest[addr] = m.digest
+		} else {
+			c.Action = ActionCreate
+			msg := "not in the state"
+			switch {
+			case ok:
+				msg += fmt.Sprintf("; %s exists in the registry but was built from other inputs", ref)
+			case b.opts.Refresh && ref != "":
+				msg += fmt.Sprintf(", and %s is not in the registry", ref)
+			}
+			c.Reasons = []Reason{{ReasonNotInState, msg}}
+			b.changed[addr] = ActionCreate
+		}
+		b.promoteTags(c)
+		return c, nil
+	}
+
+	var reasons []Reason
+	if replace {
+		reasons = append(reasons, Reason{ReasonReplace, "replacement requested with -replace=" + addr})
+	}
+	hashChanged := pr.Hash != r.Hash
+	var explainedDeps map[string]bool
+	if hashChanged {
+		rs, deps, err := b.hashReasons(r, pr)
+		if err != nil {
+			return nil, err
+		}
+		reasons, explainedDeps = append(reasons, rs...), deps
+	}
+	for _, d := range r.DependsOn {
+		da := d.String()
+		if act, ok := b.changed[da]; ok {
+			verb := "rebuilt"
+			if act == ActionCreate {
+				verb = "created"
+			}
+			reasons = append(reasons, Reason{ReasonDependency, fmt.Sprintf("dependency %s will be %s", da, verb)})
+			continue
+		}
+		recorded, ok := pr.BuiltFrom[da]
+		if explainedDeps[da] {
+			continue
+		}
+		if cur := b.digest[da]; ok && cur != "" && recorded != cur {
+			reasons = append(reasons, Reason{ReasonUpstreamDigest, fmt.Sprintf("%s: built from %s, now %s", da, shortDigest(recorded), shortDigest(cur))})
+		}
+	}
+	if pr.Image != "" && img != "" && pr.Image != img {
+		reasons = append(reasons, Reason{ReasonAttrChanged, fmt.Sprintf("image: %q -> %q", pr.Image, img)})
+	} else if b.opts.Refresh && !hashChanged && ref != "" {
+		if !b.view.has(img, r.Tag) {
+			reasons = append(reasons, Reason{ReasonArtifactMissing, ref + " is missing from the registry"})
+		}
+		for _, s := range stagesOf(r) {
+			if sref := refOf(s.Image, r.Tag); !b.view.has(s.Image, r.Tag) {
+				reasons = append(reasons, Reason{ReasonArtifactMissing, fmt.Sprintf("stage %q: %s is missing from the registry", s.Target, sref)})
+			}
+		}
+	}
+	if hashChanged && len(reasons) == 0 {
+		reasons = append(reasons, Reason{ReasonHashChanged, fmt.Sprintf("hash %s -> %s (platform, encoding or a sensitive value changed)", shortHash(pr.Hash), shortHash(r.Hash))})
+	}
+	if len(reasons) > 0 {
+		c.Action, c.Reasons = ActionRebuild, reasons
+		b.changed[addr] = ActionRebuild
+		b.promoteTags(c)
+		return c, nil
+	}
+	b.digest[addr] = pr.Digest
+	if b.promoteTags(c) {
+		c.Action = ActionPromote
+		for _, t := range sortedTagNames(c.Tags) {
+			tc := c.Tags[t]
+			if tc.Before == tc.After {
+				continue
+			}
+			before := tc.Before
+			if before == "" {
+				before = "(unset)"
+			}
+			c.Reasons = append(c.Reasons, Reason{ReasonPromote, fmt.Sprintf("tag %s: %s -> %s", t, shortDigest(before), shortDigest(tc.After))})
+		}
+	}
+	return c, nil
+}
+
+// stageDigests returns the digests of r's stages found in the registry, and whether every
+// stage is there (an artifact is adopted whole or not at all).
+func (b *builder) stageDigests(r *config.Resource) (map[string]string, bool) {
+	stages := stagesOf(r)
+	if len(stages) == 0 {
+		return nil, true
+	}
+	out := make(map[string]string, len(stages))
+	for _, s := range stages {
+		m, ok := b.view.manifests[refOf(s.Image, r.Tag)]
+		if !ok {
+			return nil, false
+		}
+		out[s.Target] = m.digest
+	}
+	return out, true
+}
+
+// promoteTags fills c.Tags when the plan promotes, and reports whether a tag would move.
+func (b *builder) promoteTags(c *ResourceChange) bool {
+	if !b.opts.Promote || c.Resource == nil {
+		return false
+	}
+	tags := stableTags(c.Resource)
+	if len(tags) == 0 {
+		return false
+	}
+	after := NewBuild
+	switch c.Action {
+	case ActionAdopt:
+		after = c.AdoptDigest
+	case ActionNoop, ActionPromote:
+		after = c.Prior.Digest
+	}
+	c.Tags = make(map[string]TagChange, len(tags))
+	moves := false
+	for _, t := range tags {
+		before := ""
+		if c.Prior != nil {
+			before = c.Prior.Tags[t]
+		}
+		c.Tags[t] = TagChange{Before: before, After: after}
+		if before != after {
+			moves = true
+		}
+	}
+	return moves
+}
+
+func sortedTagNames(m map[string]TagChange) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hashReasons explains a changed hash: changed sources and images first, then attributes
+// (old -> new, from the recorded inputs). Dependencies that are rebuilt are explained by
+// the caller.
+func (b *builder) hashReasons(r *config.Resource, pr *state.Resource) ([]Reason, map[string]bool, error) {
+	var reasons []Reason
+	explainedDeps := map[string]bool{}
+	// explained holds the hashes/digests whose change another reason already names, so
+	// an attribute that merely carries one is not reported twice.
+	var explained []string
+	for _, d := range r.DependsOn {
+		da := d.String()
+		dep := b.byAddr[da]
+		if dep == nil {
+			continue
+		}
+		if _, ok := b.changed[da]; ok {
+			explained = append(explained, dep.Hash)
+			continue
+		}
+		if !isData(dep.Addr.Type) {
+			continue
+		}
+		if rs, ok := dataChange(dep, b.prior[da]); ok {
+			reasons = append(reasons, rs)
+			explainedDeps[da] = true
+			explained = append(explained, dep.Hash)
+			if dep.Image != nil && dep.Image.Digest != "" {
+				explained = append(explained, dep.Image.Digest)
+			}
+		}
+	}
+	cur, err := RecordedInputs(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	skip := func(_ string, v json.RawMessage) bool {
+		for _, h := range explained {
+			if h != "" && strings.Contains(string(v), h) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, m := range inputDiffs(pr.Inputs, cur, skip) {
+		reasons = append(reasons, Reason{ReasonAttrChanged, m})
+	}
+	return reasons, explainedDeps, nil
+}
+
+// dataChange says how a source or image changed since it was recorded. A source or image
+// missing from the state yields nothing: the attribute diff then shows its hash.
+func dataChange(dep *config.Resource, pr *state.Resource) (Reason, bool) {
+	addr := dep.Addr.String()
+	if pr == nil {
+		return Reason{}, false
+	}
+	switch {
+	case dep.Source != nil:
+		if pr.Hash == dep.Hash {
+			return Reason{}, false
+		}
+		if dep.Source.Git != "" {
+			var old string
+			if raw, ok := pr.Inputs["commit"]; ok {
+				_ = json.Unmarshal(raw, &old)
+			}
+			if old != "" && old != dep.Source.Commit {
+				return Reason{ReasonSourceChanged, fmt.Sprintf("%s: commit %s -> %s", addr, shortHash(old), shortHash(dep.Source.Commit))}, true
+			}
+			return Reason{ReasonSourceChanged, fmt.Sprintf("%s: commit or subdirectory changed (%s)", addr, dep.Source.Commit)}, true
+		}
+		return Reason{ReasonSourceChanged, fmt.Sprintf("%s: content changed (%s -> %s)", addr, shortHash(pr.Hash), shortHash(dep.Hash))}, true
+	case dep.Image != nil:
+		if pr.Digest == "" || pr.Digest == dep.Image.Digest {
+			return Reason{}, false
+		}
+		return Reason{ReasonImageChanged, fmt.Sprintf("%s: %s now points to %s (was %s)", addr, dep.Image.Ref, shortDigest(dep.Image.Digest), shortDigest(pr.Digest))}, true
+	}
+	return Reason{}, false
+}

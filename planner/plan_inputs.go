@@ -1,0 +1,195 @@
+package planner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/urmanac/sovos/config"
+)
+
+// Redacted replaces sensitive values in recorded inputs and in reasons.
+const Redacted = "(sensitive value)"
+
+// unknownValue stands for a value not known at plan time (never expected after
+// evaluation with hooks, but a plan must not fail on it).
+const unknownValue = "(known after apply)"
+
+// RecordedInputs is what the state records as a resource's inputs (state Resource.Inputs):
+// the JSON of each hashed attribute, with every sensitive-marked value (at any depth)
+// replaced by Redacted. The executor records exactly this, and Build compares it with the
+// configuration's to say which attribute changed.
+func RecordedInputs(r *config.Resource) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(r.HashedAttrs))
+	for name, v := range r.HashedAttrs {
+		raw, err := json.Marshal(redactedJSON(v))
+		if err != nil {
+			return nil, fmt.Errorf("%s: recording attribute %s: %w", r.Addr, name, err)
+		}
+		out[name] = raw
+	}
+	return out, nil
+}
+
+// redactedJSON converts a cty value to plain JSON values (string, json.Number, bool, nil,
+// []any, map[string]any) with sensitive parts redacted.
+func redactedJSON(v cty.Value) any {
+	v, marks := v.Unmark()
+	if _, ok := marks[config.MarkSensitive]; ok {
+		return Redacted
+	}
+	if v.IsNull() {
+		return nil
+	}
+	if !v.IsKnown() {
+		return unknownValue
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return v.AsString()
+	case ty == cty.Bool:
+		return v.True()
+	case ty == cty.Number:
+		bf := v.AsBigFloat()
+		if bf.IsInt() {
+			i, _ := bf.Int(nil)
+			return json.Number(i.String())
+		}
+		return json.Number(bf.Text('g', -1))
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		out := make([]any, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, redactedJSON(e))
+		}
+		return out
+	case ty.IsMapType() || ty.IsObjectType():
+		out := make(map[string]any, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out[k.AsString()] = redactedJSON(e)
+		}
+		return out
+	default:
+		return fmt.Sprintf("(%s)", ty.FriendlyName())
+	}
+}
+
+// inputDiffs compares recorded inputs with new ones and describes each change as
+// `name: old -> new` (one level deep into objects: `args["VERSION"]: "1" -> "2"`).
+// Attributes for which skip returns true are left out (they are explained by other
+// reasons, e.g. a source reference whose source changed).
+func inputDiffs(old, cur map[string]json.RawMessage, skip func(name string, cur json.RawMessage) bool) []string {
+	names := make([]string, 0, len(old)+len(cur))
+	seen := make(map[string]bool, len(old)+len(cur))
+	for n := range old {
+		names, seen[n] = append(names, n), true
+	}
+	for n := range cur {
+		if !seen[n] {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		o, oOK := old[n]
+		c, cOK := cur[n]
+		if oOK && cOK && jsonEqual(o, c) {
+			continue
+		}
+		if skip != nil && skip(n, c) {
+			continue
+		}
+		if !oOK || !cOK {
+			out = append(out, fmt.Sprintf("%s: %s -> %s", n, showRaw(o, oOK), showRaw(c, cOK)))
+			continue
+		}
+		om, oIsObj := asObject(o)
+		cm, cIsObj := asObject(c)
+		if !oIsObj || !cIsObj {
+			out = append(out, fmt.Sprintf("%s: %s -> %s", n, showRaw(o, true), showRaw(c, true)))
+			continue
+		}
+		keys := make([]string, 0, len(om)+len(cm))
+		for k := range om {
+			keys = append(keys, k)
+		}
+		for k := range cm {
+			if _, ok := om[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ov, ook := om[k]
+			cv, cok := cm[k]
+			if ook && cok && jsonEqual(ov, cv) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s[%s]: %s -> %s", n, strconv.Quote(k), showRaw(ov, ook), showRaw(cv, cok)))
+		}
+	}
+	return out
+}
+
+func asObject(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	if len(bytes.TrimSpace(raw)) == 0 || bytes.TrimSpace(raw)[0] != '{' {
+		return nil, false
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// jsonEqual compares two JSON documents by value (key order and spacing do not matter).
+func jsonEqual(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var x, y any
+	da := json.NewDecoder(bytes.NewReader(a))
+	da.UseNumber()
+	db := json.NewDecoder(bytes.NewReader(b))
+	db.UseNumber()
+	if da.Decode(&x) != nil || db.Decode(&y) != nil {
+		return false
+	}
+	ca, _ := json.Marshal(x)
+	cb, _ := json.Marshal(y)
+	return bytes.Equal(ca, cb)
+}
+
+// maxShown bounds a value shown in a reason; longer ones are cut with an ellipsis.
+const maxShown = 72
+
+// showRaw renders a recorded value for a reason: compact JSON, "(none)" when absent.
+func showRaw(raw json.RawMessage, ok bool) string {
+	if !ok {
+		return "(none)"
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		buf.Reset()
+		buf.Write(raw)
+	}
+	s := buf.String()
+	if s == strconv.Quote(Redacted) {
+		return Redacted
+	}
+	if len(s) > maxShown {
+		s = s[:maxShown-1] + "…"
+		if strings.HasPrefix(s, `"`) {
+			s += `"`
+		}
+	}
+	return s
+}

@@ -1,0 +1,219 @@
+package planner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// registryView is what the plan learned from the registry: the tags of every repository
+// it needed, and the manifests of the adopt candidates.
+type registryView struct {
+	// tags maps a repository (as written in the configuration) to its tag set.
+	tags map[string]map[string]bool
+	// manifests maps "repo:tag" to what its manifest says.
+	manifests map[string]manifestInfo
+}
+
+type manifestInfo struct {
+	digest string
+	hash   string // the dev.sovos.hash annotation
+}
+
+// has reports whether repo:tag exists.
+func (v *registryView) has(repo, tag string) bool {
+	return v.tags[repo][tag]
+}
+
+// refresher talks to registries for one plan. It keeps one go-containerregistry Puller so
+// a repository is authenticated once, whatever the number of requests made to it.
+type refresher struct {
+	puller   *remote.Puller
+	insecure []string
+	jobs     int
+}
+
+func newRefresher(ctx context.Context, opts Options) (*refresher, error) {
+	kc := opts.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+	if opts.Transport != nil {
+		ropts = append(ropts, remote.WithTransport(opts.Transport))
+	}
+	p, err := remote.NewPuller(ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up registry access: %w", err)
+	}
+	jobs := opts.Concurrency
+	if jobs <= 0 {
+		jobs = 16
+	}
+	return &refresher{puller: p, insecure: opts.Insecure, jobs: jobs}, nil
+}
+
+func (rf *refresher) nameOptions(s string) []name.Option {
+	host := s
+	if i := strings.IndexByte(host, '/'); i >= 0 {
+		host = host[:i]
+	}
+	if slices.Contains(rf.insecure, host) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// listTags fetches the tag list of every repository, concurrently: one tags/list per
+// repository (plus its pages), however many resources push there.
+func (rf *refresher) listTags(ctx context.Context, repos []string) (map[string]map[string]bool, error) {
+	out := make(map[string]map[string]bool, len(repos))
+	var mu sync.Mutex
+	err := rf.each(ctx, repos, func(ctx context.Context, repo string) error {
+		r, err := name.NewRepository(repo, rf.nameOptions(repo)...)
+		if err != nil {
+			return fmt.Errorf("image repository %q: %w", repo, err)
+		}
+		tags, err := rf.puller.List(ctx, r)
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("listing the tags of %s: %w", repo, err)
+		}
+		set := make(map[string]bool, len(tags))
+		for _, t := range tags {
+			set[t] = true
+		}
+		mu.Lock()
+		out[repo] = set
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// manifests GETs the manifests of refs ("repo:tag") concurrently and reads their digest
+// and dev.sovos.hash annotation. A ref that vanished in between is left out.
+func (rf *refresher) manifests(ctx context.Context, refs []string) (map[string]manifestInfo, error) {
+	out := make(map[string]manifestInfo, len(refs))
+	var mu sync.Mutex
+	err := rf.each(ctx, refs, func(ctx context.Context, s string) error {
+		ref, err := name.ParseReference(s, rf.nameOptions(s)...)
+		if err != nil {
+			return fmt.Errorf("image reference %q: %w", s, err)
+		}
+		desc, err := rf.puller.Get(ctx, ref)
+		if err != nil {
+			if isNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("reading the manifest of %s: %w", s, err)
+		}
+		var m struct {
+			Annotations map[string]string `json:"annotations"`
+		}
+		// An unparsable manifest simply has no sovos annotation: it cannot be adopted.
+		_ = json.Unmarshal(desc.Manifest, &m)
+		mu.Lock()
+		out[s] = manifestInfo{digest: desc.Digest.String(), hash: m.Annotations[AnnotationHash]}
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// each runs fn on every item with at most rf.jobs at a time, and returns the first error
+// (in item order, so messages are deterministic).
+func (rf *refresher) each(ctx context.Context, items []string, fn func(context.Context, string) error) error {
+	errs := make([]error, len(items))
+	sem := make(chan struct{}, rf.jobs)
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = fn(ctx, it)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		if te.StatusCode == http.StatusNotFound {
+			return true
+		}
+		for _, d := range te.Errors {
+			if d.Code == transport.NameUnknownErrorCode || d.Code == transport.ManifestUnknownErrorCode {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// refreshRequest collects what a plan needs from the registry.
+type refreshRequest struct {
+	repos      map[string]bool
+	candidates map[string]bool // "repo:tag" whose manifest must be read (adopt)
+}
+
+func (q *refreshRequest) repo(r string) {
+	if r != "" {
+		q.repos[r] = true
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// refresh asks the registry: first every repository's tags at once, then the manifests of
+// the adopt candidates whose tag exists, concurrently.
+func refresh(ctx context.Context, opts Options, q *refreshRequest) (*registryView, error) {
+	view := &registryView{tags: map[string]map[string]bool{}, manifests: map[string]manifestInfo{}}
+	if len(q.repos) == 0 {
+		return view, nil
+	}
+	rf, err := newRefresher(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if view.tags, err = rf.listTags(ctx, sortedKeys(q.repos)); err != nil {
+		return nil, fmt.Errorf("%w (run with -refresh=false to plan without the registry)", err)
+	}
+	var refs []string
+	for _, ref := range sortedKeys(q.candidates) {
+		i := strings.LastIndexByte(ref, ':')
+		if view.has(ref[:i], ref[i+1:]) {
+			refs = append(refs, ref)
+		}
+	}
+	if view.manifests, err = rf.manifests(ctx, refs); err != nil {
+		return nil, fmt.Errorf("%w (run with -refresh=false to plan without the registry)", err)
+	}
+	return view, nil
+}

@@ -1,0 +1,172 @@
+package planner
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ANSI colours of the human renderer, one per action as in Terraform.
+const (
+	ansiReset   = "\x1b[0m"
+	ansiBold    = "\x1b[1m"
+	ansiRed     = "\x1b[31m"
+	ansiGreen   = "\x1b[32m"
+	ansiYellow  = "\x1b[33m"
+	ansiMagenta = "\x1b[35m"
+	ansiCyan    = "\x1b[36m"
+)
+
+// NoChanges is the human rendering of an empty plan.
+const NoChanges = "No changes. All artifacts match the configuration."
+
+type actionStyle struct {
+	symbol, verb, colour string
+}
+
+var actionStyles = map[Action]actionStyle{
+	ActionCreate:  {"+", "created", ansiGreen},
+	ActionAdopt:   {"=", "adopted", ansiCyan},
+	ActionRebuild: {"~", "rebuilt", ansiYellow},
+	ActionPromote: {">", "promoted", ansiMagenta},
+	ActionForget:  {"-", "forgotten", ansiRed},
+}
+
+// RenderHuman writes the plan the way Terraform does: a block per changed resource with
+// its reasons, then the summary line.
+func RenderHuman(w io.Writer, p *Plan, color bool) error {
+	var b strings.Builder
+	blocks := humanBlocks(p, color)
+	if len(blocks) > 0 {
+		b.WriteString(humanIntro(p, color))
+		for _, blk := range blocks {
+			b.WriteString(blk)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(SummaryLine(p, color))
+	b.WriteString("\n")
+	if n := humanNote(p); n != "" {
+		b.WriteString("\n" + n + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// humanIntro is Terraform's legend (only the symbols the plan uses) and the heading.
+func humanIntro(p *Plan, color bool) string {
+	var b strings.Builder
+	b.WriteString("Resource actions are indicated with the following symbols:\n")
+	for _, a := range []Action{ActionCreate, ActionAdopt, ActionRebuild, ActionPromote, ActionForget} {
+		for _, c := range p.Changes {
+			if c.Action == a {
+				st := actionStyles[a]
+				fmt.Fprintf(&b, "  %s %s\n", paint(color, st.colour, st.symbol), a)
+				break
+			}
+		}
+	}
+	b.WriteString("\nSovos will perform the following actions")
+	if p.Workspace != "" {
+		fmt.Fprintf(&b, " in workspace %q", p.Workspace)
+	}
+	b.WriteString(":\n")
+	return b.String()
+}
+
+func humanNote(p *Plan) string {
+	if len(p.Targets) == 0 {
+		return ""
+	}
+	return "Note: this plan is limited by -target=" + strings.Join(p.Targets, ", -target=") +
+		"; resources outside it were not considered."
+}
+
+// SummaryLine is `Plan: 1 to create, 2 to rebuild, 1 to promote, 0 to forget.` (adopt
+// counted when non-zero), or NoChanges.
+func SummaryLine(p *Plan, color bool) string {
+	if !p.HasChanges() {
+		return paint(color, ansiBold, NoChanges)
+	}
+	s := p.Summary
+	parts := []string{fmt.Sprintf("%d to create", s.Create)}
+	if s.Adopt > 0 {
+		parts = append(parts, fmt.Sprintf("%d to adopt", s.Adopt))
+	}
+	parts = append(parts,
+		fmt.Sprintf("%d to rebuild", s.Rebuild),
+		fmt.Sprintf("%d to promote", s.Promote),
+		fmt.Sprintf("%d to forget", s.Forget))
+	return paint(color, ansiBold, "Plan:") + " " + strings.Join(parts, ", ") + "."
+}
+
+// humanBlocks renders each changed resource as one block (a blank line first), so the
+// markdown renderer can cut between blocks.
+func humanBlocks(p *Plan, color bool) []string {
+	var out []string
+	for _, c := range p.Changes {
+		st, ok := actionStyles[c.Action]
+		if !ok {
+			continue
+		}
+		out = append(out, humanBlock(c, st, color))
+	}
+	return out
+}
+
+func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
+	var b strings.Builder
+	b.WriteString("\n")
+	b.WriteString(paint(color, ansiBold, fmt.Sprintf("  # %s will be %s", c.Address, st.verb)))
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "  %s %s", paint(color, st.colour, st.symbol), c.Address)
+	if c.Builder != "" && (c.Action == ActionCreate || c.Action == ActionRebuild) {
+		fmt.Fprintf(&b, " (on %s)", c.Builder)
+	}
+	b.WriteString("\n")
+	field := func(label, value string) {
+		fmt.Fprintf(&b, "      %-8s %s\n", label+":", value)
+	}
+	switch {
+	case c.Action == ActionForget && c.Before != nil:
+		if c.Before.Ref != "" {
+			field("ref", c.Before.Ref)
+		}
+	case c.Action == ActionAdopt && c.After != nil:
+		field("ref", c.After.Ref+"@"+c.AdoptDigest)
+	case c.After != nil && c.After.Ref != "":
+		if c.Before != nil && c.Before.Ref != "" && c.Before.Ref != c.After.Ref {
+			field("ref", c.Before.Ref+" -> "+c.After.Ref)
+		} else {
+			field("ref", c.After.Ref)
+		}
+	}
+	for i, r := range c.Reasons {
+		label := ""
+		if i == 0 {
+			label = "because:"
+		}
+		fmt.Fprintf(&b, "      %-8s %s\n", label, r.Message)
+	}
+	if c.Action != ActionPromote {
+		for _, t := range sortedTagNames(c.Tags) {
+			tc := c.Tags[t]
+			if tc.Before == tc.After {
+				continue
+			}
+			before := tc.Before
+			if before == "" {
+				before = "(unset)"
+			}
+			field("tag", fmt.Sprintf("%s: %s -> %s", t, shortDigest(before), shortDigest(tc.After)))
+		}
+	}
+	return b.String()
+}
+
+func paint(color bool, code, s string) string {
+	if !color {
+		return s
+	}
+	return code + s + ansiReset
+}
