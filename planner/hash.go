@@ -1,0 +1,201 @@
+package planner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// HashScheme versions the hash encoding (docs/hashing.md). It is part of every hashed
+// document, so changing the encoding means bumping it, and every resource then shows as
+// changed once instead of silently colliding with hashes of the old encoding.
+const HashScheme = 1
+
+// ContentTagLength is the number of hex characters of a hash used as the image tag.
+const ContentTagLength = 16
+
+// ResourceHash returns the hex SHA-256 of ResourceHashInput: the identity of a build
+// resource or profile (SPEC §4). deps maps a dependency's address to its hash.
+func ResourceHash(typ, platform string, attrs map[string]cty.Value, deps map[string]string) (string, error) {
+	doc, err := ResourceHashInput(typ, platform, attrs, deps)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(doc)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// ResourceHashInput returns the canonical JSON that ResourceHash hashes:
+// {"attrs":{...},"deps":{...},"platform":"...","scheme":1,"type":"..."}. It is exposed
+// so that a surprising hash can be explained by looking at what went into it.
+func ResourceHashInput(typ, platform string, attrs map[string]cty.Value, deps map[string]string) ([]byte, error) {
+	a := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		j, err := ctyToJSON(v)
+		if err != nil {
+			return nil, fmt.Errorf("hashing attribute %q: %w", k, err)
+		}
+		a[k] = j
+	}
+	d := make(map[string]any, len(deps))
+	for k, v := range deps {
+		d[k] = v
+	}
+	return CanonicalJSON(map[string]any{
+		"scheme":   HashScheme,
+		"type":     typ,
+		"platform": platform,
+		"attrs":    a,
+		"deps":     d,
+	})
+}
+
+// ContentTag is the image tag of a hash: its first 16 hex characters (64 bits, enough
+// that two builds of one repository never collide by chance).
+func ContentTag(hash string) string {
+	if len(hash) < ContentTagLength {
+		return hash
+	}
+	return hash[:ContentTagLength]
+}
+
+func asCty(v any) (cty.Value, bool) {
+	switch x := v.(type) {
+	case cty.Value:
+		return x, true
+	case *cty.Value:
+		if x != nil {
+			return *x, true
+		}
+	}
+	return cty.NilVal, false
+}
+
+// ctyToJSON converts a cty value to the JSON tree CanonicalJSON writes: objects and maps
+// become objects, lists and tuples arrays, sets arrays sorted by their elements'
+// canonical encodings (a set has no order of its own), and marks (sensitive) are
+// dropped: a hash must not depend on how a value was derived. Unknown values are an
+// error: a hash computed before a value is known would be meaningless.
+func ctyToJSON(v cty.Value) (any, error) {
+	return ctyToJSONPath(v, cty.Path{})
+}
+
+func ctyToJSONPath(v cty.Value, path cty.Path) (any, error) {
+	if v == cty.NilVal {
+		return nil, nil
+	}
+	v, _ = v.UnmarkDeep()
+	if !v.IsKnown() {
+		return nil, pathErrorf(path, "value is not known at plan time, so it cannot be hashed")
+	}
+	if v.IsNull() {
+		return nil, nil
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return v.AsString(), nil
+	case ty == cty.Bool:
+		return v.True(), nil
+	case ty == cty.Number:
+		return ctyNumber(v.AsBigFloat(), path)
+	case ty.IsListType() || ty.IsTupleType():
+		out := make([]any, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			j, err := ctyToJSONPath(e, path.Index(k))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, j)
+		}
+		return out, nil
+	case ty.IsSetType():
+		type enc struct {
+			v any
+			b []byte
+		}
+		es := make([]enc, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			j, err := ctyToJSONPath(e, path.Index(e))
+			if err != nil {
+				return nil, err
+			}
+			b, err := CanonicalJSON(j)
+			if err != nil {
+				return nil, pathErrorf(path, "%w", err)
+			}
+			es = append(es, enc{j, b})
+		}
+		slices.SortFunc(es, func(a, b enc) int { return bytes.Compare(a.b, b.b) })
+		out := make([]any, len(es))
+		for i, e := range es {
+			out[i] = e.v
+		}
+		return out, nil
+	case ty.IsMapType() || ty.IsObjectType():
+		out := make(map[string]any, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			j, err := ctyToJSONPath(e, path.Index(k))
+			if err != nil {
+				return nil, err
+			}
+			out[k.AsString()] = j
+		}
+		return out, nil
+	default:
+		return nil, pathErrorf(path, "a value of type %s cannot be hashed", ty.FriendlyName())
+	}
+}
+
+func ctyNumber(bf *big.Float, path cty.Path) (any, error) {
+	f, acc := bf.Float64()
+	if math.IsInf(f, 0) {
+		return nil, pathErrorf(path, "number %s is too large to hash (beyond IEEE 754 double range)", bf.Text('g', 20))
+	}
+	// Non-integers are rounded to the nearest double, as any JSON reader would; an
+	// integer must survive exactly, or two different sizes could share a hash.
+	if bf.IsInt() && acc != big.Exact {
+		return nil, pathErrorf(path, "integer %s is not exactly representable as a JSON number (IEEE 754 double); use a string", bf.Text('f', 0))
+	}
+	return jsonNumber(f), nil
+}
+
+// pathErrorf prefixes an error with where in the value it happened (`["a"][0]`), since
+// cty.PathError's message alone does not say.
+func pathErrorf(path cty.Path, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if len(path) == 0 {
+		return err
+	}
+	var sb strings.Builder
+	for _, step := range path {
+		switch s := step.(type) {
+		case cty.IndexStep:
+			k, _ := s.Key.UnmarkDeep()
+			switch {
+			case !k.IsKnown() || k.IsNull():
+				sb.WriteString("[...]")
+			case k.Type() == cty.String:
+				sb.WriteString("[" + strconv.Quote(k.AsString()) + "]")
+			case k.Type() == cty.Number:
+				sb.WriteString("[" + k.AsBigFloat().Text('f', -1) + "]")
+			default:
+				sb.WriteString("[...]")
+			}
+		case cty.GetAttrStep:
+			sb.WriteString("." + s.Name)
+		}
+	}
+	return fmt.Errorf("%s: %w", sb.String(), err)
+}
