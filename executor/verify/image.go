@@ -1,0 +1,181 @@
+package verify
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/urmanac/sovos/state"
+)
+
+// ManifestPath is where a Talos system extension keeps its manifest.
+const ManifestPath = "/manifest.yaml"
+
+// maxManifestSize bounds the manifest read; real ones are a few hundred bytes.
+const maxManifestSize = 1 << 20
+
+// Report is the outcome of checking every module of an image.
+type Report struct {
+	// Modules holds one result per module file, sorted by path.
+	Modules []ModuleResult `json:"modules"`
+	// OK is true when every module is OK; an image without modules is OK.
+	OK bool `json:"ok"`
+	// NoModules says the image holds no kernel module at all, which for an extension
+	// meant to carry drivers is worth a warning.
+	NoModules bool `json:"no_modules,omitempty"`
+	// Manifest is the extension's /manifest.yaml, nil if there is none.
+	Manifest *Manifest `json:"manifest,omitempty"`
+	// TalosCompatibility is the manifest's compatibility.talos.version, e.g. ">= v1.13.0".
+	TalosCompatibility string `json:"talos_compatibility,omitempty"`
+}
+
+// ModuleResult is the verdict on one module file of an image.
+type ModuleResult struct {
+	// Path is the file's absolute path in the image, e.g. /rootfs/usr/lib/modules/6.18.1/extras/hailo.ko.
+	Path    string `json:"path"`
+	Verdict Kind   `json:"verdict"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// Problems returns the modules that are not OK.
+func (r *Report) Problems() []ModuleResult {
+	var out []ModuleResult
+	for _, m := range r.Modules {
+		if m.Verdict != OK {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// StateVerdicts returns the results in the state's form (state.Verification.Modules).
+func (r *Report) StateVerdicts() []state.ModuleVerdict {
+	out := make([]state.ModuleVerdict, 0, len(r.Modules))
+	for _, m := range r.Modules {
+		out = append(out, state.ModuleVerdict{Path: m.Path, Verdict: string(m.Verdict), Detail: m.Detail})
+	}
+	return out
+}
+
+// CheckRef fetches the image ref names from its registry and checks it with CheckImage.
+// Pass remote.WithPlatform for a multi-platform index (extensions are per architecture),
+// and credentials with remote.WithAuthFromKeychain. ctx is passed to the registry calls.
+// A caller that needs name options (an insecure registry outside localhost) fetches the
+// image itself and calls CheckImage.
+func CheckRef(ctx context.Context, ref string, cert *x509.Certificate, opts ...remote.Option) (*Report, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", ref, err)
+	}
+	opts = append(append([]remote.Option{}, opts...), remote.WithContext(ctx))
+	img, err := remote.Image(r, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", ref, err)
+	}
+	rep, err := CheckImage(ctx, img, cert)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", ref, err)
+	}
+	return rep, nil
+}
+
+// CheckImage checks every kernel module in the final filesystem of img (layers flattened,
+// whiteouts applied) against cert, and reads the extension manifest if there is one. The
+// filesystem is streamed: only one module at a time is held in memory. An error means
+// the image could not be read; a bad module is a verdict in the report, not an error.
+func CheckImage(ctx context.Context, img v1.Image, cert *x509.Certificate) (*Report, error) {
+	if cert == nil {
+		return nil, errors.New("no certificate to check modules against")
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	// Extract keeps reading layers into its pipe until closed; closing it on cancellation
+	// ends a long download promptly.
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
+	defer stop()
+
+	rep := &Report{}
+	byPath := map[string]int{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("reading the image filesystem: %w", err)
+		}
+		p := cleanPath(hdr.Name)
+		switch {
+		case p == ManifestPath && hdr.Typeflag == tar.TypeReg:
+			data, err := io.ReadAll(io.LimitReader(tr, maxManifestSize))
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", ManifestPath, err)
+			}
+			m, err := ParseManifest(data)
+			if err != nil {
+				return nil, err
+			}
+			rep.Manifest = m
+			rep.TalosCompatibility = m.Metadata.Compatibility.Talos.Version
+
+		case !IsModule(p):
+
+		case hdr.Typeflag == tar.TypeReg:
+			res := ModuleResult{Path: p}
+			if hdr.Size > MaxModuleSize {
+				res.Verdict, res.Detail = Invalid, fmt.Sprintf("module file is %d bytes, more than the %d sovos reads", hdr.Size, MaxModuleSize)
+			} else {
+				data, err := io.ReadAll(tr)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					return nil, fmt.Errorf("reading %s: %w", p, err)
+				}
+				v := CheckModuleFile(p, data, cert)
+				res.Verdict, res.Detail = v.Kind, v.Detail
+			}
+			byPath[p] = len(rep.Modules)
+			rep.Modules = append(rep.Modules, res)
+
+		case hdr.Typeflag == tar.TypeLink:
+			// A hard link shares its target's content, and Extract writes the target first.
+			res := ModuleResult{Path: p}
+			if i, ok := byPath[cleanPath(hdr.Linkname)]; ok {
+				res.Verdict, res.Detail = rep.Modules[i].Verdict, rep.Modules[i].Detail
+			} else {
+				res.Verdict, res.Detail = Invalid, fmt.Sprintf("hard link to %s, which is not a module file sovos could check", cleanPath(hdr.Linkname))
+			}
+			byPath[p] = len(rep.Modules)
+			rep.Modules = append(rep.Modules, res)
+		}
+		// Symbolic links and directories named like modules are not modules: the kernel
+		// loads the link's target, which is checked under its own name.
+	}
+
+	sort.Slice(rep.Modules, func(i, j int) bool { return rep.Modules[i].Path < rep.Modules[j].Path })
+	rep.NoModules = len(rep.Modules) == 0
+	rep.OK = len(rep.Problems()) == 0
+	return rep, nil
+}
+
+// cleanPath turns a tar entry name ("./rootfs/x.ko", "rootfs/x.ko") into an absolute
+// path ("/rootfs/x.ko").
+func cleanPath(p string) string {
+	return path.Clean("/" + strings.TrimPrefix(p, "./"))
+}
