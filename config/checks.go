@@ -1,0 +1,292 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Values the Talos imager accepts (siderolabs/talos pkg/imager/profile).
+var (
+	talosArches      = map[string]bool{"amd64": true, "arm64": true}
+	talosOutputKinds = map[string]bool{"iso": true, "image": true, "installer": true, "kernel": true,
+		"initramfs": true, "uki": true, "cmdline": true}
+	talosOutFormats  = map[string]bool{"raw": true, ".tar.gz": true, ".xz": true, ".gz": true, ".zst": true}
+	talosDiskFormats = map[string]bool{"raw": true, "qcow2": true, "vpc": true, "ova": true}
+)
+
+// checkProfile rejects what the Talos imager would reject, before an hour of builds.
+func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	p := r.Profile
+	outRange := r.DeclRange
+	for _, b := range ib.blocks {
+		if b.Type == "output" {
+			outRange = b.DefRange
+		}
+	}
+	errAt := func(rng hcl.Range, summary, detail string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()})
+	}
+	known := func(name string) bool { v, ok := ib.vals[name]; return ok && v.IsWhollyKnown() }
+	if known("arch") && !talosArches[p.Arch] {
+		errAt(ib.rangeOf("arch"), "Invalid arch", fmt.Sprintf("The Talos imager builds amd64 or arm64, not %q; set arch to one of them.", p.Arch))
+	}
+	o := p.Output
+	if o.Kind != "" && !talosOutputKinds[o.Kind] {
+		errAt(outRange, "Invalid output kind", fmt.Sprintf("%q is not an imager output kind; use iso, image, installer, kernel, initramfs, uki or cmdline.", o.Kind))
+	}
+	if o.OutFormat != "" && !talosOutFormats[o.OutFormat] {
+		errAt(outRange, "Invalid out_format", fmt.Sprintf("%q is not an imager output format; use raw, .tar.gz, .xz, .gz or .zst.", o.OutFormat))
+	}
+	if o.DiskFormat != "" && !talosDiskFormats[o.DiskFormat] {
+		errAt(outRange, "Invalid disk_format", fmt.Sprintf("%q is not an imager disk format; use raw, qcow2, vpc or ova.", o.DiskFormat))
+	}
+	if o.Kind == "image" && o.DiskSize <= 0 {
+		errAt(outRange, "Missing disk_size", "An image output needs output.disk_size in bytes (e.g. 1306525696); the imager rejects an image without a size.")
+	}
+	if o.Kind != "image" && (o.DiskSize != 0 || o.DiskFormat != "" || o.Bootloader != "") {
+		errAt(outRange, "Image options on a non-image output", fmt.Sprintf("disk_size, disk_format and bootloader apply only to kind = \"image\", not %q; remove them.", o.Kind))
+	}
+	if len(p.KernelArgs) > 0 && o.Kind == "installer" && !p.Secureboot {
+		errAt(ib.rangeOf("kernel_args"), "kernel_args with a non-secureboot installer",
+			"The imager cannot bake extra kernel args into a non-secureboot installer (they go to the bootloader at install time); remove kernel_args, set secureboot = true, or pass them in the machine config.")
+	}
+	if board != "" && !(p.Platform == "metal" && p.Arch == "arm64") {
+		errAt(ib.rangeOf("board"), "board outside metal/arm64", fmt.Sprintf("A board applies only to platform \"metal\" with arch \"arm64\", not %s/%s; remove board or fix the platform.", p.Platform, p.Arch))
+	}
+	if board != "" && p.Overlay != nil {
+		errAt(ib.rangeOf("board"), "Both board and overlay", "board is the pre-1.7 way to pick an SBC and overlay replaces it; keep only the overlay.")
+	}
+	if p.Overlay != nil && known("arch") && (p.Arch != "arm64" || p.Platform != "metal") {
+		errAt(r.DeclRange, "overlay outside metal/arm64", fmt.Sprintf("Overlays (SBC board support) apply only to platform \"metal\" with arch \"arm64\", not %s/%s; remove the overlay or fix arch and platform.", p.Platform, p.Arch))
+	}
+	return diags
+}
+
+// kernelOf returns the kernel a resource is built from (itself for a kernel).
+func (e *evaluator) kernelOf(addr string) string {
+	r := e.instances[addr]
+	if r == nil {
+		return ""
+	}
+	switch {
+	case r.Addr.Type == TypeKernel:
+		return addr
+	case r.Build != nil && r.Build.Kernel != nil:
+		return r.Build.Kernel.String()
+	}
+	return ""
+}
+
+// checkKernelConsistency enforces that a profile boots the kernel its extensions were
+// signed for: otherwise the modules fail with "key was rejected by service".
+func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	var ext []tie
+	if v, ok := ib.vals["extensions"]; ok {
+		for _, m := range refsOf(v) {
+			if k := e.kernelOf(m.Addr); k != "" && (m.Type == TypeExtension || m.Type == TypeKernel) {
+				ext = append(ext, tie{k, m.Addr, "extensions"})
+			}
+		}
+	}
+	var boot []tie
+	for _, name := range []string{"installer", "imager"} {
+		if v, ok := ib.vals[name]; ok {
+			for _, m := range refsOf(v) {
+				if k := e.kernelOf(m.Addr); k != "" {
+					boot = append(boot, tie{k, m.Addr, name})
+				}
+			}
+		}
+	}
+	var diags hcl.Diagnostics
+	if len(ext) == 0 {
+		// Without custom extensions, the installer and imager must still agree.
+		for _, b := range boot[min(1, len(boot)):] {
+			if b.kernel != boot[0].kernel {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mismatched kernels",
+					Detail: fmt.Sprintf("%s: %s (%s) is built from %s but %s (%s) from %s; build both from the same kernel.", r.Addr, boot[0].attr, boot[0].via, boot[0].kernel, b.attr, b.via, b.kernel),
+					Subject: ib.rangeOf(b.attr).Ptr()})
+			}
+		}
+		return diags
+	}
+	want := ext[0]
+	for _, x := range ext[1:] {
+		if x.kernel != want.kernel {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Extensions for different kernels",
+				Detail: fmt.Sprintf("%s: %s is signed for %s but %s for %s; one profile boots one kernel, so build every extension against the same kernel.", r.Addr, want.via, want.kernel, x.via, x.kernel),
+				Subject: ib.rangeOf("extensions").Ptr()})
+		}
+	}
+	for _, b := range boot {
+		if b.kernel != want.kernel {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Kernel mismatch",
+				Detail: fmt.Sprintf("%s would boot %s (through %s = %s) with %s built for %s, whose modules that kernel rejects (\"key was rejected by service\"); build %s from %s.", r.Addr, b.kernel, b.attr, b.via, want.via, want.kernel, b.via, want.kernel),
+				Subject: ib.rangeOf(b.attr).Ptr()})
+		}
+	}
+	for _, name := range []string{"installer", "imager"} {
+		if _, ok := ib.vals[name]; ok && !hasTie(boot, name) && name == "installer" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Custom extension with an upstream installer",
+				Detail: fmt.Sprintf("%s uses %s (signed for %s) but its installer is not built by sovos, so its kernel will likely reject the modules; use an installer built from %s.", r.Addr, want.via, want.kernel, want.kernel),
+				Subject: ib.rangeOf(name).Ptr()})
+		}
+	}
+	return diags
+}
+
+// tie says which kernel a profile attribute brings in, and through which resource.
+type tie struct{ kernel, via, attr string }
+
+func hasTie(ts []tie, attr string) bool {
+	for _, t := range ts {
+		if t.attr == attr {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKernelSecrets warns when the signing key could leave the kernel's build: the
+// signing_cert target holds signing_key.pem next to the certificate.
+func (e *evaluator) checkKernelSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	sc := r.Build.SigningCert
+	if r.Addr.Type != TypeKernel || sc == nil || sc.Target == "" {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, b := range ib.blocks {
+		switch {
+		case b.Type == "stage" && b.Labels[0] == sc.Target:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Signing key would be published",
+				Detail: fmt.Sprintf("The stage %q is the signing_cert target, which holds the kernel's private signing key; pushing it lets anyone sign modules for this kernel, so remove the stage.", sc.Target),
+				Subject: b.DefRange.Ptr()})
+		case b.Type == "cache" && str(b.vals["mode"]) == "max":
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Signing key would be cached",
+				Detail: fmt.Sprintf("cache mode = \"max\" exports every intermediate step, including %q with the kernel's private signing key, to %s; use mode = \"min\" or a private cache.", sc.Target, str(b.vals["ref"])),
+				Subject: b.DefRange.Ptr()})
+		}
+	}
+	return diags
+}
+
+// checkVersion enforces sovos.required_version before anything else is evaluated, since
+// a newer configuration may use what this version cannot decode.
+func (m *Module) checkVersion() hcl.Diagnostics {
+	if m.settings == nil {
+		return nil
+	}
+	a, ok := m.settings.body.attrs["required_version"]
+	if !ok {
+		return nil
+	}
+	v, diags := a.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	if v.Type() != cty.String || v.IsNull() {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid required_version",
+			Detail: "required_version must be a literal string such as \">= 0.1.0\".", Subject: a.Expr.Range().Ptr()}}
+	}
+	ok, err := versionSatisfies(SovosVersion, v.AsString())
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid required_version",
+			Detail: fmt.Sprintf("%s; write constraints like \">= 0.1.0, < 1.0.0\" or \"~> 0.1\".", err), Subject: a.Expr.Range().Ptr()}}
+	}
+	if !ok {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported sovos version",
+			Detail: fmt.Sprintf("This configuration requires sovos %s, but this is sovos %s; install a matching sovos or relax required_version.", v.AsString(), SovosVersion), Subject: a.Expr.Range().Ptr()}}
+	}
+	return nil
+}
+
+// versionSatisfies checks a Terraform-style constraint list ("=", "!=", ">", ">=",
+// "<", "<=", "~>") against a version.
+func versionSatisfies(version, constraints string) (bool, error) {
+	have, _, err := parseVersion(version)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range strings.Split(constraints, ",") {
+		c = strings.TrimSpace(c)
+		op := "="
+		for _, o := range []string{">=", "<=", "!=", "~>", ">", "<", "="} {
+			if strings.HasPrefix(c, o) {
+				op, c = o, strings.TrimSpace(c[len(o):])
+				break
+			}
+		}
+		want, n, err := parseVersion(c)
+		if err != nil {
+			return false, err
+		}
+		cmp := compareVersions(have, want)
+		var ok bool
+		switch op {
+		case "=":
+			ok = cmp == 0
+		case "!=":
+			ok = cmp != 0
+		case ">":
+			ok = cmp > 0
+		case ">=":
+			ok = cmp >= 0
+		case "<":
+			ok = cmp < 0
+		case "<=":
+			ok = cmp <= 0
+		case "~>":
+			// ~> 0.1 allows 0.x >= 0.1; ~> 0.1.2 allows 0.1.x >= 0.1.2.
+			upper := want
+			if n < 2 {
+				n = 2
+			}
+			upper[n-2]++
+			for i := n - 1; i < 3; i++ {
+				upper[i] = 0
+			}
+			ok = cmp >= 0 && compareVersions(have, upper) < 0
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func parseVersion(s string) ([3]int, int, error) {
+	var v [3]int
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexAny(s, "-+"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) == 0 || len(parts) > 3 || parts[0] == "" {
+		return v, 0, fmt.Errorf("invalid version %q", s)
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return v, 0, fmt.Errorf("invalid version %q", s)
+		}
+		v[i] = n
+	}
+	return v, len(parts), nil
+}
+
+func compareVersions(a, b [3]int) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}

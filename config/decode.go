@@ -1,0 +1,492 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var (
+	commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
+
+// instanceBody is a resource instance's evaluated attributes and blocks.
+type instanceBody struct {
+	d      *decl
+	vals   map[string]cty.Value
+	blocks []*evaluatedBlock
+}
+
+func (ib *instanceBody) rangeOf(name string) hcl.Range {
+	if a, ok := ib.d.body.attrs[name]; ok {
+		return a.Expr.Range()
+	}
+	return ib.d.DeclRange
+}
+
+// hashed keeps a value for HashedAttrs: resource marks go, sensitive marks stay.
+func hashed(v cty.Value) cty.Value { return stripRefMarks(v) }
+
+func (e *evaluator) evalInstance(n *node, r *Resource, hctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	vals, blocks, diags := evalBody(n.d.body, hctx)
+	ib := &instanceBody{d: n.d, vals: vals, blocks: blocks}
+	r.HashedAttrs = map[string]cty.Value{}
+	var ds hcl.Diagnostics
+	switch n.d.Kind {
+	case TypeSource:
+		ds = e.decodeSource(r, ib)
+	case TypeImage:
+		ds = e.decodeImage(r, ib)
+	case TypeKernel, TypeExtension, TypeInstaller:
+		ds = e.decodeBuild(r, ib)
+	case TypeProfile:
+		ds = e.decodeProfile(r, ib)
+	}
+	diags = append(diags, ds...)
+	if !diags.HasErrors() {
+		diags = append(diags, e.hash(r, ib)...)
+	}
+	return e.resourceValue(r), diags
+}
+
+// hash asks the hooks for the resource's hash, in dependency order.
+func (e *evaluator) hash(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	h := e.opts.Hooks
+	if h == nil {
+		return nil
+	}
+	fail := func(err error) hcl.Diagnostics {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot hash " + r.Addr.String(),
+			Detail: fmt.Sprintf("%s.", err), Subject: r.DeclRange.Ptr()}}
+	}
+	switch r.Addr.Type {
+	case TypeSource:
+		s, err := h.SourceHash(e.ctx, r)
+		if err != nil {
+			return fail(err)
+		}
+		r.Hash = s
+	case TypeImage:
+		d, err := h.ImageDigest(e.ctx, r)
+		if err != nil {
+			return fail(err)
+		}
+		r.Image.Digest = d
+		r.Hash = d
+		return nil
+	default:
+		deps := make(map[string]string, len(r.DependsOn))
+		for _, a := range r.DependsOn {
+			if dr := e.instances[a.String()]; dr != nil {
+				deps[a.String()] = dr.Hash
+			}
+		}
+		s, err := h.ResourceHash(r, deps)
+		if err != nil {
+			return fail(err)
+		}
+		r.Hash = s
+	}
+	if len(r.Hash) >= 16 {
+		r.Tag = r.Hash[:16]
+	}
+	return nil
+}
+
+func (e *evaluator) decodeSource(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	spec := &SourceSpec{Git: str(ib.vals["git"]), Ref: str(ib.vals["ref"]), Commit: str(ib.vals["commit"]),
+		Subdir: str(ib.vals["subdir"]), Path: str(ib.vals["path"])}
+	r.Source = spec
+	_, hasGit := ib.vals["git"]
+	_, hasPath := ib.vals["path"]
+	switch {
+	case hasGit && hasPath:
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Both git and path",
+			Detail: "A source is either a git repository or a local path; keep exactly one of git and path.", Subject: ib.rangeOf("path").Ptr()})
+	case !hasGit && !hasPath:
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Neither git nor path",
+			Detail: fmt.Sprintf("%s needs a git repository (git + commit) or a local directory (path); add one of them.", r.Addr), Subject: r.DeclRange.Ptr()})
+	case hasGit:
+		c, ok := ib.vals["commit"]
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing commit",
+				Detail: "A git source must pin a full 40-hex commit (the hashed input); add commit = \"<sha>\" (git rev-parse REF).", Subject: ib.rangeOf("git").Ptr()})
+		} else if c.IsKnown() && !commitRe.MatchString(spec.Commit) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid commit",
+				Detail: fmt.Sprintf("%q is not a full commit id; write the 40 lowercase hex digits (git rev-parse REF).", spec.Commit), Subject: ib.rangeOf("commit").Ptr()})
+		}
+		r.HashedAttrs["commit"] = hashed(c)
+		if v, ok := ib.vals["subdir"]; ok {
+			r.HashedAttrs["subdir"] = hashed(v)
+		}
+	case hasPath:
+		r.HashedAttrs["path"] = hashed(ib.vals["path"])
+		spec.Path = e.abs(spec.Path)
+	}
+	return diags
+}
+
+func (e *evaluator) decodeImage(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	spec := &ImageSpec{Ref: str(ib.vals["ref"]), Digest: str(ib.vals["digest"])}
+	r.Image = spec
+	if spec.Digest != "" && !digestRe.MatchString(spec.Digest) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid digest",
+			Detail: fmt.Sprintf("%q is not an image digest; write sha256: followed by 64 lowercase hex digits, or remove the pin.", spec.Digest), Subject: ib.rangeOf("digest").Ptr()})
+	}
+	if strings.Contains(spec.Ref, "@") {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Digest in image ref",
+			Detail: "Give the digest in the digest attribute, not in ref; ref names the repository and tag.", Subject: ib.rangeOf("ref").Ptr()})
+	}
+	r.HashedAttrs["ref"] = hashed(ib.vals["ref"])
+	if spec.Digest != "" {
+		r.Hash = spec.Digest
+	}
+	return diags
+}
+
+// refAttr checks that a reference attribute names a resource of an accepted type and
+// returns its instance address.
+func (e *evaluator) refAttr(ib *instanceBody, name string, want []string) (string, bool, hcl.Diagnostics) {
+	v, ok := ib.vals[name]
+	if !ok {
+		return "", false, nil
+	}
+	rng := ib.rangeOf(name)
+	marks := topRefs(v)
+	var wrong []refMark
+	for _, m := range marks {
+		for _, t := range want {
+			if m.Type == t {
+				return m.Addr, true, nil
+			}
+		}
+		wrong = append(wrong, m)
+	}
+	example := want[0] + ".NAME"
+	if len(wrong) > 0 {
+		return "", false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to the wrong kind of resource",
+			Detail: fmt.Sprintf("%s must refer to a %s, but %s is a %s; write %s = %s.", name, want[0], wrong[0].Addr, wrong[0].Type, name, example), Subject: rng.Ptr()}}
+	}
+	return "", false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid reference",
+		Detail: fmt.Sprintf("%s must be a reference such as %s, not a string or other value; write %s = %s without quotes.", name, example, name, example), Subject: rng.Ptr()}}
+}
+
+func parseAddr(s string) Address {
+	a, _ := ParseAddress(s)
+	return a
+}
+
+func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	spec := &BuildSpec{Dockerfile: "Dockerfile", Frontend: str(ib.vals["frontend"]), Target: str(ib.vals["target"]),
+		Args: strMapOf(ib.vals["args"]), Image: str(ib.vals["image"]), Tags: strs(ib.vals["tags"]),
+		Triggers: strMapOf(ib.vals["triggers"])}
+	r.Build = spec
+	h := r.HashedAttrs
+	if src, ok, ds := e.refAttr(ib, "source", []string{TypeSource}); ok {
+		spec.Source = parseAddr(src)
+		h["source"] = e.hashOf(src)
+	} else {
+		diags = append(diags, ds...)
+	}
+	if v, ok := ib.vals["dockerfile"]; ok {
+		spec.Dockerfile = str(v)
+		h["dockerfile"] = hashed(v)
+	} else {
+		h["dockerfile"] = cty.StringVal("Dockerfile")
+	}
+	for _, name := range []string{"frontend", "target", "args", "image", "triggers"} {
+		if v, ok := ib.vals[name]; ok {
+			h[name] = hashed(v)
+		}
+	}
+	diags = append(diags, e.decodeContexts(r, ib)...)
+	diags = append(diags, e.decodeSecrets(r, ib)...)
+	if r.Addr.Type != TypeKernel {
+		if k, ok, ds := e.refAttr(ib, "kernel", []string{TypeKernel}); ok {
+			a := parseAddr(k)
+			spec.Kernel = &a
+			h["kernel"] = e.hashOf(k)
+		} else {
+			diags = append(diags, ds...)
+		}
+	}
+	if r.Addr.Type == TypeInstaller {
+		spec.KernelArg = "PKG_KERNEL"
+		if v, ok := ib.vals["kernel_arg"]; ok {
+			spec.KernelArg = str(v)
+		}
+		h["kernel_arg"] = cty.StringVal(spec.KernelArg)
+	}
+	stages := map[string]cty.Value{}
+	for _, b := range ib.blocks {
+		switch b.Type {
+		case "stage":
+			if _, dup := stages[b.Labels[0]]; dup {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate stage",
+					Detail: fmt.Sprintf("The stage %q is declared twice; remove one.", b.Labels[0]), Subject: b.DefRange.Ptr()})
+				continue
+			}
+			spec.Stages = append(spec.Stages, Stage{Target: b.Labels[0], Image: str(b.vals["image"])})
+			stages[b.Labels[0]] = hashed(b.vals["image"])
+		case "cache":
+			spec.Cache = &CacheSpec{Ref: str(b.vals["ref"]), Mode: str(b.vals["mode"])}
+			if m := spec.Cache.Mode; m != "" && m != "min" && m != "max" {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid cache mode",
+					Detail: fmt.Sprintf("cache mode %q is not min or max; use one of them.", m), Subject: b.DefRange.Ptr()})
+			}
+		case "signing_cert":
+			spec.SigningCert = &SigningCert{Target: str(b.vals["target"]), Path: str(b.vals["path"])}
+			h["signing_cert"] = cty.ObjectVal(map[string]cty.Value{"target": hashed(b.vals["target"]), "path": hashed(b.vals["path"])})
+		}
+	}
+	if len(stages) > 0 {
+		h["stages"] = cty.ObjectVal(stages)
+	}
+	explicit := ""
+	if b, ok, ds := e.refAttr(ib, "builder", []string{typeBuilder}); ok {
+		explicit = strings.TrimPrefix(b, "builder.")
+	} else {
+		diags = append(diags, ds...)
+	}
+	r.Builder, r.Platform = e.route(explicit, str(ib.vals["platform"]))
+	diags = append(diags, e.checkKernelSecrets(r, ib)...)
+	return diags
+}
+
+func (e *evaluator) decodeContexts(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	v, ok := ib.vals["contexts"]
+	if !ok {
+		return nil
+	}
+	rng := ib.rangeOf("contexts")
+	uv, _ := v.Unmark()
+	if !uv.IsKnown() {
+		return nil
+	}
+	if !(uv.Type().IsObjectType() || uv.Type().IsMapType()) {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+			Detail: "contexts must be a map of name = source.NAME or an image reference string; write contexts = { pkgs = source.pkgs }.", Subject: rng.Ptr()}}
+	}
+	spec := r.Build
+	hc := map[string]cty.Value{}
+	for name, ev := range uv.AsValueMap() {
+		if marks := topRefs(ev); len(marks) == 1 && marks[0].Type == TypeSource {
+			if spec.ContextSources == nil {
+				spec.ContextSources = map[string]Address{}
+			}
+			spec.ContextSources[name] = parseAddr(marks[0].Addr)
+			hc[name] = e.hashOf(marks[0].Addr)
+			continue
+		}
+		sv, err := convert.Convert(ev, cty.String)
+		if err != nil {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+				Detail: fmt.Sprintf("contexts[%q] must be source.NAME or an image reference string (e.g. kernel.NAME.ref).", name), Subject: rng.Ptr()}}
+		}
+		if spec.ContextRefs == nil {
+			spec.ContextRefs = map[string]string{}
+		}
+		spec.ContextRefs[name] = str(sv)
+		hc[name] = hashed(sv)
+	}
+	if len(hc) > 0 {
+		r.HashedAttrs["contexts"] = cty.ObjectVal(hc)
+	}
+	return nil
+}
+
+func (e *evaluator) decodeSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	v, ok := ib.vals["secrets"]
+	if !ok {
+		return nil
+	}
+	rng := ib.rangeOf("secrets")
+	uv, _ := v.UnmarkDeep()
+	bad := hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+		Detail: "secrets must map each id to { env = \"VAR\" } or { file = \"path\" }; write e.g. secrets = { token = { env = \"GH_TOKEN\" } }.", Subject: rng.Ptr()}}
+	if !uv.IsWhollyKnown() || !(uv.Type().IsObjectType() || uv.Type().IsMapType()) {
+		return bad
+	}
+	r.Build.Secrets = map[string]SecretSpec{}
+	var ids []string
+	for id, sv := range uv.AsValueMap() {
+		if !(sv.Type().IsObjectType() || sv.Type().IsMapType()) {
+			return bad
+		}
+		m := sv.AsValueMap()
+		s := SecretSpec{}
+		for k, x := range m {
+			cv, err := convert.Convert(x, cty.String)
+			if err != nil {
+				return bad
+			}
+			switch k {
+			case "env":
+				s.Env = str(cv)
+			case "file":
+				s.File = e.abs(str(cv))
+			default:
+				return bad
+			}
+		}
+		if (s.Env == "") == (s.File == "") {
+			return bad
+		}
+		r.Build.Secrets[id] = s
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	if len(ids) > 0 {
+		l := make([]cty.Value, len(ids))
+		for i, id := range ids {
+			l[i] = cty.StringVal(id)
+		}
+		r.HashedAttrs["secrets"] = cty.ListVal(l)
+	}
+	return nil
+}
+
+// route picks the builder and platform of a resource: an explicit builder wins; else
+// the first builder listing the platform; else the "default" builder or the first one.
+// The platform defaults to the chosen builder's first platform, else linux/amd64.
+func (e *evaluator) route(explicit, platform string) (string, string) {
+	var chosen *Builder
+	if explicit != "" {
+		chosen = e.cfg.Builders[explicit]
+	}
+	if chosen == nil && platform != "" {
+		for _, b := range e.builders {
+			for _, p := range b.Platforms {
+				if p == platform {
+					chosen = b
+					break
+				}
+			}
+			if chosen != nil {
+				break
+			}
+		}
+	}
+	if chosen == nil {
+		chosen = e.cfg.Builders["default"]
+	}
+	if chosen == nil && len(e.builders) > 0 {
+		chosen = e.builders[0]
+	}
+	if platform == "" {
+		platform = "linux/amd64"
+		if chosen != nil && len(chosen.Platforms) > 0 {
+			platform = chosen.Platforms[0]
+		}
+	}
+	name := ""
+	if chosen != nil {
+		name = chosen.Name
+	}
+	return name, platform
+}
+
+func (e *evaluator) defaultAddress() string {
+	if h := env(e.opts.Environ, "BUILDKIT_HOST"); h != "" {
+		return h
+	}
+	return "unix:///run/buildkit/buildkitd.sock"
+}
+
+func (e *evaluator) addDefaultBuilder() {
+	b := &Builder{Name: "default", Address: e.defaultAddress()}
+	e.builders = append(e.builders, b)
+	e.cfg.Builders[b.Name] = b
+}
+
+func (e *evaluator) evalBuilder(n *node) hcl.Diagnostics {
+	vals, blocks, diags := evalBody(n.d.body, e.hclCtx(n))
+	b := &Builder{Name: n.d.Name, Address: str(vals["address"]), Platforms: strs(vals["platforms"]), DeclRange: n.d.DeclRange}
+	if b.Address == "" {
+		b.Address = e.defaultAddress()
+	}
+	for _, blk := range blocks {
+		if blk.Type == "tls" {
+			b.TLS = &BuilderTLS{CACert: e.abs(str(blk.vals["ca_cert"])), Cert: e.abs(str(blk.vals["cert"])),
+				Key: e.abs(str(blk.vals["key"])), ServerName: str(blk.vals["server_name"])}
+		}
+	}
+	e.builders = append(e.builders, b)
+	e.cfg.Builders[b.Name] = b
+	plats := make([]cty.Value, len(b.Platforms))
+	for i, p := range b.Platforms {
+		plats[i] = cty.StringVal(p)
+	}
+	pl := cty.ListValEmpty(cty.String)
+	if len(plats) > 0 {
+		pl = cty.ListVal(plats)
+	}
+	e.values[n.d.key()] = cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(b.Name), "address": cty.StringVal(b.Address), "platforms": pl}).
+		Mark(refMark{Type: typeBuilder, Addr: n.d.key()})
+	return diags
+}
+
+func (e *evaluator) decodeProfile(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	v := ib.vals
+	spec := &ProfileSpec{Arch: str(v["arch"]), Platform: str(v["platform"]), Version: str(v["version"]),
+		Secureboot: boolean(v["secureboot"]), Installer: str(v["installer"]), Extensions: strs(v["extensions"]),
+		KernelArgs: strs(v["kernel_args"]), Imager: str(v["imager"]), Image: str(v["image"]), Tags: strs(v["tags"]),
+		Dest: str(v["dest"])}
+	if spec.Platform == "" {
+		spec.Platform = "metal"
+	}
+	if spec.Dest == "" {
+		spec.Dest = "_out/profiles"
+	}
+	spec.Dest = e.abs(spec.Dest)
+	r.Profile = spec
+	h := r.HashedAttrs
+	h["platform"] = cty.StringVal(spec.Platform)
+	for _, name := range []string{"arch", "version", "secureboot", "installer", "extensions", "kernel_args", "imager", "image", "board"} {
+		if x, ok := v[name]; ok {
+			h[name] = hashed(x)
+		}
+	}
+	board := str(v["board"])
+	for _, b := range ib.blocks {
+		switch b.Type {
+		case "overlay":
+			spec.Overlay = &Overlay{Name: str(b.vals["name"]), Image: str(b.vals["image"]), Options: goValue(b.vals["options"])}
+			ov := map[string]cty.Value{"name": hashed(b.vals["name"]), "image": hashed(b.vals["image"])}
+			if o, ok := b.vals["options"]; ok {
+				ov["options"] = hashed(o)
+			}
+			h["overlay"] = cty.ObjectVal(ov)
+		case "output":
+			spec.Output = ProfileOutput{Kind: str(b.vals["kind"]), OutFormat: str(b.vals["out_format"]), DiskSize: integer(b.vals["disk_size"]),
+				DiskFormat: str(b.vals["disk_format"]), Bootloader: str(b.vals["bootloader"])}
+			ov := map[string]cty.Value{}
+			for k, x := range b.vals {
+				ov[k] = hashed(x)
+			}
+			h["output"] = cty.ObjectVal(ov)
+		}
+	}
+	explicit := ""
+	if b, ok, ds := e.refAttr(ib, "builder", []string{typeBuilder}); ok {
+		explicit = strings.TrimPrefix(b, "builder.")
+	} else {
+		diags = append(diags, ds...)
+	}
+	if spec.Arch != "" {
+		r.Builder, r.Platform = e.route(explicit, "linux/"+spec.Arch)
+	}
+	diags = append(diags, checkProfile(r, ib, board)...)
+	diags = append(diags, e.checkKernelConsistency(r, ib)...)
+	return diags
+}

@@ -1,0 +1,567 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// node is a declaration in the evaluation graph: a local, a builder, a resource block
+// or an output. Variables are resolved before the graph is walked.
+type node struct {
+	d    *decl
+	refs []ref
+	deps []*node
+	// depRange[i] is where d refers to deps[i], for cycle reports.
+	depRange []hcl.Range
+	// resDeps are the resource blocks this node depends on, directly or through locals.
+	resDeps []ref
+}
+
+type evaluator struct {
+	ctx    context.Context
+	m      *Module
+	opts   EvalOptions
+	funcs  map[string]function.Function
+	varObj cty.Value
+	// values holds each evaluated node's value by node key (local.x, kernel.a, ...).
+	values map[string]cty.Value
+	// instances indexes every resource instance by address string; byBase by block.
+	instances map[string]*Resource
+	byBase    map[string][]*Resource
+	builders  []*Builder
+	cfg       *Config
+}
+
+// Evaluate evaluates the module: variables, locals, builders and every resource in
+// dependency order, calling opts.Hooks (when set) to learn hashes and digests.
+func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.Diagnostics) {
+	cfg := &Config{Dir: m.AbsDir, Files: m.parser.Files(), Builders: map[string]*Builder{}}
+	e := &evaluator{ctx: ctx, m: m, opts: opts, funcs: functions(m.AbsDir), values: map[string]cty.Value{},
+		instances: map[string]*Resource{}, byBase: map[string][]*Resource{}, cfg: cfg}
+
+	diags := m.checkVersion()
+	if diags.HasErrors() {
+		return cfg, diags
+	}
+	vars, varObj, ds := m.resolveVariables(opts, e)
+	diags = append(diags, ds...)
+	cfg.Variables, e.varObj = vars, varObj
+	if diags.HasErrors() {
+		return cfg, diags
+	}
+	diags = append(diags, e.settings()...)
+
+	nodes, ds := e.graph()
+	diags = append(diags, ds...)
+	if ds.HasErrors() {
+		return cfg, diags
+	}
+	order, ds := sortNodes(nodes)
+	diags = append(diags, ds...)
+	if ds.HasErrors() {
+		return cfg, diags
+	}
+	if len(m.builders) == 0 {
+		e.addDefaultBuilder()
+	}
+	for _, n := range order {
+		if err := ctx.Err(); err != nil {
+			return cfg, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Evaluation interrupted", Detail: err.Error()})
+		}
+		e.computeResDeps(n)
+		switch n.d.Kind {
+		case "local":
+			v, ds := n.d.expr.Value(e.hclCtx(n))
+			diags = append(diags, ds...)
+			if ds.HasErrors() {
+				v = cty.DynamicVal
+			}
+			e.values[n.d.key()] = v
+		case typeBuilder:
+			diags = append(diags, e.evalBuilder(n)...)
+		case "output":
+			diags = append(diags, e.evalOutput(n)...)
+		default:
+			diags = append(diags, e.evalResource(n)...)
+		}
+	}
+	if diags.HasErrors() {
+		return cfg, diags
+	}
+	return cfg, diags
+}
+
+// graph resolves every declaration's references into edges.
+func (e *evaluator) graph() ([]*node, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	ns := e.m.names()
+	byKey := map[string]*node{}
+	var nodes []*node
+	for _, group := range [][]*decl{e.m.locals, e.m.builders, e.m.resources, e.m.outputs} {
+		for _, d := range group {
+			n := &node{d: d}
+			byKey[d.key()] = n
+			nodes = append(nodes, n)
+		}
+	}
+	var builderNodes []*node
+	for _, d := range e.m.builders {
+		builderNodes = append(builderNodes, byKey[d.key()])
+	}
+	for _, n := range nodes {
+		refs, ds := ns.references(n.d)
+		diags = append(diags, ds...)
+		n.refs = refs
+		seen := map[*node]bool{}
+		for _, r := range refs {
+			if r.root == "var" {
+				continue
+			}
+			dep := byKey[r.nodeKey()]
+			if dep == nil || seen[dep] {
+				continue
+			}
+			seen[dep] = true
+			n.deps = append(n.deps, dep)
+			n.depRange = append(n.depRange, r.rng)
+		}
+		// Routing a resource by platform needs every builder, so builders come first.
+		if resourceTypes[n.d.Kind] {
+			for _, b := range builderNodes {
+				if !seen[b] {
+					seen[b] = true
+					n.deps = append(n.deps, b)
+					n.depRange = append(n.depRange, n.d.DeclRange)
+				}
+			}
+		}
+	}
+	return nodes, diags
+}
+
+// sortNodes orders nodes so each comes after its dependencies, keeping declaration
+// order where the graph allows, and reports the first cycle it meets.
+func sortNodes(nodes []*node) ([]*node, hcl.Diagnostics) {
+	const (
+		unvisited = iota
+		onStack
+		done
+	)
+	state := make(map[*node]int, len(nodes))
+	pos := make(map[*node]int, len(nodes))
+	var stack []*node
+	var stackRefs []hcl.Range
+	out := make([]*node, 0, len(nodes))
+	var visit func(n *node) *hcl.Diagnostic
+	visit = func(n *node) *hcl.Diagnostic {
+		state[n] = onStack
+		pos[n] = len(stack)
+		stack = append(stack, n)
+		for i, dep := range n.deps {
+			switch state[dep] {
+			case unvisited:
+				stackRefs = append(stackRefs, n.depRange[i])
+				if d := visit(dep); d != nil {
+					return d
+				}
+				stackRefs = stackRefs[:len(stackRefs)-1]
+			case onStack:
+				cycle := stack[pos[dep]:]
+				ranges := append(append([]hcl.Range{}, stackRefs[pos[dep]:]...), n.depRange[i])
+				return cycleDiag(cycle, ranges)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[n] = done
+		out = append(out, n)
+		return nil
+	}
+	for _, n := range nodes {
+		if state[n] == unvisited {
+			if d := visit(n); d != nil {
+				return nil, hcl.Diagnostics{d}
+			}
+		}
+	}
+	return out, nil
+}
+
+func cycleDiag(cycle []*node, ranges []hcl.Range) *hcl.Diagnostic {
+	names := make([]string, 0, len(cycle)+1)
+	var where []string
+	for i, n := range cycle {
+		names = append(names, n.d.key())
+		next := cycle[(i+1)%len(cycle)].d.key()
+		where = append(where, fmt.Sprintf("%s refers to %s at %s", n.d.key(), next, ranges[i]))
+	}
+	names = append(names, cycle[0].d.key())
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Dependency cycle: " + strings.Join(names, " -> "),
+		Detail:   fmt.Sprintf("These declarations depend on each other (%s); remove one of the references to break the cycle.", strings.Join(where, "; ")),
+		Subject:  ranges[0].Ptr(),
+	}
+}
+
+// computeResDeps collects the resource blocks n depends on, looking through locals.
+func (e *evaluator) computeResDeps(n *node) {
+	seen := map[string]bool{}
+	add := func(r ref) {
+		k := r.nodeKey()
+		if r.key != cty.NilVal {
+			k += "[" + r.key.GoString() + "]"
+		}
+		if !seen[k] {
+			seen[k] = true
+			n.resDeps = append(n.resDeps, r)
+		}
+	}
+	for i, r := range n.refs {
+		switch {
+		case resourceTypes[r.root]:
+			add(r)
+		case r.root == "local":
+			for _, dep := range n.deps {
+				if dep.d.key() == r.nodeKey() {
+					for _, rr := range dep.resDeps {
+						add(rr)
+					}
+				}
+			}
+		}
+		_ = i
+	}
+}
+
+// dependsOn expands a node's resource dependencies into instance addresses.
+func (e *evaluator) dependsOn(n *node) []Address {
+	var out []Address
+	seen := map[string]bool{}
+	for _, r := range n.resDeps {
+		for _, inst := range e.byBase[r.nodeKey()] {
+			if r.key != cty.NilVal && !keyMatches(inst.Addr.Key, r.key) {
+				continue
+			}
+			s := inst.Addr.String()
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, inst.Addr)
+			}
+		}
+	}
+	return out
+}
+
+func keyMatches(k any, v cty.Value) bool {
+	v, _ = v.Unmark()
+	switch k := k.(type) {
+	case string:
+		return v.Type() == cty.String && v.AsString() == k
+	case int:
+		if v.Type() != cty.Number {
+			return false
+		}
+		i, acc := v.AsBigFloat().Int64()
+		return acc == 0 && int(i) == k
+	}
+	return false
+}
+
+// hclCtx builds the evaluation context of a node from exactly the values it refers to,
+// so building contexts costs O(references), not O(declarations).
+func (e *evaluator) hclCtx(n *node) *hcl.EvalContext {
+	vars := map[string]cty.Value{"var": e.varObj}
+	groups := map[string]map[string]cty.Value{}
+	for _, r := range n.refs {
+		if r.root == "var" {
+			continue
+		}
+		g := groups[r.root]
+		if g == nil {
+			g = map[string]cty.Value{}
+			groups[r.root] = g
+		}
+		v, ok := e.values[r.nodeKey()]
+		if !ok {
+			v = cty.DynamicVal
+		}
+		g[r.name] = v
+	}
+	for root, g := range groups {
+		vars[root] = cty.ObjectVal(g)
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: e.funcs}
+}
+
+func (e *evaluator) settings() hcl.Diagnostics {
+	s := &e.cfg.Settings
+	var diags hcl.Diagnostics
+	ws := ""
+	if d := e.m.settings; d != nil {
+		hctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": e.varObj}, Functions: e.funcs}
+		vals, blocks, ds := evalBody(d.body, hctx)
+		diags = append(diags, ds...)
+		s.RequiredVersion = str(vals["required_version"])
+		s.InsecureRegistries = strs(vals["insecure_registries"])
+		for _, b := range blocks {
+			if b.Type == "state" {
+				s.State.Registry = str(b.vals["registry"])
+				s.State.Path = str(b.vals["path"])
+				ws = str(b.vals["workspace"])
+				if s.State.Registry != "" && s.State.Path != "" {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting state settings",
+						Detail: "sovos.state sets both registry and path; keep exactly one of them.", Subject: b.DefRange.Ptr()})
+				}
+			}
+		}
+	}
+	if s.State.Registry == "" {
+		if s.State.Path == "" {
+			s.State.Path = ".sovos/state"
+		}
+		s.State.Path = e.abs(s.State.Path)
+	} else {
+		s.State.Path = ""
+	}
+	switch {
+	case e.opts.Workspace != "":
+		ws = e.opts.Workspace
+	case env(e.opts.Environ, "SOVOS_WORKSPACE") != "":
+		ws = env(e.opts.Environ, "SOVOS_WORKSPACE")
+	case ws == "":
+		ws = "default"
+	}
+	s.State.Workspace = ws
+	return diags
+}
+
+func (e *evaluator) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.m.AbsDir, p)
+}
+
+func env(environ []string, name string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// evaluatedBlock is a nested block after evaluation.
+type evaluatedBlock struct {
+	Type     string
+	Labels   []string
+	DefRange hcl.Range
+	vals     map[string]cty.Value
+	exprs    map[string]hcl.Expression
+	missing  hcl.Range
+	blocks   []*evaluatedBlock
+}
+
+// evalBody evaluates every non-static attribute of b (and its nested blocks) and
+// converts it to the type its schema declares. Null values count as absent.
+func evalBody(b *body, hctx *hcl.EvalContext) (map[string]cty.Value, []*evaluatedBlock, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	vals := map[string]cty.Value{}
+	for _, a := range sortedAttrs(b.attrs) {
+		s := b.schema.attr(a.Name)
+		if s == nil || s.Kind == attrStatic {
+			continue
+		}
+		v, ds := a.Expr.Value(hctx)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			continue
+		}
+		if v.IsNull() {
+			continue
+		}
+		if s.Type != anyType {
+			cv, err := convert.Convert(v, s.Type)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+					Detail: fmt.Sprintf("Inappropriate value for attribute %q: %s; give a %s.", a.Name, err, s.Type.FriendlyName()), Subject: a.Expr.Range().Ptr(), Expression: a.Expr, EvalContext: hctx})
+				continue
+			}
+			v = cv
+		}
+		vals[a.Name] = v
+	}
+	var blocks []*evaluatedBlock
+	for _, nb := range b.blocks {
+		v, bs, ds := evalBody(nb.body, hctx)
+		diags = append(diags, ds...)
+		ex := map[string]hcl.Expression{}
+		for n, a := range nb.body.attrs {
+			ex[n] = a.Expr
+		}
+		blocks = append(blocks, &evaluatedBlock{Type: nb.Type, Labels: nb.Labels, DefRange: nb.DefRange, vals: v, exprs: ex, missing: nb.body.missing, blocks: bs})
+	}
+	return vals, blocks, diags
+}
+
+func (e *evaluator) evalOutput(n *node) hcl.Diagnostics {
+	vals, _, diags := evalBody(n.d.body, e.hclCtx(n))
+	v, ok := vals["value"]
+	if !ok {
+		v = cty.NullVal(cty.DynamicPseudoType)
+	}
+	sens := false
+	if s, ok := vals["sensitive"]; ok && s.IsKnown() {
+		s, _ = s.Unmark()
+		sens = s.True()
+	}
+	e.cfg.Outputs = append(e.cfg.Outputs, &Output{Name: n.d.Name, Value: stripRefMarks(v), Sensitive: sens})
+	return diags
+}
+
+// instanceKeys expands for_each / count into instance keys and their each/count values.
+type instance struct {
+	key   any
+	each  cty.Value // object{key, value}, or NilVal
+	count cty.Value // object{index}, or NilVal
+}
+
+func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) ([]instance, hcl.Diagnostics) {
+	fe, hasFE := n.d.body.attrs["for_each"]
+	cnt, hasCount := n.d.body.attrs["count"]
+	if hasFE && hasCount {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Both for_each and count",
+			Detail: "A resource can use for_each or count, not both; remove one of them.", Subject: cnt.NameRange.Ptr()}}
+	}
+	switch {
+	case hasFE:
+		v, diags := fe.Expr.Value(hctx)
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		v, _ = v.UnmarkDeep()
+		bad := func(why string) hcl.Diagnostics {
+			return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
+				Detail: why, Subject: fe.Expr.Range().Ptr()})
+		}
+		if !v.IsWhollyKnown() {
+			return nil, bad("The for_each value depends on values known only after hashing (a .hash, .tag or .ref); use variables, locals or literals instead.")
+		}
+		if v.IsNull() {
+			return nil, bad("for_each is null; give a map or a set of strings.")
+		}
+		ty := v.Type()
+		var out []instance
+		switch {
+		case ty.IsMapType() || ty.IsObjectType():
+			m := v.AsValueMap()
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				out = append(out, instance{key: k, each: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": m[k]})})
+			}
+		case ty.IsSetType() || ty.IsListType() || ty.IsTupleType():
+			if !ty.IsSetType() {
+				return nil, bad("for_each takes a map or a set of strings, not a list; wrap the list in toset(...).")
+			}
+			for it := v.ElementIterator(); it.Next(); {
+				_, ev := it.Element()
+				sv, err := convert.Convert(ev, cty.String)
+				if err != nil || sv.IsNull() {
+					return nil, bad("A set given to for_each must contain strings; convert the elements or use a map.")
+				}
+				k := sv.AsString()
+				out = append(out, instance{key: k, each: cty.ObjectVal(map[string]cty.Value{"key": sv, "value": sv})})
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].key.(string) < out[j].key.(string) })
+		default:
+			return nil, bad(fmt.Sprintf("for_each takes a map or a set of strings, not a %s.", ty.FriendlyName()))
+		}
+		return out, diags
+	case hasCount:
+		v, diags := cnt.Expr.Value(hctx)
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		v, _ = v.UnmarkDeep()
+		cv, err := convert.Convert(v, cty.Number)
+		if err != nil || cv.IsNull() || !cv.IsKnown() {
+			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
+				Detail: "count must be a whole number known before hashing; use a literal, a variable or a local.", Subject: cnt.Expr.Range().Ptr()})
+		}
+		c, acc := cv.AsBigFloat().Int64()
+		if acc != 0 || c < 0 {
+			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
+				Detail: "count must be a non-negative whole number.", Subject: cnt.Expr.Range().Ptr()})
+		}
+		out := make([]instance, c)
+		for i := range out {
+			out[i] = instance{key: i, count: cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}
+		}
+		return out, diags
+	}
+	return []instance{{}}, nil
+}
+
+func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
+	hctx := e.hclCtx(n)
+	insts, diags := e.expand(n, hctx)
+	if diags.HasErrors() {
+		e.values[n.d.key()] = cty.DynamicVal
+		return diags
+	}
+	deps := e.dependsOn(n)
+	_, hasFE := n.d.body.attrs["for_each"]
+	_, hasCount := n.d.body.attrs["count"]
+	elems := map[string]cty.Value{}
+	var tuple []cty.Value
+	var single cty.Value
+	for _, in := range insts {
+		ictx := hctx
+		if in.each != cty.NilVal || in.count != cty.NilVal {
+			ictx = hctx.NewChild()
+			ictx.Variables = map[string]cty.Value{}
+			if in.each != cty.NilVal {
+				ictx.Variables["each"] = in.each
+			}
+			if in.count != cty.NilVal {
+				ictx.Variables["count"] = in.count
+			}
+		}
+		addr := Address{Type: n.d.Kind, Name: n.d.Name, Key: in.key}
+		r := &Resource{Addr: addr, DeclRange: n.d.DeclRange, DependsOn: deps}
+		val, ds := e.evalInstance(n, r, ictx)
+		diags = append(diags, ds...)
+		e.instances[addr.String()] = r
+		e.byBase[n.d.key()] = append(e.byBase[n.d.key()], r)
+		e.cfg.Resources = append(e.cfg.Resources, r)
+		switch k := in.key.(type) {
+		case string:
+			elems[k] = val
+		case int:
+			tuple = append(tuple, val)
+		default:
+			single = val
+		}
+	}
+	switch {
+	case hasFE:
+		e.values[n.d.key()] = cty.ObjectVal(elems)
+	case hasCount:
+		e.values[n.d.key()] = cty.TupleVal(tuple)
+	default:
+		e.values[n.d.key()] = single
+	}
+	return diags
+}

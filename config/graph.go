@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Edges lists every dependency edge as {resource, dependency}, in the order of
+// Resources and then of DependsOn, so renderings are deterministic.
+func (c *Config) Edges() [][2]Address {
+	var out [][2]Address
+	for _, r := range c.Resources {
+		for _, d := range r.DependsOn {
+			out = append(out, [2]Address{r.Addr, d})
+		}
+	}
+	return out
+}
+
+// WriteDOT renders the resource graph in Graphviz DOT, edges pointing from a resource to
+// what it depends on (as terraform graph does).
+func (c *Config) WriteDOT(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("digraph sovos {\n\tcompound = \"true\"\n\tnewrank = \"true\"\n\trankdir = \"RL\"\n")
+	for _, r := range c.Resources {
+		fmt.Fprintf(&b, "\t%s [label = %s, shape = %q]\n", dotID(r.Addr), dotID(r.Addr), dotShape(r.Addr.Type))
+	}
+	for _, e := range c.Edges() {
+		fmt.Fprintf(&b, "\t%s -> %s\n", dotID(e[0]), dotID(e[1]))
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func dotID(a Address) string {
+	s := a.String()
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}
+
+func dotShape(t string) string {
+	switch t {
+	case TypeSource, TypeImage:
+		return "note"
+	case TypeProfile:
+		return "component"
+	}
+	return "box"
+}
+
+// WriteMermaid renders the resource graph as a mermaid flowchart that GitHub renders in
+// a ```mermaid fenced block. Node ids are n0, n1, ... because addresses contain
+// characters mermaid ids cannot; labels carry the address.
+func (c *Config) WriteMermaid(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	ids := make(map[string]string, len(c.Resources))
+	for i, r := range c.Resources {
+		id := fmt.Sprintf("n%d", i)
+		ids[r.Addr.String()] = id
+		open, close := mermaidShape(r.Addr.Type)
+		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", id, open, mermaidEscape(r.Addr.String()), close)
+	}
+	for _, e := range c.Edges() {
+		fmt.Fprintf(&b, "  %s --> %s\n", ids[e[0].String()], ids[e[1].String()])
+	}
+	for _, t := range []string{TypeSource, TypeImage, TypeKernel, TypeExtension, TypeInstaller, TypeProfile} {
+		var members []string
+		for _, r := range c.Resources {
+			if r.Addr.Type == t {
+				members = append(members, ids[r.Addr.String()])
+			}
+		}
+		if len(members) > 0 {
+			fmt.Fprintf(&b, "  class %s %s\n", strings.Join(members, ","), t)
+		}
+	}
+	b.WriteString("  classDef source fill:#eef,stroke:#669\n")
+	b.WriteString("  classDef image fill:#eee,stroke:#999\n")
+	b.WriteString("  classDef kernel fill:#fee,stroke:#c66\n")
+	b.WriteString("  classDef extension fill:#efe,stroke:#6a6\n")
+	b.WriteString("  classDef installer fill:#ffe,stroke:#aa6\n")
+	b.WriteString("  classDef profile fill:#fef,stroke:#a6a\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mermaidShape(t string) (string, string) {
+	switch t {
+	case TypeSource, TypeImage:
+		return "[(", ")]"
+	case TypeProfile:
+		return "([", "])"
+	}
+	return "[", "]"
+}
+
+// mermaidEscape makes a label safe inside "...": mermaid reads #quot; as a quote.
+func mermaidEscape(s string) string {
+	return strings.ReplaceAll(s, `"`, "#quot;")
+}

@@ -1,0 +1,280 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// SovosVersion is the version `required_version` constraints are checked against.
+const SovosVersion = "0.1.0"
+
+// EvalOptions are the inputs of an evaluation that do not come from the configuration
+// files themselves.
+type EvalOptions struct {
+	Vars     []string // -var values "name=value", command-line order
+	VarFiles []string // -var-file paths (relative to the config dir or absolute)
+	Environ  []string // os.Environ(), for SOVOS_VAR_name, BUILDKIT_HOST, SOVOS_WORKSPACE
+	// Hooks resolve content hashes and digests; nil leaves hash-derived values unknown
+	// (validate, graph).
+	Hooks Hooks
+	// Workspace overrides the configured workspace (-workspace / SOVOS_WORKSPACE); ""
+	// means SOVOS_WORKSPACE from Environ, else the config's, else "default".
+	Workspace string
+}
+
+// Module is a parsed but not yet evaluated configuration directory.
+type Module struct {
+	// Dir is the directory as given; AbsDir is absolute.
+	Dir    string
+	AbsDir string
+	// Files holds every parsed file (configuration and variable files) by the name used
+	// in diagnostics ranges.
+	Files map[string]*hcl.File
+
+	parser    *hclparse.Parser
+	settings  *decl
+	variables []*decl
+	locals    []*decl
+	builders  []*decl
+	resources []*decl
+	outputs   []*decl
+}
+
+// decl is one named declaration: a variable, a local, a builder, a resource block or an
+// output.
+type decl struct {
+	Kind      string // "var", "local", "builder", "output", or a resource type
+	Name      string
+	DeclRange hcl.Range
+	body      *body          // nil for locals
+	expr      hcl.Expression // locals only
+}
+
+func (d *decl) key() string { return d.Kind + "." + d.Name }
+
+// body is a block body decoded against its schema.
+type body struct {
+	schema *blockSchema
+	attrs  hcl.Attributes
+	blocks []*nestedBlock
+	// missing is where a missing attribute would go (for diagnostics).
+	missing hcl.Range
+}
+
+type nestedBlock struct {
+	Type     string
+	Labels   []string
+	DefRange hcl.Range
+	body     *body
+}
+
+func (b *body) blocksOf(t string) []*nestedBlock {
+	var out []*nestedBlock
+	for _, nb := range b.blocks {
+		if nb.Type == t {
+			out = append(out, nb)
+		}
+	}
+	return out
+}
+
+// LoadDir parses every *.sovos.hcl and *.sovos.json file in dir and decodes the
+// structure of its blocks. Expressions are evaluated later, by Evaluate.
+func LoadDir(dir string) (*Module, hcl.Diagnostics) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid configuration directory", Detail: fmt.Sprintf("Cannot resolve %q: %s.", dir, err)}}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read configuration directory", Detail: fmt.Sprintf("%s; pass an existing directory with -chdir.", err)}}
+	}
+	m := &Module{Dir: dir, AbsDir: abs, parser: hclparse.NewParser()}
+	var diags hcl.Diagnostics
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(n, ".sovos.hcl") || strings.HasSuffix(n, ".sovos.json")) {
+			continue
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
+			Detail: fmt.Sprintf("The directory %s contains no *.sovos.hcl or *.sovos.json file; create one or point -chdir at the configuration directory.", dir)})
+		m.Files = m.parser.Files()
+		return m, diags
+	}
+	for _, n := range names {
+		path := filepath.Join(dir, n)
+		var f *hcl.File
+		var ds hcl.Diagnostics
+		if strings.HasSuffix(n, ".json") {
+			f, ds = m.parser.ParseJSONFile(path)
+		} else {
+			f, ds = m.parser.ParseHCLFile(path)
+		}
+		diags = append(diags, ds...)
+		if f == nil || ds.HasErrors() {
+			continue
+		}
+		diags = append(diags, m.addFile(f)...)
+	}
+	m.Files = m.parser.Files()
+	diags = append(diags, m.checkDuplicates()...)
+	return m, diags
+}
+
+func (m *Module) addFile(f *hcl.File) hcl.Diagnostics {
+	content, diags := f.Body.Content(rootSchema())
+	for _, blk := range content.Blocks {
+		s := schemas[blk.Type]
+		switch blk.Type {
+		case "locals":
+			attrs, ds := blk.Body.JustAttributes()
+			diags = append(diags, ds...)
+			for _, a := range sortedAttrs(attrs) {
+				m.locals = append(m.locals, &decl{Kind: "local", Name: a.Name, DeclRange: a.NameRange, expr: a.Expr})
+			}
+			continue
+		case "sovos":
+			if m.settings != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate sovos block",
+					Detail: fmt.Sprintf("A sovos block was already declared at %s; merge the two blocks into one.", m.settings.DeclRange), Subject: blk.DefRange.Ptr()})
+				continue
+			}
+		}
+		b, ds := decodeBody(blk.Body, s)
+		diags = append(diags, ds...)
+		d := &decl{Kind: blk.Type, DeclRange: blk.DefRange, body: b}
+		if len(blk.Labels) > 0 {
+			d.Name = blk.Labels[0]
+			if !hclsyntax.ValidIdentifier(d.Name) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid name",
+					Detail: fmt.Sprintf("%q is not a valid name: use letters, digits, underscores and dashes, starting with a letter.", d.Name), Subject: blk.LabelRanges[0].Ptr()})
+				continue
+			}
+		}
+		switch {
+		case blk.Type == "sovos":
+			m.settings = d
+		case blk.Type == "variable":
+			d.Kind = "var"
+			m.variables = append(m.variables, d)
+		case blk.Type == typeBuilder:
+			m.builders = append(m.builders, d)
+		case blk.Type == "output":
+			m.outputs = append(m.outputs, d)
+		default:
+			m.resources = append(m.resources, d)
+		}
+	}
+	return diags
+}
+
+// sortedAttrs returns attributes in source order, so evaluation is deterministic.
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ri, rj := out[i].Range, out[j].Range
+		if ri.Filename != rj.Filename {
+			return ri.Filename < rj.Filename
+		}
+		return ri.Start.Byte < rj.Start.Byte
+	})
+	return out
+}
+
+func decodeBody(b hcl.Body, s *blockSchema) (*body, hcl.Diagnostics) {
+	content, diags := b.Content(s.bodySchema())
+	out := &body{schema: s, attrs: content.Attributes, missing: content.MissingItemRange}
+	seen := map[string]hcl.Range{}
+	for _, blk := range content.Blocks {
+		ns := s.block(blk.Type)
+		if ns.Unique {
+			if prev, ok := seen[blk.Type]; ok {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Duplicate %s block", blk.Type),
+					Detail: fmt.Sprintf("Only one %s block is allowed here and one is already declared at %s; remove one of them.", blk.Type, prev), Subject: blk.DefRange.Ptr()})
+				continue
+			}
+			seen[blk.Type] = blk.DefRange
+		}
+		nb, ds := decodeBody(blk.Body, ns)
+		diags = append(diags, ds...)
+		out.blocks = append(out.blocks, &nestedBlock{Type: blk.Type, Labels: blk.Labels, DefRange: blk.DefRange, body: nb})
+	}
+	for _, ns := range s.Blocks {
+		if ns.Required && len(out.blocksOf(ns.Type)) == 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Missing %s block", ns.Type),
+				Detail: fmt.Sprintf("A %s block is required here; add one.", ns.Type), Subject: content.MissingItemRange.Ptr()})
+		}
+	}
+	return out, diags
+}
+
+func (m *Module) checkDuplicates() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]*decl{}
+	for _, group := range [][]*decl{m.variables, m.locals, m.builders, m.resources, m.outputs} {
+		for _, d := range group {
+			k := d.key()
+			if prev, ok := seen[k]; ok {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + d.Kind + " name",
+					Detail: fmt.Sprintf("%s is already declared at %s; names must be unique within their block type, so rename one of them.", k, prev.DeclRange), Subject: d.DeclRange.Ptr()})
+				continue
+			}
+			seen[k] = d
+		}
+	}
+	return diags
+}
+
+// Load parses and evaluates the configuration in dir.
+func Load(ctx context.Context, dir string, opts EvalOptions) (*Config, hcl.Diagnostics) {
+	m, diags := LoadDir(dir)
+	if diags.HasErrors() {
+		return &Config{Dir: m.absDir(), Files: m.files()}, diags
+	}
+	cfg, ds := m.Evaluate(ctx, opts)
+	return cfg, append(diags, ds...)
+}
+
+func (m *Module) absDir() string {
+	if m == nil {
+		return ""
+	}
+	return m.AbsDir
+}
+
+func (m *Module) files() map[string]*hcl.File {
+	if m == nil {
+		return nil
+	}
+	return m.parser.Files()
+}
+
+// WriteDiagnostics renders diagnostics with HCL's text writer: file:line:col, the
+// source snippet and the detail.
+func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) error {
+	if len(diags) == 0 {
+		return nil
+	}
+	wr := hcl.NewDiagnosticTextWriter(w, files, 0, color)
+	if err := wr.WriteDiagnostics(diags); err != nil {
+		return fmt.Errorf("writing diagnostics: %w", err)
+	}
+	return nil
+}

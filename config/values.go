@@ -1,0 +1,207 @@
+package config
+
+import (
+	"encoding/json"
+	"math/big"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// refMark marks every value that came from a resource or builder, so that after
+// evaluation sovos knows which resource an attribute names (source = source.pkgs,
+// installer = installer.x.ref) however the expression was written. Marks propagate
+// through attribute access, templates and function calls.
+type refMark struct {
+	Type string
+	Addr string // instance address, e.g. extension.hailort or profile.p["a"]
+}
+
+// refsOf returns the resource marks anywhere in v.
+func refsOf(v cty.Value) []refMark {
+	_, pvm := v.UnmarkDeepWithPaths()
+	seen := map[refMark]bool{}
+	var out []refMark
+	for _, pm := range pvm {
+		for m := range pm.Marks {
+			if rm, ok := m.(refMark); ok && !seen[rm] {
+				seen[rm] = true
+				out = append(out, rm)
+			}
+		}
+	}
+	return out
+}
+
+// topRefs returns the resource marks on v itself (not on its elements).
+func topRefs(v cty.Value) []refMark {
+	var out []refMark
+	for m := range v.Marks() {
+		if rm, ok := m.(refMark); ok {
+			out = append(out, rm)
+		}
+	}
+	return out
+}
+
+// stripRefMarks removes resource marks but keeps every other mark (sensitive).
+func stripRefMarks(v cty.Value) cty.Value {
+	uv, pvm := v.UnmarkDeepWithPaths()
+	var keep []cty.PathValueMarks
+	for _, pm := range pvm {
+		ms := cty.NewValueMarks()
+		for m := range pm.Marks {
+			if _, ok := m.(refMark); !ok {
+				ms[m] = struct{}{}
+			}
+		}
+		if len(ms) > 0 {
+			keep = append(keep, cty.PathValueMarks{Path: pm.Path, Marks: ms})
+		}
+	}
+	return uv.MarkWithPaths(keep)
+}
+
+func unknownStr() cty.Value { return cty.UnknownVal(cty.String) }
+
+// str returns a string attribute's value, or "" when absent, null or unknown.
+func str(v cty.Value) string {
+	if v == cty.NilVal {
+		return ""
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+func boolean(v cty.Value) bool {
+	if v == cty.NilVal {
+		return false
+	}
+	v, _ = v.UnmarkDeep()
+	return v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True()
+}
+
+func integer(v cty.Value) int64 {
+	if v == cty.NilVal {
+		return 0
+	}
+	v, _ = v.UnmarkDeep()
+	if v.Type() != cty.Number || !v.IsKnown() || v.IsNull() {
+		return 0
+	}
+	i, _ := v.AsBigFloat().Int(new(big.Int))
+	return i.Int64()
+}
+
+func strs(v cty.Value) []string {
+	if v == cty.NilVal {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		out = append(out, str(e))
+	}
+	return out
+}
+
+func strMapOf(v cty.Value) map[string]string {
+	if v == cty.NilVal {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
+		return nil
+	}
+	out := map[string]string{}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		out[k.AsString()] = str(e)
+	}
+	return out
+}
+
+// goValue converts a wholly known value to plain Go (maps, slices, float64, ...).
+func goValue(v cty.Value) map[string]any {
+	v, _ = v.UnmarkDeep()
+	if v == cty.NilVal || v.IsNull() || !v.IsWhollyKnown() {
+		return nil
+	}
+	b, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		return nil
+	}
+	var out map[string]any
+	if json.Unmarshal(b, &out) != nil {
+		return nil
+	}
+	return out
+}
+
+// resourceValue is what a reference to a resource instance evaluates to.
+func (e *evaluator) resourceValue(r *Resource) cty.Value {
+	hash, tag, ref := unknownStr(), unknownStr(), unknownStr()
+	if r.Hash != "" {
+		hash = cty.StringVal(r.Hash)
+	}
+	if r.Tag != "" {
+		tag = cty.StringVal(r.Tag)
+	}
+	attrs := map[string]cty.Value{"hash": hash}
+	switch {
+	case r.Source != nil:
+		attrs["tag"] = tag
+	case r.Image != nil:
+		digest := unknownStr()
+		if r.Image.Digest != "" {
+			digest = cty.StringVal(r.Image.Digest)
+			ref = cty.StringVal(r.Image.Ref + "@" + r.Image.Digest)
+		}
+		attrs["image"] = cty.StringVal(r.Image.Ref)
+		attrs["digest"] = digest
+		attrs["ref"] = ref
+	default:
+		image := ""
+		var stages []Stage
+		if r.Build != nil {
+			image, stages = r.Build.Image, r.Build.Stages
+		} else if r.Profile != nil {
+			image = r.Profile.Image
+		}
+		if r.Tag != "" && image != "" {
+			ref = cty.StringVal(image + ":" + r.Tag)
+		}
+		st := map[string]cty.Value{}
+		for _, s := range stages {
+			sref := unknownStr()
+			if r.Tag != "" {
+				sref = cty.StringVal(s.Image + ":" + r.Tag)
+			}
+			st[s.Target] = cty.ObjectVal(map[string]cty.Value{"image": cty.StringVal(s.Image), "ref": sref})
+		}
+		stage := cty.MapValEmpty(cty.Object(map[string]cty.Type{"image": cty.String, "ref": cty.String}))
+		if len(st) > 0 {
+			stage = cty.MapVal(st)
+		}
+		attrs["tag"] = tag
+		attrs["image"] = cty.StringVal(image)
+		attrs["ref"] = ref
+		attrs["stage"] = stage
+	}
+	return cty.ObjectVal(attrs).Mark(refMark{Type: r.Addr.Type, Addr: r.Addr.String()})
+}
+
+// hashOf is the value a reference to the resource at addr contributes to a hash.
+func (e *evaluator) hashOf(addr string) cty.Value {
+	if r := e.instances[addr]; r != nil && r.Hash != "" {
+		return cty.StringVal(r.Hash)
+	}
+	return unknownStr()
+}
