@@ -109,7 +109,7 @@ func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Di
 		for _, b := range boot[min(1, len(boot)):] {
 			if b.kernel != boot[0].kernel {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Mismatched kernels",
-					Detail: fmt.Sprintf("%s: %s (%s) is built from %s but %s (%s) from %s; build both from the same kernel.", r.Addr, boot[0].attr, boot[0].via, boot[0].kernel, b.attr, b.via, b.kernel),
+					Detail:  fmt.Sprintf("%s: %s (%s) is built from %s but %s (%s) from %s; build both from the same kernel.", r.Addr, boot[0].attr, boot[0].via, boot[0].kernel, b.attr, b.via, b.kernel),
 					Subject: ib.rangeOf(b.attr).Ptr()})
 			}
 		}
@@ -119,21 +119,21 @@ func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Di
 	for _, x := range ext[1:] {
 		if x.kernel != want.kernel {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Extensions for different kernels",
-				Detail: fmt.Sprintf("%s: %s is signed for %s but %s for %s; one profile boots one kernel, so build every extension against the same kernel.", r.Addr, want.via, want.kernel, x.via, x.kernel),
+				Detail:  fmt.Sprintf("%s: %s is signed for %s but %s for %s; one profile boots one kernel, so build every extension against the same kernel.", r.Addr, want.via, want.kernel, x.via, x.kernel),
 				Subject: ib.rangeOf("extensions").Ptr()})
 		}
 	}
 	for _, b := range boot {
 		if b.kernel != want.kernel {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Kernel mismatch",
-				Detail: fmt.Sprintf("%s would boot %s (through %s = %s) with %s built for %s, whose modules that kernel rejects (\"key was rejected by service\"); build %s from %s.", r.Addr, b.kernel, b.attr, b.via, want.via, want.kernel, b.via, want.kernel),
+				Detail:  fmt.Sprintf("%s would boot %s (through %s = %s) with %s built for %s, whose modules that kernel rejects (\"key was rejected by service\"); build %s from %s.", r.Addr, b.kernel, b.attr, b.via, want.via, want.kernel, b.via, want.kernel),
 				Subject: ib.rangeOf(b.attr).Ptr()})
 		}
 	}
 	for _, name := range []string{"installer", "imager"} {
 		if _, ok := ib.vals[name]; ok && !hasTie(boot, name) && name == "installer" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Custom extension with an upstream installer",
-				Detail: fmt.Sprintf("%s uses %s (signed for %s) but its installer is not built by sovos, so its kernel will likely reject the modules; use an installer built from %s.", r.Addr, want.via, want.kernel, want.kernel),
+				Detail:  fmt.Sprintf("%s uses %s (signed for %s) but its installer is not built by sovos, so its kernel will likely reject the modules; use an installer built from %s.", r.Addr, want.via, want.kernel, want.kernel),
 				Subject: ib.rangeOf(name).Ptr()})
 		}
 	}
@@ -164,11 +164,11 @@ func (e *evaluator) checkKernelSecrets(r *Resource, ib *instanceBody) hcl.Diagno
 		switch {
 		case b.Type == "stage" && b.Labels[0] == sc.Target:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Signing key would be published",
-				Detail: fmt.Sprintf("The stage %q is the signing_cert target, which holds the kernel's private signing key; pushing it lets anyone sign modules for this kernel, so remove the stage.", sc.Target),
+				Detail:  fmt.Sprintf("The stage %q is the signing_cert target, which holds the kernel's private signing key; pushing it lets anyone sign modules for this kernel, so remove the stage.", sc.Target),
 				Subject: b.DefRange.Ptr()})
 		case b.Type == "cache" && str(b.vals["mode"]) == "max":
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Signing key would be cached",
-				Detail: fmt.Sprintf("cache mode = \"max\" exports every intermediate step, including %q with the kernel's private signing key, to %s; use mode = \"min\" or a private cache.", sc.Target, str(b.vals["ref"])),
+				Detail:  fmt.Sprintf("cache mode = \"max\" exports every intermediate step, including %q with the kernel's private signing key, to %s; use mode = \"min\" or a private cache.", sc.Target, str(b.vals["ref"])),
 				Subject: b.DefRange.Ptr()})
 		}
 	}
