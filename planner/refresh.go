@@ -36,32 +36,81 @@ func (v *registryView) has(repo, tag string) bool {
 	return v.tags[repo][tag]
 }
 
-// refresher talks to registries for one plan. It keeps one go-containerregistry Puller so
-// a repository is authenticated once, whatever the number of requests made to it.
+// refresher talks to registries for one plan. It authenticates once per registry, with
+// one token covering every repository the plan reads there, so a repository costs its
+// tags/list and nothing else (go-containerregistry would otherwise ping and authenticate
+// again for each repository).
 type refresher struct {
-	puller   *remote.Puller
+	opts     Options
 	insecure []string
 	jobs     int
+	mu       sync.Mutex
+	pullers  map[string]*remote.Puller // by registry
 }
 
-func newRefresher(ctx context.Context, opts Options) (*refresher, error) {
-	kc := opts.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if opts.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(opts.Transport))
-	}
-	p, err := remote.NewPuller(ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("setting up registry access: %w", err)
-	}
+func newRefresher(opts Options) *refresher {
 	jobs := opts.Concurrency
 	if jobs <= 0 {
 		jobs = 16
 	}
-	return &refresher{puller: p, insecure: opts.Insecure, jobs: jobs}, nil
+	return &refresher{opts: opts, insecure: opts.Insecure, jobs: jobs, pullers: map[string]*remote.Puller{}}
+}
+
+// connect authenticates to every registry holding one of repos (concurrently), scoped to
+// pull from all of those repositories.
+func (rf *refresher) connect(ctx context.Context, repos []string) error {
+	scopes := map[string][]string{}
+	regs := map[string]name.Registry{}
+	for _, s := range repos {
+		r, err := name.NewRepository(s, rf.nameOptions(s)...)
+		if err != nil {
+			return fmt.Errorf("image repository %q: %w", s, err)
+		}
+		key := r.RegistryStr()
+		regs[key] = r.Registry
+		scopes[key] = append(scopes[key], r.Scope(transport.PullScope))
+	}
+	kc := rf.opts.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	inner := rf.opts.Transport
+	if inner == nil {
+		inner = remote.DefaultTransport
+	}
+	inner = transport.NewRetry(inner)
+	keys := make([]string, 0, len(regs))
+	for k := range regs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return rf.each(ctx, keys, func(ctx context.Context, key string) error {
+		reg := regs[key]
+		auth, err := authn.Resolve(ctx, kc, reg)
+		if err != nil {
+			return fmt.Errorf("credentials for %s: %w", key, err)
+		}
+		tr, err := transport.NewWithContext(ctx, reg, auth, inner, scopes[key])
+		if err != nil {
+			return fmt.Errorf("connecting to %s: %w", key, err)
+		}
+		// A *transport.Wrapper tells go-containerregistry the transport is already
+		// authenticated: it neither pings nor wraps it again.
+		p, err := remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(tr))
+		if err != nil {
+			return fmt.Errorf("connecting to %s: %w", key, err)
+		}
+		rf.mu.Lock()
+		rf.pullers[key] = p
+		rf.mu.Unlock()
+		return nil
+	})
+}
+
+func (rf *refresher) puller(reg string) *remote.Puller {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	return rf.pullers[reg]
 }
 
 func (rf *refresher) nameOptions(s string) []name.Option {
@@ -85,7 +134,11 @@ func (rf *refresher) listTags(ctx context.Context, repos []string) (map[string]m
 		if err != nil {
 			return fmt.Errorf("image repository %q: %w", repo, err)
 		}
-		tags, err := rf.puller.List(ctx, r)
+		p := rf.puller(r.RegistryStr())
+		if p == nil {
+			return fmt.Errorf("listing the tags of %s: not connected to %s", repo, r.RegistryStr())
+		}
+		tags, err := p.List(ctx, r)
 		if err != nil && !isNotFound(err) {
 			return fmt.Errorf("listing the tags of %s: %w", repo, err)
 		}
@@ -111,7 +164,11 @@ func (rf *refresher) manifests(ctx context.Context, refs []string) (map[string]m
 		if err != nil {
 			return fmt.Errorf("image reference %q: %w", s, err)
 		}
-		desc, err := rf.puller.Get(ctx, ref)
+		p := rf.puller(ref.Context().RegistryStr())
+		if p == nil {
+			return fmt.Errorf("reading the manifest of %s: not connected to %s", s, ref.Context().RegistryStr())
+		}
+		desc, err := p.Get(ctx, ref)
 		if err != nil {
 			if isNotFound(err) {
 				return nil
@@ -198,11 +255,13 @@ func refresh(ctx context.Context, opts Options, q *refreshRequest) (*registryVie
 	if len(q.repos) == 0 {
 		return view, nil
 	}
-	rf, err := newRefresher(ctx, opts)
-	if err != nil {
-		return nil, err
+	rf := newRefresher(opts)
+	repos := sortedKeys(q.repos)
+	if err := rf.connect(ctx, repos); err != nil {
+		return nil, fmt.Errorf("%w (run with -refresh=false to plan without the registry)", err)
 	}
-	if view.tags, err = rf.listTags(ctx, sortedKeys(q.repos)); err != nil {
+	var err error
+	if view.tags, err = rf.listTags(ctx, repos); err != nil {
 		return nil, fmt.Errorf("%w (run with -refresh=false to plan without the registry)", err)
 	}
 	var refs []string

@@ -1,0 +1,197 @@
+package planner
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/urmanac/sovos/config"
+)
+
+// countingTransport counts the HTTP requests a plan makes, by kind.
+type countingTransport struct {
+	mu    sync.Mutex
+	reqs  []string
+	inner http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.reqs = append(c.reqs, r.Method+" "+r.URL.Path)
+	c.mu.Unlock()
+	return c.inner.RoundTrip(r)
+}
+
+func (c *countingTransport) count(substr string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, r := range c.reqs {
+		if strings.Contains(r, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *countingTransport) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.reqs)
+}
+
+// startRegistry runs go-containerregistry's in-process registry and returns the
+// repository prefix to push under ("127.0.0.1:PORT/urmanac").
+func startRegistry(t testing.TB) (prefix, host string) {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "http://")
+	return host + "/urmanac", host
+}
+
+// push uploads a small image to each build resource's and profile's image:tag, annotated
+// with the given hash (the resource's own unless hashOf says otherwise), and returns the
+// digests by address.
+func push(t testing.TB, cfg *config.Config, skip map[string]bool, hashOf func(*config.Resource) string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, r := range cfg.Resources {
+		if isData(r.Addr.Type) || skip[r.Addr.String()] {
+			continue
+		}
+		img, err := random.Image(64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := r.Hash
+		if hashOf != nil {
+			h = hashOf(r)
+		}
+		img = mutate.Annotations(img, map[string]string{AnnotationHash: h}).(v1.Image)
+		ref, err := name.ParseReference(imageOf(r)+":"+r.Tag, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		out[r.Addr.String()] = d.String()
+	}
+	return out
+}
+
+func refreshOpts(host string, tr http.RoundTripper) Options {
+	return Options{Refresh: true, Insecure: []string{host}, Transport: tr, Keychain: authn.NewMultiKeychain()}
+}
+
+func TestRefreshNothingToDoIsOneListPerRepository(t *testing.T) {
+	prefix, host := startRegistry(t)
+	cfg := standard(prefix, defaultParams())
+	push(t, cfg, nil, nil)
+	tr := &countingTransport{inner: http.DefaultTransport}
+	p := mustPlan(t, cfg, applied(t, cfg, false), refreshOpts(host, tr))
+	if p.HasChanges() {
+		t.Fatalf("changes: %v", actions(p))
+	}
+	// kernel-sovereign, extension-hailort, installer-sovereign, profile-talos.
+	const repos = 4
+	if got := tr.count("/tags/list"); got != repos {
+		t.Errorf("%d tags/list requests, want one per repository (%d)", got, repos)
+	}
+	if got := tr.count("/manifests/"); got != 0 {
+		t.Errorf("%d manifest requests, want none", got)
+	}
+	// Besides the lists, the registry is pinged once (GET /v2/) to learn how to
+	// authenticate; for a plain-HTTP registry https and http are tried together.
+	if got, want := tr.total(), repos+2; got > want {
+		t.Errorf("%d requests in all (%v), want at most %d", got, tr.reqs, want)
+	}
+	t.Logf("round trips for a plan with nothing to do (5 resources, %d repositories): %d (%d tags/list)", repos, tr.total(), tr.count("/tags/list"))
+}
+
+func TestRefreshMissingArtifactRebuilds(t *testing.T) {
+	prefix, host := startRegistry(t)
+	cfg := standard(prefix, defaultParams())
+	push(t, cfg, map[string]bool{"kernel.sovereign": true}, nil)
+	p := mustPlan(t, cfg, applied(t, cfg, false), refreshOpts(host, nil))
+	got := actions(p)
+	want := "rebuild: " + prefix + "/kernel-sovereign:" + cfg.Resource("kernel.sovereign").Tag + " is missing from the registry"
+	if got["kernel.sovereign"] != want {
+		t.Errorf("kernel: %q, want %q", got["kernel.sovereign"], want)
+	}
+	if got["extension.hailort"] != "rebuild: dependency kernel.sovereign will be rebuilt" {
+		t.Errorf("extension: %q", got["extension.hailort"])
+	}
+	if got[`profile.talos["cm4-standard"]`] != "no-op: " {
+		t.Errorf("cm4: %q", got[`profile.talos["cm4-standard"]`])
+	}
+	// Without -refresh the registry is not asked, so nothing is missing.
+	tr := &countingTransport{inner: http.DefaultTransport}
+	p = mustPlan(t, cfg, applied(t, cfg, false), Options{Transport: tr})
+	if p.HasChanges() || tr.total() != 0 {
+		t.Errorf("-refresh=false: changes %v, %d requests", actions(p), tr.total())
+	}
+}
+
+func TestRefreshAdoptsByAnnotation(t *testing.T) {
+	prefix, host := startRegistry(t)
+	cfg := standard(prefix, defaultParams())
+	// cm4-standard's image was built from other inputs: it must be created, not adopted.
+	digests := push(t, cfg, nil, func(r *config.Resource) string {
+		if r.Addr.String() == `profile.talos["cm4-standard"]` {
+			return "other"
+		}
+		return r.Hash
+	})
+	tr := &countingTransport{inner: http.DefaultTransport}
+	p := mustPlan(t, cfg, nil, refreshOpts(host, tr))
+	for _, c := range p.Changes {
+		if c.Address == `profile.talos["cm4-standard"]` {
+			if c.Action != ActionCreate || !strings.Contains(c.Reasons[0].Message, "built from other inputs") {
+				t.Errorf("cm4: %s %v", c.Action, c.Reasons)
+			}
+			continue
+		}
+		if c.Action != ActionAdopt || c.AdoptDigest != digests[c.Address] || c.Reasons[0].Kind != ReasonFoundInRegistry {
+			t.Errorf("%s: %s %q %v, want adopt of %s", c.Address, c.Action, c.AdoptDigest, c.Reasons, digests[c.Address])
+		}
+	}
+	if p.Summary != (Summary{Adopt: 4, Create: 1}) {
+		t.Errorf("summary %+v", p.Summary)
+	}
+	// One list per repository, one manifest GET per candidate, concurrently.
+	if got := tr.count("/tags/list"); got != 4 {
+		t.Errorf("%d tags/list", got)
+	}
+	if got := tr.count("/manifests/"); got != 5 {
+		t.Errorf("%d manifest requests, want 5", got)
+	}
+	// A missing repository is simply empty.
+	cfg2 := standard(host+"/nobody", defaultParams())
+	p = mustPlan(t, cfg2, nil, refreshOpts(host, nil))
+	if p.Summary != (Summary{Create: 5}) {
+		t.Errorf("empty registry: %+v", p.Summary)
+	}
+}
+
+func TestRefreshUnreachableRegistry(t *testing.T) {
+	cfg := standard("127.0.0.1:1/urmanac", defaultParams())
+	_, err := Build(t.Context(), cfg, nil, "", Options{Refresh: true, Insecure: []string{"127.0.0.1:1"}, Keychain: authn.NewMultiKeychain()})
+	if err == nil || !strings.Contains(err.Error(), "-refresh=false") {
+		t.Errorf("err = %v, want one suggesting -refresh=false", err)
+	}
+}
