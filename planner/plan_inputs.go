@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -186,10 +187,22 @@ func showRaw(raw json.RawMessage, ok bool) string {
 		return Redacted
 	}
 	if len(s) > maxShown {
-		s = s[:maxShown-1] + "…"
+		s = truncate(s, maxShown)
 		if strings.HasPrefix(s, `"`) {
 			s += `"`
 		}
 	}
 	return s
+}
+
+// truncate cuts s to at most n bytes, on a character boundary, ending with an ellipsis.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n -= len("…")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

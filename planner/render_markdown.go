@@ -114,9 +114,7 @@ func shortReasons(c *ResourceChange) string {
 		return ""
 	}
 	s := c.Reasons[0].Message
-	if len(s) > maxCell {
-		s = s[:maxCell-1] + "…"
-	}
+	s = truncate(s, maxCell)
 	if n := len(c.Reasons) - 1; n > 0 {
 		s += fmt.Sprintf(" (+%d more)", n)
 	}
