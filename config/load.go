@@ -29,6 +29,30 @@ type EvalOptions struct {
 	// Workspace overrides the configured workspace (-workspace / SOVOS_WORKSPACE); ""
 	// means SOVOS_WORKSPACE from Environ, else the config's, else "default".
 	Workspace string
+	// Args, when set, replaces Vars and VarFiles with the -var and -var-file options in
+	// their command-line order, so a later option wins as in Terraform.
+	Args []VarArg
+}
+
+// VarArg is one -var ("name=value") or -var-file (path) option.
+type VarArg struct {
+	File  bool
+	Value string
+}
+
+// varArgs returns the options in precedence order: Args if set, else VarFiles then Vars.
+func (o EvalOptions) varArgs() []VarArg {
+	if len(o.Args) > 0 {
+		return o.Args
+	}
+	out := make([]VarArg, 0, len(o.VarFiles)+len(o.Vars))
+	for _, f := range o.VarFiles {
+		out = append(out, VarArg{File: true, Value: f})
+	}
+	for _, v := range o.Vars {
+		out = append(out, VarArg{Value: v})
+	}
+	return out
 }
 
 // Module is a parsed but not yet evaluated configuration directory.

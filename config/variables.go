@@ -122,19 +122,23 @@ func (m *Module) collectVarValues(opts EvalOptions, declared map[string]*varDef)
 	autoJSON, _ := filepath.Glob(filepath.Join(m.Dir, "*.auto.sovosvars.json"))
 	autos = append(autos, autoJSON...)
 	sort.Strings(autos)
-	files := autos
-	for _, f := range opts.VarFiles {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(m.Dir, f)
-		}
-		files = append(files, f)
-	}
-	for _, f := range files {
+	for _, f := range autos {
 		vs, ds := m.readVarFile(f, declared)
 		diags = append(diags, ds...)
 		out = append(out, vs...)
 	}
-	for _, kv := range opts.Vars {
+	for _, arg := range opts.varArgs() {
+		if arg.File {
+			f := arg.Value
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(m.Dir, f)
+			}
+			vs, ds := m.readVarFile(f, declared)
+			diags = append(diags, ds...)
+			out = append(out, vs...)
+			continue
+		}
+		kv := arg.Value
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var option",

@@ -1,15 +1,341 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/urfave/cli/v2"
+	"github.com/urmanac/sovos/config"
+)
 
 func validateCommand() *cli.Command {
-	return &cli.Command{Name: "validate", Action: notBuilt("validate")}
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check the configuration without contacting any registry or builder",
+		UsageText: "sovos [-chdir=DIR] validate [-json] [-var NAME=VALUE]... [-var-file FILE]...",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		}, varFlags()...),
+		Action: runValidate,
+	}
+}
+
+func runValidate(c *cli.Context) error {
+	cfg, diags := config.Load(c.Context, configDir(c), evalOptions(c, nil))
+	if c.Bool("json") {
+		doc := validateJSON(cfg.Files, diags)
+		b, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding validate result: %w", err)
+		}
+		fmt.Fprintln(c.App.Writer, string(b))
+		if diags.HasErrors() {
+			return cli.Exit("", 1)
+		}
+		return nil
+	}
+	writeDiags(c, cfg.Files, diags)
+	if diags.HasErrors() {
+		return cli.Exit("", 1)
+	}
+	fmt.Fprintln(c.App.Writer, "Success! The configuration is valid.")
+	return nil
+}
+
+// jsonDiag follows the shape of `terraform validate -json`.
+type jsonDiag struct {
+	Severity string     `json:"severity"`
+	Summary  string     `json:"summary"`
+	Detail   string     `json:"detail,omitempty"`
+	Range    *jsonRange `json:"range,omitempty"`
+	Snippet  *jsonSnip  `json:"snippet,omitempty"`
+}
+
+type jsonRange struct {
+	Filename string  `json:"filename"`
+	Start    jsonPos `json:"start"`
+	End      jsonPos `json:"end"`
+}
+
+type jsonPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+type jsonSnip struct {
+	StartLine int    `json:"start_line"`
+	Code      string `json:"code"`
+}
+
+type validateDoc struct {
+	FormatVersion string     `json:"format_version"`
+	Valid         bool       `json:"valid"`
+	ErrorCount    int        `json:"error_count"`
+	WarningCount  int        `json:"warning_count"`
+	Diagnostics   []jsonDiag `json:"diagnostics"`
+}
+
+func validateJSON(files map[string]*hcl.File, diags hcl.Diagnostics) validateDoc {
+	doc := validateDoc{FormatVersion: "1.0", Diagnostics: []jsonDiag{}}
+	for _, d := range diags {
+		jd := jsonDiag{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == hcl.DiagWarning {
+			jd.Severity = "warning"
+			doc.WarningCount++
+		} else {
+			doc.ErrorCount++
+		}
+		if s := d.Subject; s != nil {
+			jd.Range = &jsonRange{Filename: s.Filename,
+				Start: jsonPos{s.Start.Line, s.Start.Column, s.Start.Byte},
+				End:   jsonPos{s.End.Line, s.End.Column, s.End.Byte}}
+			if f := files[s.Filename]; f != nil {
+				lines := strings.Split(string(f.Bytes), "\n")
+				if s.Start.Line >= 1 && s.Start.Line <= len(lines) {
+					end := min(max(s.End.Line, s.Start.Line), len(lines))
+					jd.Snippet = &jsonSnip{StartLine: s.Start.Line, Code: strings.Join(lines[s.Start.Line-1:end], "\n")}
+				}
+			}
+		}
+		doc.Diagnostics = append(doc.Diagnostics, jd)
+	}
+	doc.Valid = doc.ErrorCount == 0
+	return doc
 }
 
 func fmtCommand() *cli.Command {
-	return &cli.Command{Name: "fmt", Action: notBuilt("fmt")}
+	return &cli.Command{
+		Name:      "fmt",
+		Usage:     "rewrite configuration and variable files in the canonical format",
+		UsageText: "sovos [-chdir=DIR] fmt [-check] [-diff] [-recursive] [FILE|DIR]...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "check", Usage: "write nothing; exit 3 and list the files that are not formatted"},
+			&cli.BoolFlag{Name: "diff", Usage: "print the changes as a unified diff"},
+			&cli.BoolFlag{Name: "recursive", Usage: "also format files in subdirectories"},
+		},
+		Action: runFmt,
+	}
+}
+
+// formattable says whether fmt handles a file: configurations and variable files in
+// native syntax (JSON files are left alone).
+func formattable(name string) bool {
+	return strings.HasSuffix(name, ".sovos.hcl") || strings.HasSuffix(name, ".sovosvars")
+}
+
+func fmtTargets(c *cli.Context) ([]string, error) {
+	base := configDir(c)
+	targets := c.Args().Slice()
+	if len(targets) == 0 {
+		targets = []string{"."}
+	}
+	var files []string
+	for _, t := range targets {
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(base, t)
+		}
+		fi, err := os.Stat(t)
+		if err != nil {
+			return nil, fmt.Errorf("fmt: %w", err)
+		}
+		if !fi.IsDir() {
+			files = append(files, t)
+			continue
+		}
+		err = filepath.WalkDir(t, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if p != t && (!c.Bool("recursive") || strings.HasPrefix(d.Name(), ".")) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if formattable(d.Name()) {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("fmt: walking %s: %w", t, err)
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func runFmt(c *cli.Context) error {
+	files, err := fmtTargets(c)
+	if err != nil {
+		return cli.Exit("Error: "+err.Error(), 1)
+	}
+	out := c.App.Writer
+	unformatted := false
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("Error: fmt: %s", err), 1)
+		}
+		// hclwrite formats token by token and accepts broken syntax; parse first so a
+		// syntax error is reported instead of being "formatted".
+		if _, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos); diags.HasErrors() {
+			writeDiags(c, map[string]*hcl.File{f: {Bytes: src}}, diags)
+			return cli.Exit("", 1)
+		}
+		formatted := hclwrite.Format(src)
+		if bytes.Equal(src, formatted) {
+			continue
+		}
+		unformatted = true
+		fmt.Fprintln(out, f)
+		if c.Bool("diff") {
+			writeUnifiedDiff(out, f, string(src), string(formatted))
+		}
+		if !c.Bool("check") {
+			if err := os.WriteFile(f, formatted, 0o644); err != nil {
+				return cli.Exit(fmt.Sprintf("Error: fmt: %s", err), 1)
+			}
+		}
+	}
+	if c.Bool("check") && unformatted {
+		return cli.Exit("", 3)
+	}
+	return nil
+}
+
+// writeUnifiedDiff prints a unified diff of two texts with three lines of context.
+// Configuration files are small, so a quadratic LCS is fine.
+func writeUnifiedDiff(w io.Writer, name, a, b string) {
+	al, bl := splitLines(a), splitLines(b)
+	n, m := len(al), len(bl)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if al[i] == bl[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type op struct {
+		kind byte
+		text string
+		ai   int
+		bi   int
+	}
+	var ops []op
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && al[i] == bl[j]:
+			ops = append(ops, op{' ', al[i], i, j})
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			ops = append(ops, op{'+', bl[j], i, j})
+			j++
+		default:
+			ops = append(ops, op{'-', al[i], i, j})
+			i++
+		}
+	}
+	fmt.Fprintf(w, "--- old/%s\n+++ new/%s\n", name, name)
+	const ctx = 3
+	for k := 0; k < len(ops); {
+		if ops[k].kind == ' ' {
+			k++
+			continue
+		}
+		start := max(0, k-ctx)
+		end := k
+		for end < len(ops) {
+			if ops[end].kind != ' ' {
+				end++
+				continue
+			}
+			run := end
+			for run < len(ops) && ops[run].kind == ' ' {
+				run++
+			}
+			if run-end > 2*ctx || run == len(ops) {
+				end = min(end+ctx, len(ops))
+				break
+			}
+			end = run
+		}
+		var oldN, newN int
+		for _, o := range ops[start:end] {
+			if o.kind != '+' {
+				oldN++
+			}
+			if o.kind != '-' {
+				newN++
+			}
+		}
+		fmt.Fprintf(w, "@@ -%d,%d +%d,%d @@\n", ops[start].ai+1, oldN, ops[start].bi+1, newN)
+		for _, o := range ops[start:end] {
+			fmt.Fprintf(w, "%c%s\n", o.kind, o.text)
+		}
+		k = end
+	}
+}
+
+func splitLines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 func graphCommand() *cli.Command {
-	return &cli.Command{Name: "graph", Action: notBuilt("graph")}
+	return &cli.Command{
+		Name:      "graph",
+		Usage:     "draw the resource graph (DOT for Graphviz, or mermaid for GitHub comments)",
+		UsageText: "sovos [-chdir=DIR] graph [-format=dot|mermaid] [-var NAME=VALUE]... [-var-file FILE]...",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "dot", Usage: "`dot` or `mermaid`"},
+			&cli.StringFlag{Name: "plan", Usage: "colour the graph by the actions of a saved plan `FILE` (not built yet)"},
+		}, varFlags()...),
+		Action: runGraph,
+	}
+}
+
+func runGraph(c *cli.Context) error {
+	if c.String("plan") != "" {
+		return cli.Exit("Error: `sovos graph -plan` is not built yet; run `sovos graph` for the configuration's graph.", 1)
+	}
+	format := c.String("format")
+	if format != "dot" && format != "mermaid" {
+		return cli.Exit(fmt.Sprintf("Error: unknown graph format %q; use -format=dot or -format=mermaid.", format), 1)
+	}
+	cfg, err := loadConfig(c, nil)
+	if err != nil {
+		return err
+	}
+	if format == "mermaid" {
+		err = cfg.WriteMermaid(c.App.Writer)
+	} else {
+		err = cfg.WriteDOT(c.App.Writer)
+	}
+	if err != nil {
+		return fmt.Errorf("graph: %w", err)
+	}
+	return nil
 }
