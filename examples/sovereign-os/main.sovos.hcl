@@ -32,7 +32,7 @@ variable "registry" {
   description = "Repository prefix every sovereign artifact is pushed under."
 
   validation {
-    condition     = length(var.registry) > 0
+    condition     = trimspace(var.registry) != ""
     error_message = "The registry must not be empty, e.g. ghcr.io/urmanac."
   }
 }
