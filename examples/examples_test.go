@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"gopkg.in/yaml.v3"
 
 	"github.com/urmanac/sovos/config"
@@ -475,6 +476,16 @@ func TestSovereignOSSyntax(t *testing.T) {
 	}
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
+	}
+	// The example is what users copy: keep it in canonical form (`sovos fmt -check`).
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(hclwrite.Format(src), src) {
+			t.Errorf("%s is not formatted; run sovos fmt", f)
+		}
 	}
 }
 
