@@ -260,7 +260,8 @@ type stickyRun struct {
 		ID   int    `json:"id"`
 		Body string `json:"body"`
 	} `json:"comments"`
-	Labels []string `json:"labels"`
+	Labels   []string `json:"labels"`
+	Warnings []string `json:"warnings"`
 }
 
 func (r *stickyRun) body(id int) string {
@@ -448,13 +449,32 @@ func TestStickyComment(t *testing.T) {
 	}
 }
 
-func TestStickyCommentRejectsForeignMarker(t *testing.T) {
-	run := runSticky(t, map[string]any{"options": map[string]any{
-		"body":      "<!-- sovos-plan workspace=main dir=examples/quickstart -->\nplan",
-		"workspace": "main", "dir": "examples/sovereign-os", "exitcode": "2",
-	}})
-	if !strings.Contains(run.Error, "examples/quickstart") || len(run.Calls) != 0 {
-		t.Errorf("want an error naming the mismatched marker and no API call, got error %q, calls %v", run.Error, run.Calls)
+// TestStickyCommentMarkerOfThePlan: the marker sovos wrote wins over the workflow's
+// workspace/dir (with a warning), since the next run writes the same one again.
+func TestStickyCommentMarkerOfThePlan(t *testing.T) {
+	const planMark = "<!-- sovos-plan workspace=main dir=./examples/sovereign-os -->"
+	run := runSticky(t, map[string]any{
+		"comments": []map[string]any{{"id": 7, "body": planMark + "\nold"}},
+		"options": map[string]any{
+			"body":      planMark + "\nnew",
+			"workspace": "main", "dir": "examples/sovereign-os", "exitcode": "2",
+		},
+	})
+	if run.Error != "" {
+		t.Fatalf("script failed: %s", run.Error)
+	}
+	if run.Result.Action != "updated" || run.Result.ID != 7 || run.body(7) != planMark+"\nnew" {
+		t.Errorf("want comment 7 updated in place, got %+v, body %q", run.Result, run.body(7))
+	}
+	if len(run.Warnings) != 1 || !strings.Contains(run.Warnings[0], "./examples/sovereign-os") {
+		t.Errorf("want one warning naming the plan's marker, got %q", run.Warnings)
+	}
+}
+
+func TestStickyCommentNeedsAMarker(t *testing.T) {
+	run := runSticky(t, map[string]any{"options": map[string]any{"body": "sovos plan failed", "exitcode": "1"}})
+	if !strings.Contains(run.Error, "workspace and dir are required") || len(run.Calls) != 0 {
+		t.Errorf("want an error and no API call, got error %q, calls %v", run.Error, run.Calls)
 	}
 }
 

@@ -33,27 +33,29 @@ function markerOf(body) {
   return /^<!-- sovos-plan .* -->$/.test(first) ? first : '';
 }
 
-// withMarker makes sure body starts with the marker of this workspace and directory:
-// sovos already writes it, but a body from elsewhere (an error message) gets it too, so
-// the next run still finds and replaces the comment.
-function withMarker(body, mark) {
+// pick returns the marker to look for and the body to post. The marker sovos wrote on
+// the body's first line wins: it is what the next run will write again, whatever
+// spelling of the directory the workflow uses. A body without one (an error message
+// posted instead of a plan) gets the marker built from workspace and dir, so the next
+// run still finds and replaces the comment.
+function pick(body, workspace, dir, warn) {
   const found = markerOf(body);
-  if (found === mark) {
-    return body;
-  }
   if (found) {
-    throw new Error(
-      `plan markdown is for "${found}" but this step posts "${mark}": ` +
-        'set workspace and dir to what `sovos plan` used (dir is relative to the repository root)');
+    if (workspace && dir && found !== marker(workspace, dir)) {
+      warn(`the plan's marker is "${found}", not "${marker(workspace, dir)}": ` +
+        'using the plan\'s; set workspace and dir to what sovos plan used to silence this');
+    }
+    return { mark: found, body };
   }
-  return `${mark}\n${body}`;
+  if (!workspace || !dir) {
+    throw new Error('sticky-comment: the body has no <!-- sovos-plan ... --> marker, so workspace and dir are required');
+  }
+  const mark = marker(workspace, dir);
+  return { mark, body: `${mark}\n${body}` };
 }
 
 async function stickyComment({ github, context, core }, opts) {
   const { workspace, dir } = opts;
-  if (!workspace || !dir) {
-    throw new Error('sticky-comment: workspace and dir are required');
-  }
   const issue = context.issue || {};
   const owner = issue.owner || context.repo.owner;
   const repo = issue.repo || context.repo.repo;
@@ -62,9 +64,9 @@ async function stickyComment({ github, context, core }, opts) {
     throw new Error('sticky-comment: not running on a pull request (no issue number in the context)');
   }
 
-  const mark = marker(workspace, dir);
-  const body = withMarker(opts.body, mark);
   const log = (core && core.info) || (() => {});
+  const warn = (core && core.warning) || log;
+  const { mark, body } = pick(opts.body, workspace, dir, warn);
 
   // A busy PR has more than one page of comments; paginate, or the comment would be
   // missed and a duplicate posted.

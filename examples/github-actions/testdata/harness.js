@@ -5,8 +5,9 @@
 //
 // FIXTURE: {"comments": [{"id": 1, "body": "..."}], "labels": ["..."],
 //           "options": {...second argument of the script...}, "context": {...}}
-// Output:  {"result": ..., "calls": [{"method": "...", "params": {...}}],
-//           "comments": [...after the run...], "labels": [...], "paginated": N}
+// Output:  {"result": ..., "error": "...", "calls": [{"method": "...", "params": {...}}],
+//           "comments": [...after the run...], "labels": [...], "paginated": N,
+//           "logs": [...], "warnings": [...]}
 //
 // listComments honours page and per_page like the real API (default 30 per page), so a
 // script that calls it without github.paginate sees only the first page.
@@ -88,10 +89,11 @@ async function main() {
     issue: { owner: 'urmanac', repo: 'sovos', number: 42 },
   };
   const logs = [];
-  const core = { info: (m) => logs.push(String(m)) };
+  const warnings = [];
+  const core = { info: (m) => logs.push(String(m)), warning: (m) => warnings.push(String(m)) };
 
   const sticky = require(path.resolve(script));
-  const out = { calls, logs };
+  const out = { calls, logs, warnings };
   try {
     out.result = await sticky({ github, context, core }, fixture.options || {});
   } catch (err) {
