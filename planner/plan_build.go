@@ -37,8 +37,10 @@ func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDig
 		changed: map[string]Action{},
 		digest:  map[string]string{},
 	}
-	for _, r := range cfg.Resources {
-		b.byAddr[r.Addr.String()] = r
+	b.addrs = make([]string, len(cfg.Resources))
+	for i, r := range cfg.Resources {
+		b.addrs[i] = r.Addr.String()
+		b.byAddr[b.addrs[i]] = r
 	}
 	if prior != nil {
 		for _, pr := range prior.Resources {
@@ -59,8 +61,8 @@ func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDig
 	view := &registryView{}
 	if opts.Refresh {
 		q := &refreshRequest{repos: map[string]bool{}, candidates: map[string]bool{}}
-		for _, r := range cfg.Resources {
-			if isData(r.Addr.Type) || (selected != nil && !selected[r.Addr.String()]) {
+		for i, r := range cfg.Resources {
+			if isData(r.Addr.Type) || (selected != nil && !selected[b.addrs[i]]) {
 				continue
 			}
 			img := imageOf(r)
@@ -71,7 +73,7 @@ func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDig
 			for _, s := range stagesOf(r) {
 				q.repo(s.Image)
 			}
-			if pr := b.prior[r.Addr.String()]; pr == nil {
+			if pr := b.prior[b.addrs[i]]; pr == nil {
 				q.candidates[img+":"+r.Tag] = true
 				for _, s := range stagesOf(r) {
 					q.candidates[s.Image+":"+r.Tag] = true
@@ -84,16 +86,16 @@ func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDig
 	}
 	b.view = view
 
-	for _, r := range cfg.Resources {
-		addr := r.Addr.String()
+	for i, r := range cfg.Resources {
+		addr := b.addrs[i]
 		if selected != nil && !selected[addr] {
 			continue
 		}
 		if isData(r.Addr.Type) {
-			p.Data = append(p.Data, b.data(r))
+			p.Data = append(p.Data, b.data(r, addr))
 			continue
 		}
-		c, err := b.plan(r, replace[addr])
+		c, err := b.plan(r, addr, replace[addr])
 		if err != nil {
 			return nil, err
 		}
@@ -133,6 +135,7 @@ func workspaceOf(cfg *config.Config, prior *state.State, opts Options) string {
 type builder struct {
 	cfg    *config.Config
 	opts   Options
+	addrs  []string // addresses of cfg.Resources, computed once
 	byAddr map[string]*config.Resource
 	prior  map[string]*state.Resource
 	view   *registryView
@@ -180,7 +183,7 @@ func (b *builder) selectTargets() (map[string]bool, error) {
 	// Resources come in dependency order, so one backward pass closes the set.
 	for i := len(b.cfg.Resources) - 1; i >= 0; i-- {
 		r := b.cfg.Resources[i]
-		if !sel[r.Addr.String()] {
+		if !sel[b.addrs[i]] {
 			continue
 		}
 		for _, d := range r.DependsOn {
@@ -249,9 +252,9 @@ func shortDigest(d string) string {
 	return d
 }
 
-func newChange(r *config.Resource, pr *state.Resource) *ResourceChange {
+func newChange(r *config.Resource, addr string, pr *state.Resource) *ResourceChange {
 	c := &ResourceChange{
-		Address:  r.Addr.String(),
+		Address:  addr,
 		Type:     r.Addr.Type,
 		Name:     r.Addr.Name,
 		Index:    r.Addr.Key,
@@ -274,8 +277,8 @@ func newChange(r *config.Resource, pr *state.Resource) *ResourceChange {
 }
 
 // data describes a source or image: never built, only read.
-func (b *builder) data(r *config.Resource) *ResourceChange {
-	c := newChange(r, b.prior[r.Addr.String()])
+func (b *builder) data(r *config.Resource, addr string) *ResourceChange {
+	c := newChange(r, addr, b.prior[addr])
 	c.After.Tag, c.After.Ref = "", ""
 	if r.Image != nil {
 		c.After.Ref = r.Image.Ref
@@ -303,13 +306,12 @@ func forget(pr *state.Resource) *ResourceChange {
 
 // plan decides the action of one build resource or profile. Its dependencies have been
 // planned already (configuration order is dependency order).
-func (b *builder) plan(r *config.Resource, replace bool) (*ResourceChange, error) {
-	addr := r.Addr.String()
+func (b *builder) plan(r *config.Resource, addr string, replace bool) (*ResourceChange, error) {
 	if r.Hash == "" {
 		return nil, fmt.Errorf("%s: its hash is unknown (the configuration was evaluated without hashing)", addr)
 	}
 	pr := b.prior[addr]
-	c := newChange(r, pr)
+	c := newChange(r, addr, pr)
 	img := imageOf(r)
 	ref := refOf(img, r.Tag)
 
@@ -345,14 +347,13 @@ func (b *builder) plan(r *config.Resource, replace bool) (*ResourceChange, error
 	hashChanged := pr.Hash != r.Hash
 	var explainedDeps map[string]bool
 	if hashChanged {
-		rs, deps, err := b.hashReasons(r, pr)
+		rs, deps, err := b.hashReasons(r, c.DependsOn, pr)
 		if err != nil {
 			return nil, err
 		}
 		reasons, explainedDeps = append(reasons, rs...), deps
 	}
-	for _, d := range r.DependsOn {
-		da := d.String()
+	for _, da := range c.DependsOn {
 		if act, ok := b.changed[da]; ok {
 			verb := "rebuilt"
 			if act == ActionCreate {
@@ -469,14 +470,13 @@ func sortedTagNames(m map[string]TagChange) []string {
 // hashReasons explains a changed hash: changed sources and images first, then attributes
 // (old -> new, from the recorded inputs). Dependencies that are rebuilt are explained by
 // the caller.
-func (b *builder) hashReasons(r *config.Resource, pr *state.Resource) ([]Reason, map[string]bool, error) {
+func (b *builder) hashReasons(r *config.Resource, deps []string, pr *state.Resource) ([]Reason, map[string]bool, error) {
 	var reasons []Reason
 	explainedDeps := map[string]bool{}
 	// explained holds the hashes/digests whose change another reason already names, so
 	// an attribute that merely carries one is not reported twice.
 	var explained []string
-	for _, d := range r.DependsOn {
-		da := d.String()
+	for _, da := range deps {
 		dep := b.byAddr[da]
 		if dep == nil {
 			continue
