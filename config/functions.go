@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
@@ -28,7 +29,7 @@ func functions(dir string) map[string]function.Function {
 		"ceil":            stdlib.CeilFunc,
 		"chomp":           stdlib.ChompFunc,
 		"chunklist":       stdlib.ChunklistFunc,
-		"coalesce":        stdlib.CoalesceFunc,
+		"coalesce":        coalesceFunc,
 		"coalescelist":    stdlib.CoalesceListFunc,
 		"compact":         stdlib.CompactFunc,
 		"concat":          stdlib.ConcatFunc,
@@ -228,3 +229,37 @@ var lengthFunc = function.New(&function.Spec{
 		return stdlib.Length(v)
 	},
 })
+
+// coalesceFunc is Terraform's coalesce: the first argument that is neither null nor an
+// empty string (cty's own only skips nulls).
+var coalesceFunc = function.New(&function.Spec{
+	VarParam: &function.Parameter{Name: "vals", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		return stdlib.CoalesceFunc.ReturnType(argTypes(args))
+	},
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		var keep []cty.Value
+		for _, a := range args {
+			if a.IsKnown() && !a.IsNull() && a.Type() == cty.String && a.AsString() == "" {
+				continue
+			}
+			keep = append(keep, a)
+		}
+		if len(keep) == 0 {
+			return cty.NilVal, fmt.Errorf("no non-null, non-empty-string arguments")
+		}
+		v, err := stdlib.CoalesceFunc.Call(keep)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		return convert.Convert(v, retType)
+	},
+})
+
+func argTypes(args []cty.Value) []cty.Type {
+	out := make([]cty.Type, len(args))
+	for i, a := range args {
+		out[i] = a.Type()
+	}
+	return out
+}

@@ -243,7 +243,7 @@ func decodeBody(b hcl.Body, s *blockSchema) (*body, hcl.Diagnostics) {
 	for _, ns := range s.Blocks {
 		if ns.Required && len(out.blocksOf(ns.Type)) == 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Missing %s block", ns.Type),
-				Detail: fmt.Sprintf("A %s block is required here; add one.", ns.Type), Subject: content.MissingItemRange.Ptr()})
+				Detail: fmt.Sprintf("%s %s block is required here; add one.", article(ns.Type), ns.Type), Subject: content.MissingItemRange.Ptr()})
 		}
 	}
 	return out, diags
@@ -301,4 +301,11 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		return fmt.Errorf("writing diagnostics: %w", err)
 	}
 	return nil
+}
+
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }

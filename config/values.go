@@ -49,7 +49,7 @@ func stripRefMarks(v cty.Value) cty.Value {
 	uv, pvm := v.UnmarkDeepWithPaths()
 	var keep []cty.PathValueMarks
 	for _, pm := range pvm {
-		ms := cty.NewValueMarks()
+		ms := make(cty.ValueMarks)
 		for m := range pm.Marks {
 			if _, ok := m.(refMark); !ok {
 				ms[m] = struct{}{}

@@ -1,0 +1,528 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+func mustLoad(t testing.TB, dir string, opts EvalOptions) *Config {
+	t.Helper()
+	cfg, diags := Load(context.Background(), dir, opts)
+	if diags.HasErrors() {
+		var buf bytes.Buffer
+		_ = WriteDiagnostics(&buf, cfg.Files, diags, false)
+		t.Fatalf("unexpected diagnostics:\n%s", buf.String())
+	}
+	return cfg
+}
+
+func addrs(cfg *Config, typ string) []string {
+	var out []string
+	for _, r := range cfg.Resources {
+		if typ == "" || r.Addr.Type == typ {
+			out = append(out, r.Addr.String())
+		}
+	}
+	return out
+}
+
+func TestMatrixExpansion(t *testing.T) {
+	dir := writeConfig(t, map[string]string{"main.sovos.hcl": `
+locals {
+  hardware = ["cm4", "cm5"]
+  variants = ["standard", "hailo10h", "minimal"]
+  matrix = { for p in setproduct(local.hardware, local.variants) : "${p[0]}-${p[1]}" => { hw = p[0], variant = p[1] } }
+}
+profile "talos" {
+  for_each = local.matrix
+  arch     = "arm64"
+  version  = "v1.13.3"
+  kernel_args = each.value.variant == "minimal" ? [] : ["console=tty1", "hw=${each.value.hw}"]
+  image    = "r/${each.key}"
+  output {
+    kind = "installer"
+  }
+  secureboot = true
+}
+image "base" {
+  count = 2
+  ref   = format("r/base:%d", count.index)
+}
+output "profiles" {
+  value = keys(profile.talos)
+}
+`})
+	cfg := mustLoad(t, dir, EvalOptions{})
+	want := []string{
+		`profile.talos["cm4-hailo10h"]`, `profile.talos["cm4-minimal"]`, `profile.talos["cm4-standard"]`,
+		`profile.talos["cm5-hailo10h"]`, `profile.talos["cm5-minimal"]`, `profile.talos["cm5-standard"]`,
+	}
+	if diff := cmp.Diff(want, addrs(cfg, TypeProfile)); diff != "" {
+		t.Errorf("profiles (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"image.base[0]", "image.base[1]"}, addrs(cfg, TypeImage)); diff != "" {
+		t.Errorf("images (-want +got):\n%s", diff)
+	}
+	p := cfg.Resource(`profile.talos["cm5-hailo10h"]`)
+	if p == nil {
+		t.Fatal("profile.talos[\"cm5-hailo10h\"] not addressable")
+	}
+	if got := p.Profile.KernelArgs; !cmp.Equal(got, []string{"console=tty1", "hw=cm5"}) {
+		t.Errorf("kernel_args = %v", got)
+	}
+	if got := p.Profile.Image; got != "r/cm5-hailo10h" {
+		t.Errorf("image = %q", got)
+	}
+	if a, err := ParseAddress(`profile.talos["cm5-hailo10h"]`); err != nil || a.Key != "cm5-hailo10h" {
+		t.Errorf("ParseAddress = %#v, %v", a, err)
+	}
+	if got := cfg.Resource("image.base[1]").Image.Ref; got != "r/base:1" {
+		t.Errorf("image.base[1].ref = %q", got)
+	}
+	if len(cfg.Outputs) != 1 || cfg.Outputs[0].Value.LengthInt() != 6 {
+		t.Errorf("outputs = %#v", cfg.Outputs)
+	}
+}
+
+func TestVariablePrecedence(t *testing.T) {
+	files := map[string]string{
+		"main.sovos.hcl": `
+variable "x" {
+  default = "default"
+}
+variable "list" {
+  type    = list(string)
+  default = []
+}
+output "x" {
+  value = var.x
+}
+output "list" {
+  value = var.list
+}
+`,
+	}
+	auto := map[string]string{"a.auto.sovosvars": `x = "auto-a"`, "b.auto.sovosvars": `x = "auto-b"`}
+	tests := []struct {
+		name  string
+		auto  bool
+		opts  EvalOptions
+		want  string
+		wantL []string
+	}{
+		{name: "default", want: "default"},
+		{name: "env", opts: EvalOptions{Environ: []string{"SOVOS_VAR_x=env", `SOVOS_VAR_list=["e"]`}}, want: "env", wantL: []string{"e"}},
+		{name: "auto beats env, lexical order", auto: true, opts: EvalOptions{Environ: []string{"SOVOS_VAR_x=env"}}, want: "auto-b"},
+		{name: "var-file beats auto", auto: true, opts: EvalOptions{VarFiles: []string{"f.sovosvars"}}, want: "file"},
+		{name: "json var-file", opts: EvalOptions{VarFiles: []string{"j.sovosvars.json"}}, want: "json", wantL: []string{"j1", "j2"}},
+		{name: "-var beats var-file", auto: true, opts: EvalOptions{VarFiles: []string{"f.sovosvars"}, Vars: []string{"x=cli"}}, want: "cli"},
+		{name: "command-line order: later var-file wins", opts: EvalOptions{Args: []VarArg{{Value: "x=cli"}, {File: true, Value: "f.sovosvars"}}}, want: "file"},
+		{name: "command-line order: later -var wins", opts: EvalOptions{Args: []VarArg{{File: true, Value: "f.sovosvars"}, {Value: "x=cli"}}}, want: "cli"},
+		{name: "comma kept", opts: EvalOptions{Vars: []string{"x=a,b", `list=["a,b", "c"]`}}, want: "a,b", wantL: []string{"a,b", "c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := map[string]string{"f.sovosvars": `x = "file"`, "j.sovosvars.json": `{"x": "json", "list": ["j1", "j2"]}`}
+			for k, v := range files {
+				fs[k] = v
+			}
+			if tt.auto {
+				for k, v := range auto {
+					fs[k] = v
+				}
+			}
+			cfg := mustLoad(t, writeConfig(t, fs), tt.opts)
+			got := map[string]cty.Value{}
+			for _, o := range cfg.Outputs {
+				got[o.Name] = o.Value
+			}
+			if got["x"].AsString() != tt.want {
+				t.Errorf("x = %q, want %q", got["x"].AsString(), tt.want)
+			}
+			var l []string
+			for _, v := range got["list"].AsValueSlice() {
+				l = append(l, v.AsString())
+			}
+			if !cmp.Equal(l, tt.wantL) {
+				t.Errorf("list = %q, want %q", l, tt.wantL)
+			}
+		})
+	}
+}
+
+func TestADR005Validates(t *testing.T) {
+	cfg, diags := Load(context.Background(), "testdata/adr005", EvalOptions{})
+	if len(diags) > 0 {
+		var buf bytes.Buffer
+		_ = WriteDiagnostics(&buf, cfg.Files, diags, false)
+		t.Fatalf("ADR-005 config has diagnostics:\n%s", buf.String())
+	}
+	k := cfg.Resource("kernel.sovereign")
+	if k.Build.SigningCert == nil || k.Build.SigningCert.Target != "kernel-build" || k.Builder != "arm64" || k.Platform != "linux/arm64" {
+		t.Errorf("kernel = %+v on %s/%s", k.Build, k.Builder, k.Platform)
+	}
+	p := cfg.Resource(`profile.cm5-hailo10h`)
+	if got := addrStrings(p.DependsOn); !cmp.Equal(got, []string{"installer.sovereign", "extension.hailort"}) {
+		t.Errorf("cm5 depends on %v", got)
+	}
+	if filepath.Base(p.Profile.Dest) != "profiles" || !filepath.IsAbs(p.Profile.Dest) {
+		t.Errorf("dest = %q", p.Profile.Dest)
+	}
+	if cfg.Settings.State.Registry != "ghcr.io/urmanac/sovos-state" || cfg.Settings.State.Workspace != "main" {
+		t.Errorf("state = %+v", cfg.Settings.State)
+	}
+	// Without hooks the hash-derived values are unknown, not errors.
+	if p.Hash != "" || p.HashedAttrs["installer"].IsKnown() {
+		t.Errorf("cm5 without hooks: hash %q, installer %#v", p.Hash, p.HashedAttrs["installer"])
+	}
+}
+
+func addrStrings(as []Address) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+func TestGraphGolden(t *testing.T) {
+	cfg := mustLoad(t, "testdata/adr005", EvalOptions{})
+	for _, tc := range []struct {
+		file  string
+		write func(*bytes.Buffer) error
+	}{
+		{"graph.dot", func(b *bytes.Buffer) error { return cfg.WriteDOT(b) }},
+		{"graph.mmd", func(b *bytes.Buffer) error { return cfg.WriteMermaid(b) }},
+	} {
+		var buf bytes.Buffer
+		if err := tc.write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, filepath.Join("testdata", "adr005", tc.file), buf.Bytes())
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s (run go test ./config -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+// fakeHooks hashes the address and the dependency hashes, as a planner would hash
+// attributes: enough to check ordering and propagation.
+type fakeHooks struct {
+	t    *testing.T
+	seen map[string][]string
+}
+
+func (h *fakeHooks) SourceHash(_ context.Context, r *Resource) (string, error) {
+	return sum(r.Addr.String()), nil
+}
+
+func (h *fakeHooks) ImageDigest(_ context.Context, r *Resource) (string, error) {
+	if r.Image.Digest != "" {
+		return r.Image.Digest, nil
+	}
+	return "sha256:" + sum(r.Image.Ref), nil
+}
+
+func (h *fakeHooks) ResourceHash(r *Resource, deps map[string]string) (string, error) {
+	var keys []string
+	for _, a := range r.DependsOn {
+		if deps[a.String()] == "" {
+			h.t.Errorf("%s: dependency %s has no hash yet", r.Addr, a)
+		}
+		keys = append(keys, a.String()+"="+deps[a.String()])
+	}
+	if len(deps) != len(r.DependsOn) {
+		h.t.Errorf("%s: deps %v do not match DependsOn %v", r.Addr, deps, r.DependsOn)
+	}
+	for k, v := range r.HashedAttrs {
+		if !v.IsWhollyKnown() {
+			h.t.Errorf("%s: hashed attribute %s is not known: %#v", r.Addr, k, v)
+		}
+	}
+	sort.Strings(keys)
+	h.seen[r.Addr.String()] = keys
+	return sum(r.Addr.String() + strings.Join(keys, ",")), nil
+}
+
+func sum(s string) string {
+	b := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(b[:])
+}
+
+func TestHooks(t *testing.T) {
+	h := &fakeHooks{t: t, seen: map[string][]string{}}
+	cfg := mustLoad(t, "testdata/adr005", EvalOptions{Hooks: h})
+	k := cfg.Resource("kernel.sovereign")
+	if k.Hash == "" || k.Tag != k.Hash[:16] {
+		t.Fatalf("kernel hash %q tag %q", k.Hash, k.Tag)
+	}
+	i := cfg.Resource("installer.sovereign")
+	p := cfg.Resource("profile.cm5-hailo10h")
+	if got, want := p.Profile.Installer, "ghcr.io/urmanac/installer-base:"+i.Tag; got != want {
+		t.Errorf("installer = %q, want %q", got, want)
+	}
+	if got, want := p.Profile.Imager, "ghcr.io/urmanac/imager:"+i.Tag; got != want {
+		t.Errorf("imager = %q, want %q", got, want)
+	}
+	e := cfg.Resource("extension.hailort")
+	if got, want := e.Build.ContextRefs["pkg"], "ghcr.io/urmanac/hailort-pkg:"+k.Tag; got != want {
+		t.Errorf("context pkg = %q, want %q", got, want)
+	}
+	if got := e.HashedAttrs["kernel"]; got.AsString() != k.Hash {
+		t.Errorf("extension hashes kernel as %#v", got)
+	}
+	if got := k.HashedAttrs["source"]; got.AsString() != cfg.Resource("source.pkgs").Hash {
+		t.Errorf("kernel hashes source as %#v", got)
+	}
+	cm4 := cfg.Resource("profile.cm4-standard")
+	if !strings.HasPrefix(cm4.Profile.Installer, "ghcr.io/siderolabs/installer-base:v1.13.3@sha256:1111") {
+		t.Errorf("cm4 installer = %q", cm4.Profile.Installer)
+	}
+	if !strings.Contains(cm4.Profile.Imager, "@sha256:") {
+		t.Errorf("cm4 imager not resolved by digest: %q", cm4.Profile.Imager)
+	}
+	if out := cfg.Outputs[0].Value; out.AsString() != "ghcr.io/urmanac/kernel:"+k.Tag {
+		t.Errorf("output = %#v", out)
+	}
+}
+
+func TestSensitiveMarks(t *testing.T) {
+	dir := writeConfig(t, map[string]string{"main.sovos.hcl": base + `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+kernel "k" {
+  source = source.pkgs
+  image  = "r/k"
+  args   = { TOKEN = upper(var.token), PLAIN = "x" }
+}
+`})
+	cfg := mustLoad(t, dir, EvalOptions{Vars: []string{"token=s3cret"}})
+	k := cfg.Resource("kernel.k")
+	if k.Build.Args["TOKEN"] != "S3CRET" {
+		t.Errorf("spec args = %v", k.Build.Args)
+	}
+	args := k.HashedAttrs["args"]
+	if !args.ContainsMarked() {
+		t.Fatalf("hashed args lost the sensitive mark: %#v", args)
+	}
+	_, pvm := args.UnmarkDeepWithPaths()
+	for _, pm := range pvm {
+		if _, ok := pm.Marks[MarkSensitive]; !ok {
+			t.Errorf("unexpected mark %v at %#v", pm.Marks, pm.Path)
+		}
+	}
+	if len(refsOf(k.HashedAttrs["source"])) != 0 {
+		t.Errorf("resource marks leaked into HashedAttrs")
+	}
+}
+
+func TestRouting(t *testing.T) {
+	tests := []struct {
+		name, builders, attrs string
+		env                   []string
+		builder, platform     string
+		address               string
+	}{
+		{name: "no builders", builder: "default", platform: "linux/amd64", address: "unix:///run/buildkit/buildkitd.sock"},
+		{name: "BUILDKIT_HOST", env: []string{"BUILDKIT_HOST=tcp://bk:1234"}, builder: "default", platform: "linux/amd64", address: "tcp://bk:1234"},
+		{name: "by platform", builders: `
+builder "amd" {
+  platforms = ["linux/amd64"]
+}
+builder "arm" {
+  address   = "tcp://arm:1"
+  platforms = ["linux/arm64"]
+}`, attrs: `platform = "linux/arm64"`, builder: "arm", platform: "linux/arm64", address: "tcp://arm:1"},
+		{name: "first builder's platform", builders: `
+builder "arm" {
+  platforms = ["linux/arm64", "linux/amd64"]
+}`, builder: "arm", platform: "linux/arm64"},
+		{name: "explicit", builders: `
+builder "a" {
+  platforms = ["linux/amd64"]
+}
+builder "b" {
+  platforms = ["linux/riscv64"]
+}`, attrs: `builder = builder.b`, builder: "b", platform: "linux/riscv64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeConfig(t, map[string]string{"main.sovos.hcl": base + tt.builders + `
+kernel "k" {
+  source = source.pkgs
+  image  = "r/k"
+  ` + tt.attrs + `
+}
+`})
+			cfg := mustLoad(t, dir, EvalOptions{Environ: tt.env})
+			k := cfg.Resource("kernel.k")
+			if k.Builder != tt.builder || k.Platform != tt.platform {
+				t.Errorf("routed to %s/%s, want %s/%s", k.Builder, k.Platform, tt.builder, tt.platform)
+			}
+			if tt.address != "" && cfg.Builders[k.Builder].Address != tt.address {
+				t.Errorf("address = %q, want %q", cfg.Builders[k.Builder].Address, tt.address)
+			}
+		})
+	}
+}
+
+func TestFunctions(t *testing.T) {
+	dir := writeConfig(t, map[string]string{
+		"data.txt": "hello\n",
+		"main.sovos.hcl": `
+locals {
+  y = yamlencode({ b = [1, "two", true], a = { c = null } })
+}
+output "all" {
+  value = {
+    file    = trimspace(file("data.txt"))
+    sha     = sha256("abc")
+    json    = jsonencode({ a = [1, 2] })
+    yaml    = local.y
+    try     = try(local.y.nope, "fallback")
+    can     = can(regex("^v", "v1"))
+    lookup  = lookup({ a = "1" }, "b", "dflt")
+    flatten = join(",", flatten([["a"], ["b", "c"]]))
+    len     = length("abcd")
+    rng     = length(range(3))
+    coal    = coalesce("", "x")
+    repl    = replace("a-b", "-", "_")
+  }
+}
+`})
+	cfg := mustLoad(t, dir, EvalOptions{})
+	got := map[string]string{}
+	for k, v := range cfg.Outputs[0].Value.AsValueMap() {
+		got[k] = v.GoString()
+	}
+	want := map[string]string{
+		"file": `cty.StringVal("hello")`, "sha": `cty.StringVal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")`,
+		"json": `cty.StringVal("{\"a\":[1,2]}")`,
+		"yaml": `cty.StringVal("\"a\":\n  \"c\": null\n\"b\":\n  - 1\n  - \"two\"\n  - true\n")`,
+		"try":  `cty.StringVal("fallback")`, "can": `cty.True`, "lookup": `cty.StringVal("dflt")`,
+		"flatten": `cty.StringVal("a,b,c")`, "len": `cty.NumberIntVal(4)`, "rng": `cty.NumberIntVal(3)`,
+		"coal": `cty.StringVal("x")`, "repl": `cty.StringVal("a_b")`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestVersionConstraints(t *testing.T) {
+	for _, tt := range []struct {
+		c  string
+		ok bool
+	}{
+		{">= 0.1.0", true}, {"> 0.1.0", false}, {"~> 0.1", true}, {"~> 0.1.1", false}, {"~> 0.0.9", false},
+		{">= 0.1, < 1.0", true}, {"= 0.1.0", true}, {"0.1.0", true}, {"!= 0.1.0", false}, {"<= 0.0.9", false},
+	} {
+		ok, err := versionSatisfies("0.1.0", tt.c)
+		if err != nil || ok != tt.ok {
+			t.Errorf("%q: %v, %v; want %v", tt.c, ok, err, tt.ok)
+		}
+	}
+	if _, err := versionSatisfies("0.1.0", ">= banana"); err == nil {
+		t.Error("invalid constraint accepted")
+	}
+}
+
+// genConfig writes n resources: n/5 chains of source -> kernel -> extension and
+// installer -> profile, each chain reading a shared local, so references, contexts and
+// the graph all scale with n.
+func genConfig(b testing.TB, n int) string {
+	var sb strings.Builder
+	sb.WriteString("locals {\n  talos = \"v1.13.3\"\n}\n")
+	for i := 0; i < n/5; i++ {
+		fmt.Fprintf(&sb, `
+source "s%[1]d" {
+  git    = "https://example.com/r%[1]d.git"
+  commit = "%040[1]x"
+}
+kernel "k%[1]d" {
+  source = source.s%[1]d
+  image  = "r/k%[1]d"
+  args   = { TAG = local.talos }
+  stage "pkg" {
+    image = "r/pkg%[1]d"
+  }
+}
+extension "e%[1]d" {
+  source   = source.s%[1]d
+  kernel   = kernel.k%[1]d
+  contexts = { pkg = kernel.k%[1]d.stage["pkg"].ref }
+  image    = "r/e%[1]d"
+}
+installer "i%[1]d" {
+  source = source.s%[1]d
+  kernel = kernel.k%[1]d
+  image  = "r/i%[1]d"
+}
+profile "p%[1]d" {
+  arch       = "arm64"
+  version    = local.talos
+  installer  = installer.i%[1]d.ref
+  extensions = [extension.e%[1]d.ref]
+  output {
+    kind = "installer"
+  }
+}
+`, i)
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.sovos.hcl"), []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+func TestGeneratedConfig(t *testing.T) {
+	cfg := mustLoad(t, genConfig(t, 50), EvalOptions{Hooks: &fakeHooks{t: t, seen: map[string][]string{}}})
+	if len(cfg.Resources) != 50 {
+		t.Fatalf("%d resources, want 50", len(cfg.Resources))
+	}
+}
+
+func benchmarkLoad(b *testing.B, n int) {
+	dir := genConfig(b, n)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cfg, diags := Load(context.Background(), dir, EvalOptions{})
+		if diags.HasErrors() || len(cfg.Resources) != n {
+			b.Fatalf("%d resources, %s", len(cfg.Resources), diags.Error())
+		}
+	}
+}
+
+func BenchmarkLoad500(b *testing.B)  { benchmarkLoad(b, 500) }
+func BenchmarkLoad2000(b *testing.B) { benchmarkLoad(b, 2000) }
+
