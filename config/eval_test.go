@@ -525,4 +525,3 @@ func benchmarkLoad(b *testing.B, n int) {
 
 func BenchmarkLoad500(b *testing.B)  { benchmarkLoad(b, 500) }
 func BenchmarkLoad2000(b *testing.B) { benchmarkLoad(b, 2000) }
-
