@@ -1,7 +1,3 @@
-// Package testenv starts the real daemons that sovos's end-to-end tests run
-// against: a BuildKit daemon (buildkitd, built into .tools/bin by `make tools`)
-// and an OCI registry. Nothing here is mocked; tests that cannot get a daemon
-// skip with instructions, or fail when CI=true so CI never passes vacuously.
 package testenv
 
 import (
@@ -181,15 +177,41 @@ func (b *Buildkitd) Stop() {
 			b.cmd.Process.Kill()
 			<-b.done
 		}
+		b.reapContainers()
 	})
 }
 
 // Kill ends the daemon at once (SIGKILL), as a crash would, and waits for it.
+// The build containers it leaves running are then removed.
 func (b *Buildkitd) Kill() {
 	b.once.Do(func() {
 		b.cmd.Process.Kill()
 		<-b.done
+		b.reapContainers()
 	})
+}
+
+// reapContainers deletes the runc containers a killed daemon left behind and
+// unmounts what it had mounted under its root, so the test's temporary
+// directory can be removed.
+func (b *Buildkitd) reapContainers() {
+	runcRoot := filepath.Join(b.Root, "runc-native")
+	out, _ := exec.Command("runc", "--root", runcRoot, "list", "-q").Output()
+	for _, id := range strings.Fields(string(out)) {
+		exec.Command("runc", "--root", runcRoot, "delete", "--force", id).Run()
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	var under []string
+	for _, line := range strings.Split(string(mounts), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], b.Root+"/") {
+			under = append(under, f[4])
+		}
+	}
+	// Deepest first.
+	for i := len(under) - 1; i >= 0; i-- {
+		syscall.Unmount(under[i], syscall.MNT_DETACH)
+	}
 }
 
 // Log returns the daemon's log so far.

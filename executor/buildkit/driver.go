@@ -1,0 +1,183 @@
+// Package buildkit is sovos's BuildKit driver: it runs builds on a BuildKit
+// daemon through github.com/moby/buildkit/client and pushes their images,
+// returning the digests the exporter reports. A Build solves a resource's
+// primary target, its stage targets and its signing-certificate target in one
+// BuildKit session, so steps they share (a kernel's key generation) run once.
+package buildkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/util/grpcerrors"
+	"google.golang.org/grpc/codes"
+)
+
+// DefaultAddress is where a BuildKit daemon listens when neither a builder
+// address nor $BUILDKIT_HOST says otherwise.
+const DefaultAddress = "unix:///run/buildkit/buildkitd.sock"
+
+// Driver is a connection to one BuildKit daemon. It is safe for concurrent
+// Builds.
+type Driver struct {
+	addr         string
+	c            *client.Client
+	dockerConfig *configfile.ConfigFile
+	insecure     []string
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	clientOpts      []client.ClientOpt
+	dockerConfigDir string
+	dockerConfig    *configfile.ConfigFile
+	insecure        []string
+	connectTimeout  time.Duration
+}
+
+// WithTLS connects to the daemon over TLS (a builder block's tls settings). Empty
+// cert and key mean server authentication only.
+func WithTLS(caCert, cert, key, serverName string) Option {
+	return func(o *options) {
+		o.clientOpts = append(o.clientOpts, client.WithServerConfig(serverName, caCert))
+		if cert != "" || key != "" {
+			o.clientOpts = append(o.clientOpts, client.WithCredentials(cert, key))
+		}
+	}
+}
+
+// WithDockerConfigDir reads registry credentials from the Docker config in dir
+// instead of $DOCKER_CONFIG or ~/.docker. BuildKit pushes and pulls ask sovos for
+// credentials through the session, so the daemon needs none of its own.
+func WithDockerConfigDir(dir string) Option {
+	return func(o *options) { o.dockerConfigDir = dir }
+}
+
+// WithDockerConfig uses an already loaded Docker config for registry credentials.
+func WithDockerConfig(cfg *configfile.ConfigFile) Option {
+	return func(o *options) { o.dockerConfig = cfg }
+}
+
+// WithInsecureRegistries marks registries (host[:port]) that are spoken to over
+// plain HTTP for every push and cache export of this driver (SPEC
+// insecure_registries). Pulls from them are the daemon's business: its
+// buildkitd.toml needs [registry."HOST"] http = true.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(o *options) { o.insecure = append(o.insecure, hosts...) }
+}
+
+// WithConnectTimeout bounds how long New waits for the daemon to answer (default 20s).
+func WithConnectTimeout(d time.Duration) Option {
+	return func(o *options) { o.connectTimeout = d }
+}
+
+// New connects to the BuildKit daemon at address (default $BUILDKIT_HOST, else
+// DefaultAddress) and checks that it answers, so an unreachable daemon is
+// reported before any work starts.
+func New(ctx context.Context, address string, opts ...Option) (*Driver, error) {
+	o := options{connectTimeout: 20 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if address == "" {
+		address = os.Getenv("BUILDKIT_HOST")
+	}
+	if address == "" {
+		address = DefaultAddress
+	}
+
+	unreachable := func(err error) error {
+		return fmt.Errorf("cannot reach BuildKit daemon at %s: %w; start buildkitd there, or set the builder's address (or BUILDKIT_HOST) to a running daemon", address, err)
+	}
+	c, err := client.New(ctx, address, o.clientOpts...)
+	if err != nil {
+		return nil, unreachable(err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, o.connectTimeout)
+	defer cancel()
+	if _, err := c.ListWorkers(pingCtx); err != nil {
+		c.Close()
+		return nil, unreachable(simplifyGRPCError(err))
+	}
+
+	cfg := o.dockerConfig
+	if cfg == nil {
+		if o.dockerConfigDir != "" {
+			cfg, err = config.Load(o.dockerConfigDir)
+			if err != nil {
+				c.Close()
+				return nil, fmt.Errorf("loading Docker config from %s: %w", o.dockerConfigDir, err)
+			}
+		} else {
+			// Warnings about a malformed config go nowhere: pushes then simply run
+			// without credentials and fail with the registry's own message.
+			cfg = config.LoadDefaultConfigFile(io.Discard)
+		}
+	}
+	return &Driver{addr: address, c: c, dockerConfig: cfg, insecure: o.insecure}, nil
+}
+
+// Address is the daemon address the driver is connected to.
+func (d *Driver) Address() string { return d.addr }
+
+// Client exposes the underlying BuildKit client (e.g. for DiskUsage or Prune).
+func (d *Driver) Client() *client.Client { return d.c }
+
+// Close closes the connection to the daemon.
+func (d *Driver) Close() error { return d.c.Close() }
+
+func (d *Driver) authProvider() session.Attachable {
+	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(d.dockerConfig),
+	})
+}
+
+// isInsecure reports whether ref (an image or repository reference) lives in a
+// plain-HTTP registry.
+func (d *Driver) isInsecure(ref string, extra []string) bool {
+	host, _, _ := strings.Cut(ref, "/")
+	for _, lists := range [][]string{d.insecure, extra} {
+		for _, h := range lists {
+			if h == host {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// explain adds what a user needs to know to a build error: a dropped
+// connection means the daemon died or became unreachable, not a bad build.
+func (d *Driver) explain(err error) error {
+	if grpcerrors.Code(err) == codes.Unavailable && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("lost the connection to the BuildKit daemon at %s (did it stop or crash?): %w", d.addr, err)
+	}
+	return err
+}
+
+// simplifyGRPCError strips gRPC's "rpc error: code = Unavailable desc =" framing,
+// which says nothing to a user.
+func simplifyGRPCError(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	msg := err.Error()
+	if _, desc, ok := strings.Cut(msg, "desc = "); ok {
+		desc = strings.Trim(desc, `"`)
+		desc = strings.TrimPrefix(desc, "transport: Error while dialing: ")
+		return errors.New(desc)
+	}
+	return err
+}
