@@ -106,6 +106,16 @@ func (h *SourceHasher) HashPath(ctx context.Context, dir string) (string, error)
 }
 
 func manifestHash(entries []*treeEntry) (string, error) {
+	b, err := manifestJSON(entries)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// manifestJSON is the canonical document a path source's hash is the SHA-256 of.
+func manifestJSON(entries []*treeEntry) ([]byte, error) {
 	list := make([]any, len(entries))
 	for i, e := range entries {
 		m := map[string]any{"path": e.rel, "type": e.kind}
@@ -124,10 +134,9 @@ func manifestHash(entries []*treeEntry) (string, error) {
 		"entries": list,
 	})
 	if err != nil {
-		return "", fmt.Errorf("hashing source tree: %w", err)
+		return nil, fmt.Errorf("hashing source tree: %w", err)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return b, nil
 }
 
 // alwaysIncluded are sent by Docker even when .dockerignore names them; a change to
