@@ -83,14 +83,14 @@ func (a *artifact) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 // layerType, and returns that layer's descriptor. where names the store in messages.
 func parseArtifact(raw []byte, mediaType types.MediaType, artifactType string, layerType types.MediaType, where string) (*v1.Descriptor, error) {
 	if mediaType != "" && mediaType != types.OCIManifestSchema1 {
-		return nil, fmt.Errorf("%s: %w: it holds a %s, not an OCI artifact of type %s", where, ErrNotState, mediaType, artifactType)
+		return nil, fmt.Errorf("%s: %w: it holds a manifest of type %s, not an OCI artifact of type %s", where, ErrNotState, mediaType, artifactType)
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: the manifest is unreadable: %v", where, ErrNotState, err)
 	}
 	if m.MediaType != "" && m.MediaType != types.OCIManifestSchema1 {
-		return nil, fmt.Errorf("%s: %w: it holds a %s, not an OCI artifact of type %s", where, ErrNotState, m.MediaType, artifactType)
+		return nil, fmt.Errorf("%s: %w: it holds a manifest of type %s, not an OCI artifact of type %s", where, ErrNotState, m.MediaType, artifactType)
 	}
 	if m.ArtifactType != artifactType {
 		got := m.ArtifactType

@@ -164,8 +164,44 @@ func (l *Layout) Write(ctx context.Context, s *State) (string, error) {
 	}
 	// Old states are garbage once index.json no longer names them; a failed clean-up
 	// only leaves unreferenced blobs behind, so it is not worth failing the write.
-	_, _ = p.GarbageCollect()
+	_ = l.collect(idx)
 	return d.String(), nil
+}
+
+// collect removes the blobs that no manifest named by idx refers to. It leaves everything
+// in place when some entry is not a plain manifest (someone else's content in the
+// layout), as it cannot tell what that entry needs.
+func (l *Layout) collect(idx *v1.IndexManifest) error {
+	p := layout.Path(l.dir)
+	keep := map[v1.Hash]bool{}
+	for _, desc := range idx.Manifests {
+		if desc.MediaType != types.OCIManifestSchema1 {
+			return fmt.Errorf("index entry %s is a %s", desc.Digest, desc.MediaType)
+		}
+		raw, err := p.Bytes(desc.Digest)
+		if err != nil {
+			return err
+		}
+		m, err := v1.ParseManifest(bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		keep[desc.Digest], keep[m.Config.Digest] = true, true
+		for _, ld := range m.Layers {
+			keep[ld.Digest] = true
+		}
+	}
+	dir := filepath.Join(l.dir, "blobs", "sha256")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !keep[v1.Hash{Algorithm: "sha256", Hex: e.Name()}] {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
 }
 
 // writeFileAtomic replaces name with data so that a crash leaves the old or the new
@@ -196,14 +232,33 @@ func writeFileAtomic(name string, data []byte) error {
 
 // ReadLock implements LockReader.
 func (l *Layout) ReadLock(ctx context.Context) (*LockInfo, error) {
-	data, err := os.ReadFile(l.lockPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.readLock()
+}
+
+// readLock reads the lock file. Another process may be rewriting it in place (renewal),
+// so an unreadable file gets a few more chances before it is reported.
+func (l *Layout) readLock() (*LockInfo, error) {
+	var err error
+	for try := range 5 {
+		if try > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		var data []byte
+		data, err = os.ReadFile(l.lockPath())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var info *LockInfo
+		if info, err = decodeLock(data, "lock "+l.lockPath()); err == nil {
+			return info, nil
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return decodeLock(data, "lock "+l.lockPath())
+	return nil, err
 }
 
 // Lock implements Backend. Locking again with the holder's own ID renews the lock.
@@ -242,7 +297,7 @@ func (l *Layout) Lock(ctx context.Context, info *LockInfo) error {
 		if !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("creating %s: %w", path, err)
 		}
-		cur, _ = l.ReadLock(ctx) // unreadable: being written right now; treated as held
+		cur, _ = l.readLock() // unreadable: being written right now; treated as held
 		if cur != nil && cur.ID == info.ID {
 			return l.renew(path, data)
 		}
@@ -284,10 +339,10 @@ func (l *Layout) renew(path string, data []byte) error {
 }
 
 func rewrite(f *os.File, data []byte) error {
-	if err := f.Truncate(0); err != nil {
+	if _, err := f.WriteAt(data, 0); err != nil {
 		return err
 	}
-	if _, err := f.WriteAt(data, 0); err != nil {
+	if err := f.Truncate(int64(len(data))); err != nil {
 		return err
 	}
 	return f.Sync()
@@ -298,7 +353,7 @@ func (l *Layout) Unlock(ctx context.Context, id string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	path := l.lockPath()
-	cur, err := l.ReadLock(ctx)
+	cur, err := l.readLock()
 	if err != nil {
 		return fmt.Errorf("%w (if no sovos is running, delete the file)", err)
 	}

@@ -106,7 +106,7 @@ func Hold(ctx context.Context, b Backend, info *LockInfo, ttl time.Duration, opt
 	if ttl <= 0 {
 		ttl = DefaultLockTTL
 	}
-	info.Expires = time.Now().UTC().Add(ttl).Truncate(time.Second)
+	info.Expires = time.Now().UTC().Add(ttl)
 	if err := LockWithTimeout(ctx, b, info, o.timeout); err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (h *Held) renew() {
 		h.mu.Lock()
 		info := h.info
 		h.mu.Unlock()
-		info.Expires = time.Now().UTC().Add(h.ttl).Truncate(time.Second)
+		info.Expires = time.Now().UTC().Add(h.ttl)
 		ctx, cancel := context.WithTimeout(context.Background(), h.ttl/3)
 		// Lock with our own ID is a renewal: it rewrites the expiry and reads it back.
 		err := h.b.Lock(ctx, &info)

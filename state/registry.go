@@ -141,9 +141,19 @@ func isNotFound(err error) bool {
 	return false
 }
 
+// puller shares one ping and token between the manifest and blob requests of a read.
+// It is made per operation: a Puller remembers a failed ping forever.
+func (r *Registry) puller(ctx context.Context) (*remote.Puller, error) {
+	p, err := remote.NewPuller(r.opts(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r, err)
+	}
+	return p, nil
+}
+
 // get fetches the manifest at tag; (nil, nil) when there is none.
-func (r *Registry) get(ctx context.Context, tag name.Tag) (*remote.Descriptor, error) {
-	desc, err := remote.Get(tag, r.opts(ctx)...)
+func (r *Registry) get(ctx context.Context, p *remote.Puller, tag name.Tag) (*remote.Descriptor, error) {
+	desc, err := p.Get(ctx, tag)
 	if isNotFound(err) {
 		return nil, nil
 	}
@@ -154,12 +164,12 @@ func (r *Registry) get(ctx context.Context, tag name.Tag) (*remote.Descriptor, e
 }
 
 // fetch reads the single layer of the artifact at tag, checking its type.
-func (r *Registry) fetch(ctx context.Context, desc *remote.Descriptor, artifactType string, layerType types.MediaType, where string) ([]byte, error) {
+func (r *Registry) fetch(ctx context.Context, p *remote.Puller, desc *remote.Descriptor, artifactType string, layerType types.MediaType, where string) ([]byte, error) {
 	ld, err := parseArtifact(desc.Manifest, desc.MediaType, artifactType, layerType, where)
 	if err != nil {
 		return nil, err
 	}
-	layer, err := remote.Layer(r.repo.Digest(ld.Digest.String()), r.opts(ctx)...)
+	layer, err := p.Layer(ctx, r.repo.Digest(ld.Digest.String()))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -172,12 +182,16 @@ func (r *Registry) fetch(ctx context.Context, desc *remote.Descriptor, artifactT
 
 // Read implements Backend.
 func (r *Registry) Read(ctx context.Context) (*State, string, error) {
-	desc, err := r.get(ctx, r.tag)
+	p, err := r.puller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	desc, err := r.get(ctx, p, r.tag)
 	if err != nil || desc == nil {
 		return nil, "", err
 	}
 	where := r.String()
-	data, err := r.fetch(ctx, desc, ArtifactType, LayerMediaType, where)
+	data, err := r.fetch(ctx, p, desc, ArtifactType, LayerMediaType, where)
 	if err != nil {
 		return nil, "", err
 	}
@@ -219,7 +233,11 @@ func (r *Registry) put(ctx context.Context, tag name.Tag, artifactType string, l
 // ReadLock implements LockReader: nil when the lock tag is absent or points at the
 // released marker.
 func (r *Registry) ReadLock(ctx context.Context) (*LockInfo, error) {
-	desc, err := r.get(ctx, r.lockTag)
+	p, err := r.puller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := r.get(ctx, p, r.lockTag)
 	if err != nil || desc == nil {
 		return nil, err
 	}
@@ -227,7 +245,7 @@ func (r *Registry) ReadLock(ctx context.Context) (*LockInfo, error) {
 	if m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest)); err == nil && m.ArtifactType == ReleasedArtifactType {
 		return nil, nil
 	}
-	data, err := r.fetch(ctx, desc, LockArtifactType, LockLayerMediaType, where)
+	data, err := r.fetch(ctx, p, desc, LockArtifactType, LockLayerMediaType, where)
 	if err != nil {
 		return nil, err
 	}

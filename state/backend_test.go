@@ -1,0 +1,428 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// countingTransport counts requests, to measure registry round trips.
+type countingTransport struct {
+	n   atomic.Int64
+	rt  http.RoundTripper
+	log func(string)
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	if c.log != nil {
+		c.log(r.Method + " " + r.URL.Scheme + "://" + r.URL.Host + r.URL.Path)
+	}
+	return c.rt.RoundTrip(r)
+}
+
+// testRegistry starts go-containerregistry's in-process registry and returns its host.
+func testRegistry(t *testing.T) string {
+	t.Helper()
+	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+func newTestRegistry(t *testing.T, host, workspace string, opts ...RegistryOption) *Registry {
+	t.Helper()
+	opts = append([]RegistryOption{WithInsecure(true), WithKeychain(authn.NewMultiKeychain()), WithLockSettle(0)}, opts...)
+	r, err := NewRegistry(host+"/sovos/state", workspace, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// backends returns a fresh instance of each backend and a second instance of the same
+// store, as another sovos process would open it.
+func backends(t *testing.T) map[string]func(t *testing.T) (Backend, Backend) {
+	return map[string]func(t *testing.T) (Backend, Backend){
+		"registry": func(t *testing.T) (Backend, Backend) {
+			host := testRegistry(t)
+			return newTestRegistry(t, host, "main"), newTestRegistry(t, host, "main")
+		},
+		"layout": func(t *testing.T) (Backend, Backend) {
+			dir := t.TempDir() + "/state"
+			a, err := NewLayout(dir, "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := NewLayout(dir, "main")
+			return a, b
+		},
+	}
+}
+
+func TestBackendRoundTrip(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			b, other := open(t)
+			s, d, err := b.Read(ctx)
+			if s != nil || d != "" || err != nil {
+				t.Fatalf("Read of an empty store = %v, %q, %v; want nil, \"\", nil", s, d, err)
+			}
+			want := sampleState()
+			wd, err := b.Write(ctx, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, gd, err := other.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gd != wd || !strings.HasPrefix(gd, "sha256:") {
+				t.Errorf("Read digest %q, Write digest %q", gd, wd)
+			}
+			if got.Lineage != want.Lineage || got.Serial != want.Serial || len(got.Resources) != 2 {
+				t.Errorf("read back %+v", got)
+			}
+			// A second write replaces the first.
+			want.Serial++
+			want.Resources = want.Resources[:1]
+			wd2, err := b.Write(ctx, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, gd, err = other.Read(ctx)
+			if err != nil || gd != wd2 || got.Serial != 8 || len(got.Resources) != 1 {
+				t.Errorf("after the second write: %v %q %v", got, gd, err)
+			}
+		})
+	}
+}
+
+func TestBackendLocking(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := open(t)
+			ia := NewLockInfo("apply", "0.1.0")
+			ia.Expires = time.Now().Add(time.Hour)
+			if err := a.Lock(ctx, ia); err != nil {
+				t.Fatal(err)
+			}
+			// The holder reads itself back; a renewal with the same ID succeeds.
+			if cur, err := b.(LockReader).ReadLock(ctx); err != nil || cur == nil || cur.ID != ia.ID {
+				t.Fatalf("ReadLock = %+v, %v", cur, err)
+			}
+			ia.Expires = time.Now().Add(2 * time.Hour)
+			if err := a.Lock(ctx, ia); err != nil {
+				t.Fatalf("renewal: %v", err)
+			}
+
+			ib := NewLockInfo("apply", "0.1.0")
+			ib.Who = "ci@runner"
+			ib.Expires = time.Now().Add(time.Hour)
+			err := b.Lock(ctx, ib)
+			var le *LockError
+			if !errors.As(err, &le) || le.Info == nil || le.Info.ID != ia.ID {
+				t.Fatalf("second locker: %v, want a LockError naming %s", err, ia.ID)
+			}
+			for _, want := range []string{ia.Who, ia.ID, "operation apply", "force-unlock " + ia.ID} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("lock error %q does not mention %q", err, want)
+				}
+			}
+			// LockWithTimeout waits, then gives up with the same error.
+			start := time.Now()
+			if err := LockWithTimeout(ctx, b, ib, 700*time.Millisecond); !errors.As(err, &le) {
+				t.Errorf("LockWithTimeout: %v", err)
+			}
+			if el := time.Since(start); el < 600*time.Millisecond {
+				t.Errorf("LockWithTimeout gave up after %v", el)
+			}
+			// Unlock with another ID is refused; with the holder's ID (force-unlock) it works.
+			if err := b.Unlock(ctx, ib.ID); !errors.As(err, &le) {
+				t.Errorf("Unlock with a foreign ID: %v", err)
+			}
+			if err := b.Unlock(ctx, ia.ID); err != nil {
+				t.Fatalf("force-unlock: %v", err)
+			}
+			if cur, err := a.(LockReader).ReadLock(ctx); cur != nil || err != nil {
+				t.Errorf("after unlock ReadLock = %+v, %v", cur, err)
+			}
+			if err := b.Lock(ctx, ib); err != nil {
+				t.Fatalf("locking after unlock: %v", err)
+			}
+			if err := b.Unlock(ctx, ib.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Unlock(ctx, ib.ID); err != nil {
+				t.Errorf("unlocking twice: %v", err)
+			}
+		})
+	}
+}
+
+func TestBackendExpiredTakeover(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := open(t)
+			ia := NewLockInfo("apply", "0.1.0")
+			ia.Expires = time.Now().Add(-time.Minute)
+			if err := a.Lock(ctx, ia); err != nil {
+				t.Fatal(err)
+			}
+			ib := NewLockInfo("apply", "0.1.0")
+			ib.Expires = time.Now().Add(time.Hour)
+			if err := b.Lock(ctx, ib); err != nil {
+				t.Fatalf("taking over an expired lock: %v", err)
+			}
+			// The old holder notices at its next renewal.
+			ia.Expires = time.Now().Add(time.Hour)
+			var le *LockError
+			if err := a.Lock(ctx, ia); !errors.As(err, &le) || le.Info.ID != ib.ID {
+				t.Errorf("old holder renewing: %v", err)
+			}
+		})
+	}
+}
+
+func TestHold(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := open(t)
+			h, err := Hold(ctx, a, NewLockInfo("apply", "0.1.0"), 300*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := h.Info().Expires
+			time.Sleep(1500 * time.Millisecond)
+			if err := h.Check(ctx); err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			// Renewed: otherwise the lock would have expired and b could take it.
+			if !h.Info().Expires.After(first) {
+				t.Errorf("the lock was not renewed: expires %v, first %v", h.Info().Expires, first)
+			}
+			if err := b.Lock(ctx, NewLockInfo("apply", "0.1.0")); err == nil {
+				t.Fatal("another process took a renewed lock")
+			}
+			// force-unlock from elsewhere: the holder's Check fails before its next write.
+			if err := b.Unlock(ctx, h.Info().ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Check(ctx); err == nil {
+				t.Error("Check passed after force-unlock")
+			}
+			if err := h.Release(ctx); err != nil {
+				t.Errorf("Release: %v", err)
+			}
+			if err := h.Release(ctx); err != nil {
+				t.Errorf("second Release: %v", err)
+			}
+		})
+	}
+}
+
+// TestRegistryArtifact checks the stored artifact is exactly SPEC §7's.
+func TestRegistryArtifact(t *testing.T) {
+	ctx := context.Background()
+	host := testRegistry(t)
+	r := newTestRegistry(t, host, "main")
+	d, err := r.Write(ctx, sampleState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := remote.Get(mustTag(t, host+"/sovos/state:main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Digest.String() != d {
+		t.Errorf("tag main points at %s, Write returned %s", resp.Digest, d)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(resp.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	cfg := m["config"].(map[string]any)
+	layers := m["layers"].([]any)
+	checks := map[string]any{
+		"mediaType":    "application/vnd.oci.image.manifest.v1+json",
+		"artifactType": "application/vnd.sovos.state.v1",
+		"config":       "application/vnd.oci.empty.v1+json",
+		"config.size":  2.0,
+		"config.dig":   "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+		"layers":       1,
+		"layer":        "application/vnd.sovos.state.v1+json",
+	}
+	got := map[string]any{
+		"mediaType": m["mediaType"], "artifactType": m["artifactType"],
+		"config": cfg["mediaType"], "config.size": cfg["size"], "config.dig": cfg["digest"],
+		"layers": len(layers), "layer": layers[0].(map[string]any)["mediaType"],
+	}
+	for k, want := range checks {
+		if got[k] != want {
+			t.Errorf("manifest %s = %v, want %v\n%s", k, got[k], want, resp.Manifest)
+		}
+	}
+	// After an unlock, the lock tag holds the released marker, not a deleted tag.
+	info := NewLockInfo("apply", "0.1.0")
+	if err := r.Lock(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unlock(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := remote.Get(mustTag(t, host+"/sovos/state:main.lock"))
+	if err != nil {
+		t.Fatalf("lock tag after unlock: %v", err)
+	}
+	if mf, _ := v1.ParseManifest(strings.NewReader(string(lock.Manifest))); mf == nil || mf.ArtifactType != ReleasedArtifactType {
+		t.Errorf("lock tag after unlock holds %s", lock.Manifest)
+	}
+}
+
+func TestRegistryForeignAndCorrupt(t *testing.T) {
+	ctx := context.Background()
+	host := testRegistry(t)
+	tag := func(ws string) name.Tag { return mustTag(t, host+"/sovos/state:"+ws) }
+
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag("image"), img); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := newArtifact("application/vnd.example.sbom", "application/json", []byte(`{}`))
+	if err := remote.Write(tag("sbom"), other); err != nil {
+		t.Fatal(err)
+	}
+	garbage, _ := newArtifact(ArtifactType, LayerMediaType, []byte(`{"version": 1, "lineage": `))
+	if err := remote.Write(tag("garbage"), garbage); err != nil {
+		t.Fatal(err)
+	}
+	newer, _ := newArtifact(ArtifactType, LayerMediaType, []byte(`{"version": 9, "lineage": "x"}`))
+	if err := remote.Write(tag("newer"), newer); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ ws, want string }{
+		{"image", "not a sovos state: it holds a manifest of type application/vnd.docker.distribution.manifest.v2+json"},
+		{"sbom", "artifact type is application/vnd.example.sbom"},
+		{"garbage", "not valid JSON"},
+		{"newer", "newer sovos"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ws, func(t *testing.T) {
+			r := newTestRegistry(t, host, tt.ws)
+			_, _, err := r.Read(ctx)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "sovos/state:"+tt.ws) {
+				t.Errorf("Read = %v, want an error naming the tag and containing %q", err, tt.want)
+			}
+		})
+	}
+	// A foreign artifact at the lock tag is not silently overwritten.
+	if err := remote.Write(tag("x.lock"), other); err != nil {
+		t.Fatal(err)
+	}
+	if err := newTestRegistry(t, host, "x").Lock(ctx, NewLockInfo("apply", "")); err == nil || !errors.Is(err, ErrNotState) {
+		t.Errorf("Lock over a foreign artifact: %v", err)
+	}
+}
+
+// TestRegistryCorruptLayer serves a state layer whose bytes do not match its digest.
+func TestRegistryCorruptLayer(t *testing.T) {
+	ctx := context.Background()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	var corrupt atomic.Bool
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if corrupt.Load() && strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
+			rec := httptest.NewRecorder()
+			reg.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if len(body) > 0 {
+				body[len(body)/2] ^= 0xff
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	r := newTestRegistry(t, strings.TrimPrefix(s.URL, "http://"), "main")
+	if _, err := r.Write(ctx, sampleState()); err != nil {
+		t.Fatal(err)
+	}
+	corrupt.Store(true)
+	_, _, err := r.Read(ctx)
+	if err == nil || !strings.Contains(err.Error(), "registry ") || !strings.Contains(err.Error(), "sovos/state:main") {
+		t.Errorf("Read of a corrupted layer = %v", err)
+	}
+	t.Log(err)
+}
+
+func TestRegistryRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	host := testRegistry(t)
+	ct := &countingTransport{rt: http.DefaultTransport}
+	r := newTestRegistry(t, host, "main", WithTransport(ct))
+	if _, err := r.Write(ctx, sampleState()); err != nil {
+		t.Fatal(err)
+	}
+	ct.n.Store(0)
+	ct.log = func(s string) { t.Log(s) }
+	if _, _, err := r.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Ping + manifest + blob, plus, for an insecure registry, the HTTPS ping that fails
+	// before ggcr falls back to plain HTTP.
+	t.Logf("a state read costs %d HTTP requests", ct.n.Load())
+	if n := ct.n.Load(); n > 4 {
+		t.Errorf("a state read made %d requests", n)
+	}
+}
+
+func TestNewRegistryErrors(t *testing.T) {
+	for _, tt := range []struct{ repo, ws, want string }{
+		{"ghcr.io/x/state:main", "main", "not a valid repository"},
+		{"ghcr.io/x/state", "", "workspace \"\" is not usable"},
+		{"ghcr.io/x/state", "a/b", "not usable"},
+		{"ghcr.io/x/state", strings.Repeat("a", 125), "not usable"},
+	} {
+		if _, err := NewRegistry(tt.repo, tt.ws); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewRegistry(%q, %q) = %v, want %q", tt.repo, tt.ws, err, tt.want)
+		}
+	}
+	r, err := NewRegistry("ghcr.io/x/state", "main")
+	if err != nil || r.String() != "registry ghcr.io/x/state:main" {
+		t.Errorf("NewRegistry = %v, %v", r, err)
+	}
+}
+
+func mustTag(t *testing.T, ref string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}

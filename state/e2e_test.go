@@ -1,0 +1,95 @@
+package state_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/urmanac/sovos/internal/testenv"
+	"github.com/urmanac/sovos/state"
+)
+
+// TestCNCFRegistry runs the registry backend against the real CNCF distribution registry.
+func TestCNCFRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	ctx := context.Background()
+	host := testenv.StartRegistry(t)
+	open := func(ws string) *state.Registry {
+		r, err := state.NewRegistry(host+"/urmanac/sovos-state", ws, state.WithInsecure(true),
+			state.WithKeychain(authn.NewMultiKeychain()), state.WithUserAgent("sovos-test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a, b := open("main"), open("main")
+
+	if s, d, err := a.Read(ctx); s != nil || d != "" || err != nil {
+		t.Fatalf("Read of a missing repository = %v, %q, %v", s, d, err)
+	}
+	s := state.New("main", "0.1.0")
+	s.Serial = 1
+	s.Resources = append(s.Resources, &state.Resource{Address: "kernel.k", Type: "kernel",
+		Hash: strings.Repeat("ab", 32), Digest: "sha256:" + strings.Repeat("cd", 32)})
+	d, err := a.Write(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, gd, err := b.Read(ctx)
+	if err != nil || gd != d || got.Lineage != s.Lineage || got.Resource("kernel.k") == nil {
+		t.Fatalf("Read after Write = %+v, %q (want %q), %v", got, gd, d, err)
+	}
+
+	// The registry kept the manifest as written.
+	ref, _ := name.NewTag(host+"/urmanac/sovos-state:main", name.Insecure)
+	desc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		ArtifactType string `json:"artifactType"`
+		Config       struct{ MediaType string }
+		Layers       []struct{ MediaType string }
+	}
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != state.ArtifactType || m.Config.MediaType != "application/vnd.oci.empty.v1+json" ||
+		len(m.Layers) != 1 || m.Layers[0].MediaType != state.LayerMediaType {
+		t.Errorf("stored manifest: %s", desc.Manifest)
+	}
+
+	// Locking: a second locker gets the holder's info; after unlock it gets the lock.
+	h, err := state.Hold(ctx, a, state.NewLockInfo("apply", "0.1.0"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := state.NewLockInfo("apply", "0.1.0")
+	var le *state.LockError
+	if err := b.Lock(ctx, other); !errors.As(err, &le) || le.Info.ID != h.Info().ID {
+		t.Fatalf("second locker: %v", err)
+	} else {
+		t.Logf("second locker: %v", err)
+	}
+	if err := h.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Lock(ctx, other); err != nil {
+		t.Fatalf("locking after release: %v", err)
+	}
+	if err := b.Unlock(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
+}
