@@ -60,10 +60,6 @@ type Module struct {
 	// Dir is the directory as given; AbsDir is absolute.
 	Dir    string
 	AbsDir string
-	// Files holds every parsed file (configuration and variable files) by the name used
-	// in diagnostics ranges.
-	Files map[string]*hcl.File
-
 	parser    *hclparse.Parser
 	settings  *decl
 	variables []*decl
@@ -136,7 +132,6 @@ func LoadDir(dir string) (*Module, hcl.Diagnostics) {
 	if len(names) == 0 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
 			Detail: fmt.Sprintf("The directory %s contains no *.sovos.hcl or *.sovos.json file; create one or point -chdir at the configuration directory.", dir)})
-		m.Files = m.parser.Files()
 		return m, diags
 	}
 	for _, n := range names {
@@ -154,7 +149,6 @@ func LoadDir(dir string) (*Module, hcl.Diagnostics) {
 		}
 		diags = append(diags, m.addFile(f)...)
 	}
-	m.Files = m.parser.Files()
 	diags = append(diags, m.checkDuplicates()...)
 	return m, diags
 }
@@ -270,7 +264,7 @@ func (m *Module) checkDuplicates() hcl.Diagnostics {
 func Load(ctx context.Context, dir string, opts EvalOptions) (*Config, hcl.Diagnostics) {
 	m, diags := LoadDir(dir)
 	if diags.HasErrors() {
-		return &Config{Dir: m.absDir(), Files: m.files()}, diags
+		return &Config{Dir: m.absDir(), Files: m.Files()}, diags
 	}
 	cfg, ds := m.Evaluate(ctx, opts)
 	return cfg, append(diags, ds...)
@@ -283,7 +277,9 @@ func (m *Module) absDir() string {
 	return m.AbsDir
 }
 
-func (m *Module) files() map[string]*hcl.File {
+// Files returns every file parsed so far (configuration files, and variable files once
+// evaluated) by the name used in diagnostic ranges; nil-safe, for rendering diagnostics.
+func (m *Module) Files() map[string]*hcl.File {
 	if m == nil {
 		return nil
 	}

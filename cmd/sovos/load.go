@@ -126,7 +126,7 @@ func hasFlag(c *cli.Context, name string) bool {
 
 // writeDiags renders diagnostics to stderr once, with snippets.
 func writeDiags(c *cli.Context, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	writeDiagsTo(os.Stderr, c, files, diags)
+	writeDiagsTo(c.App.ErrWriter, c, files, diags)
 }
 
 func writeDiagsTo(w io.Writer, c *cli.Context, files map[string]*hcl.File, diags hcl.Diagnostics) {
