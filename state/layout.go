@@ -321,6 +321,28 @@ func (l *Layout) Lock(ctx context.Context, info *LockInfo) error {
 	return &LockError{Info: cur, Err: errors.New("another process took the lock at the same time")}
 }
 
+// Renew implements Renewer: it rewrites the lock file with info's new expiry if the
+// lock is still info's.
+func (l *Layout) Renew(ctx context.Context, info *LockInfo) error {
+	data, err := encodeLock(info)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur, err := l.readLock()
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return &LockError{Err: errReleased}
+	}
+	if cur.ID != info.ID {
+		return &LockError{Info: cur, Err: errors.New("taken over after it expired")}
+	}
+	return l.renew(l.lockPath(), data)
+}
+
 // renew rewrites our own lock file in place: replacing it by rename would drop the
 // flock, which lives on the inode.
 func (l *Layout) renew(path string, data []byte) error {

@@ -22,6 +22,17 @@ type LockReader interface {
 	ReadLock(ctx context.Context) (*LockInfo, error)
 }
 
+// Renewer is implemented by backends that can extend a lock's expiry only while the lock
+// is still the caller's (both of sovos's backends do). Renew fails with a *LockError
+// when the lock was released (force-unlock) or taken over; Lock would instead take it
+// again.
+type Renewer interface {
+	Renew(ctx context.Context, info *LockInfo) error
+}
+
+// errReleased is the cause of a renewal's *LockError when the lock is gone.
+var errReleased = errors.New("the lock was released by someone else (force-unlock?)")
+
 // NewLockInfo describes a new lock for operation ("apply", "state rm") taken by this
 // user on this host. Expires is set by Hold or the caller.
 func NewLockInfo(operation, sovosVersion string) *LockInfo {
@@ -137,8 +148,12 @@ func (h *Held) renew() {
 		h.mu.Unlock()
 		info.Expires = time.Now().UTC().Add(h.ttl)
 		ctx, cancel := context.WithTimeout(context.Background(), h.ttl/3)
-		// Lock with our own ID is a renewal: it rewrites the expiry and reads it back.
-		err := h.b.Lock(ctx, &info)
+		var err error
+		if r, ok := h.b.(Renewer); ok {
+			err = r.Renew(ctx, &info)
+		} else {
+			err = h.b.Lock(ctx, &info) // with our own ID: rewrites the expiry
+		}
 		cancel()
 		h.mu.Lock()
 		var le *LockError

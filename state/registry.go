@@ -287,6 +287,22 @@ func (r *Registry) Lock(ctx context.Context, info *LockInfo) error {
 	return nil
 }
 
+// Renew implements Renewer: it rewrites the lock with info's new expiry if the lock is
+// still info's.
+func (r *Registry) Renew(ctx context.Context, info *LockInfo) error {
+	cur, err := r.ReadLock(ctx)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return &LockError{Err: errReleased}
+	}
+	if cur.ID != info.ID {
+		return &LockError{Info: cur, Err: errors.New("taken over after it expired")}
+	}
+	return r.Lock(ctx, info)
+}
+
 // Unlock implements Backend: it re-points the lock tag at the released marker, because
 // some registries (GHCR) refuse to delete tags. Unlocking an unlocked workspace is not an
 // error.
