@@ -58,7 +58,7 @@ func docVectors(t *testing.T) []hashVector {
 	if err := os.Chmod(filepath.Join(dir, "hello.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := walkContext(context.Background(), dir)
+	entries, err := walkContext(context.Background(), dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

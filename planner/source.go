@@ -77,7 +77,8 @@ type treeEntry struct {
 // canonical JSON {"entries":[...],"kind":"path","scheme":1}, where entries, sorted by
 // path, are {"path","type":"dir"}, {"path","type":"file","exec","sha256"} and
 // {"path","type":"symlink","target"} (docs/hashing.md). Paths excluded by the root
-// .dockerignore (BuildKit's matcher and semantics) and every .git are left out; the root
+// .dockerignore (BuildKit's matcher and semantics), every .git and .sovos, and the
+// cache directory are left out; the root
 // Dockerfile and .dockerignore are always in, as Docker always sends them.
 func (h *SourceHasher) HashPath(ctx context.Context, dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
@@ -91,7 +92,11 @@ func (h *SourceHasher) HashPath(ctx context.Context, dir string) (string, error)
 	if !fi.IsDir() {
 		return "", fmt.Errorf("source path %s is not a directory", dir)
 	}
-	entries, err := walkContext(ctx, abs)
+	var skip string
+	if h.cacheDir != "" {
+		skip, _ = filepath.Abs(h.cacheDir)
+	}
+	entries, err := walkContext(ctx, abs, skip)
 	if err != nil {
 		return "", err
 	}
@@ -143,11 +148,13 @@ func manifestJSON(entries []*treeEntry) ([]byte, error) {
 // either changes the build, so they stay in the hash.
 var alwaysIncluded = []string{"Dockerfile", ".dockerignore"}
 
-// walkContext lists the build context of root the way BuildKit's fsutil filter walks
-// it: each path is matched against the .dockerignore patterns with its parent's match
+// walkContext lists the build context of root, less .git, .sovos (sovos's own working
+// directory, which every apply changes: hashing it would rebuild forever) and the
+// directory skip (the digest cache, wherever it is), the way BuildKit's fsutil filter
+// walks it: each path is matched against the .dockerignore patterns with its parent's match
 // result; an excluded directory is entered only when an exception (!pattern) might
 // re-include something below it, and is then listed only if something below it is.
-func walkContext(ctx context.Context, root string) ([]*treeEntry, error) {
+func walkContext(ctx context.Context, root, skip string) ([]*treeEntry, error) {
 	var pm *patternmatcher.PatternMatcher
 	if f, err := os.Open(filepath.Join(root, ".dockerignore")); err == nil {
 		patterns, err := ignorefile.ReadAll(f)
@@ -179,7 +186,7 @@ func walkContext(ctx context.Context, root string) ([]*treeEntry, error) {
 		added := false
 		for _, de := range des {
 			name := de.Name()
-			if name == ".git" {
+			if name == ".git" || name == ".sovos" && de.IsDir() {
 				continue
 			}
 			rel := name
@@ -198,6 +205,9 @@ func walkContext(ctx context.Context, root string) ([]*treeEntry, error) {
 				}
 			}
 			full := filepath.Join(root, filepath.FromSlash(rel))
+			if full == skip {
+				continue
+			}
 			fi, err := os.Lstat(full)
 			if err != nil {
 				return false, fmt.Errorf("source file: %w", err)

@@ -106,6 +106,7 @@ func TestHashPathChanges(t *testing.T) {
 		{"re-included file", func(t *testing.T, dir string) { writeFile(t, dir, "build/keep.txt", "kept2") }, true},
 		{".git", func(t *testing.T, dir string) { writeFile(t, dir, ".git/HEAD", "ref: refs/heads/other\n") }, false},
 		{"nested .git", func(t *testing.T, dir string) { writeFile(t, dir, "sub/.git", "gitdir: elsewhere\n") }, false},
+		{".sovos", func(t *testing.T, dir string) { writeFile(t, dir, ".sovos/errored-state.json", "{}") }, false},
 		{"new empty dir", func(t *testing.T, dir string) {
 			if err := os.Mkdir(filepath.Join(dir, "empty2"), 0o755); err != nil {
 				t.Fatal(err)
@@ -155,7 +156,7 @@ func writeFile(t *testing.T, dir, rel, contents string) {
 func TestWalkContextEntries(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, baseTree())
-	entries, err := walkContext(context.Background(), dir)
+	entries, err := walkContext(context.Background(), dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +176,16 @@ func TestWalkContextEntries(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestHashPathCacheInsideTree(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a": "1"})
+	h := NewSourceHasher(filepath.Join(dir, "cache"))
+	first := hashOf(t, h, dir) // writes the cache inside the tree
+	if again := hashOf(t, h, dir); again != first {
+		t.Error("the digest cache inside the hashed tree changed its hash")
 	}
 }
 
@@ -262,7 +273,7 @@ func TestHashPathRacyEntriesNotTrusted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := walkContext(context.Background(), dir)
+	entries, err := walkContext(context.Background(), dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
