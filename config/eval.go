@@ -93,9 +93,7 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 			diags = append(diags, e.evalResource(n)...)
 		}
 	}
-	if diags.HasErrors() {
-		return cfg, diags
-	}
+	cfg.index = e.instances
 	return cfg, diags
 }
 

@@ -65,6 +65,9 @@ image "base" {
 output "profiles" {
   value = keys(profile.talos)
 }
+output "splats" {
+  value = concat(values(profile.talos)[*].image, image.base[*].image)
+}
 `})
 	cfg := mustLoad(t, dir, EvalOptions{})
 	want := []string{
@@ -93,7 +96,7 @@ output "profiles" {
 	if got := cfg.Resource("image.base[1]").Image.Ref; got != "r/base:1" {
 		t.Errorf("image.base[1].ref = %q", got)
 	}
-	if len(cfg.Outputs) != 1 || cfg.Outputs[0].Value.LengthInt() != 6 {
+	if len(cfg.Outputs) != 2 || cfg.Outputs[0].Value.LengthInt() != 6 || cfg.Outputs[1].Value.LengthInt() != 8 {
 		t.Errorf("outputs = %#v", cfg.Outputs)
 	}
 }
@@ -525,3 +528,48 @@ func benchmarkLoad(b *testing.B, n int) {
 
 func BenchmarkLoad500(b *testing.B)  { benchmarkLoad(b, 500) }
 func BenchmarkLoad2000(b *testing.B) { benchmarkLoad(b, 2000) }
+
+func TestJSONSyntaxAndDependsOn(t *testing.T) {
+	dir := writeConfig(t, map[string]string{
+		"main.sovos.hcl": base + `
+kernel "k" {
+  for_each = toset(["a", "b"])
+  source   = source.pkgs
+  image    = "r/k-${each.key}"
+}
+`,
+		"more.sovos.json": `{
+  "extension": {
+    "e": {
+      "source": "${source.pkgs}",
+      "kernel": "${kernel.k[\"b\"]}",
+      "image": "r/e",
+      "depends_on": ["image.i"]
+    }
+  },
+  "image": {"i": {"ref": "r/i:1"}}
+}`,
+	})
+	m, diags := LoadDir(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	// A module evaluates any number of times (plan evaluates once without hooks to read
+	// the settings, then with them).
+	for i := 0; i < 2; i++ {
+		cfg, diags := m.Evaluate(context.Background(), EvalOptions{})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		e := cfg.Resource("extension.e")
+		if got := addrStrings(e.DependsOn); !cmp.Equal(got, []string{"source.pkgs", `kernel.k["b"]`, "image.i"}) {
+			t.Errorf("depends on %v", got)
+		}
+		if e.Build.Kernel.String() != `kernel.k["b"]` {
+			t.Errorf("kernel = %v", e.Build.Kernel)
+		}
+	}
+	if m.Files()[filepath.Join(dir, "more.sovos.json")] == nil {
+		t.Error("Files() lacks the JSON file")
+	}
+}

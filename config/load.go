@@ -58,8 +58,8 @@ func (o EvalOptions) varArgs() []VarArg {
 // Module is a parsed but not yet evaluated configuration directory.
 type Module struct {
 	// Dir is the directory as given; AbsDir is absolute.
-	Dir    string
-	AbsDir string
+	Dir       string
+	AbsDir    string
 	parser    *hclparse.Parser
 	settings  *decl
 	variables []*decl

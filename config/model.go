@@ -84,10 +84,17 @@ type Config struct {
 	// after everything it depends on).
 	Resources []*Resource
 	Outputs   []*Output
+
+	// index maps address strings to Resources; filled by Evaluate so Resource is O(1)
+	// for planners that look up every dependency.
+	index map[string]*Resource
 }
 
 // Resource returns the resource with the given address, or nil.
 func (c *Config) Resource(addr string) *Resource {
+	if r := c.index[addr]; r != nil {
+		return r
+	}
 	for _, r := range c.Resources {
 		if r.Addr.String() == addr {
 			return r
