@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/urfave/cli/v2"
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/state"
+)
+
+// stateFlags are the flags of every command that reads or writes the state: where it is
+// (overriding the configuration's sovos.state block) and how to lock it.
+func stateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "state-registry", Usage: "store the state in the OCI repository `REPO` (overrides sovos.state)"},
+		&cli.StringFlag{Name: "state-path", Usage: "store the state in the local OCI layout `DIR` (overrides sovos.state)"},
+		&cli.StringFlag{Name: "workspace", Usage: "the workspace `NAME` (default: $SOVOS_WORKSPACE, else sovos.state.workspace, else \"default\")"},
+		&cli.BoolFlag{Name: "lock", Value: true, Usage: "lock the state while writing it"},
+		&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `DURATION` for a lock held by someone else"},
+	}
+}
+
+// openBackend opens the state backend named by the flags, else by the evaluated
+// configuration (cfg may be nil when there is none), else the local default
+// .sovos/state in the configuration directory. Registries listed in
+// insecure_registries are reached over plain HTTP.
+func openBackend(c *cli.Context, cfg *config.Config) (state.Backend, error) {
+	var settings config.Settings
+	if cfg != nil {
+		settings = cfg.Settings
+	}
+	repo, path := settings.State.Registry, settings.State.Path
+	switch {
+	case c.IsSet("state-registry") && c.IsSet("state-path"):
+		return nil, fmt.Errorf("-state-registry and -state-path both name where the state is; pass one of them")
+	case c.IsSet("state-registry"):
+		repo, path = c.String("state-registry"), ""
+	case c.IsSet("state-path"):
+		repo, path = "", c.String("state-path")
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(configDir(c), path)
+		}
+	}
+	ws := settings.State.Workspace
+	switch {
+	case c.IsSet("workspace"):
+		ws = c.String("workspace")
+	case ws == "" && os.Getenv("SOVOS_WORKSPACE") != "":
+		ws = os.Getenv("SOVOS_WORKSPACE")
+	case ws == "":
+		ws = "default"
+	}
+	if repo == "" {
+		if path == "" {
+			path = filepath.Join(configDir(c), ".sovos", "state")
+		}
+		return state.NewLayout(path, ws)
+	}
+	opts := []state.RegistryOption{state.WithUserAgent("sovos/" + Version)}
+	if insecureRegistry(repo, settings.InsecureRegistries) {
+		opts = append(opts, state.WithInsecure(true))
+	}
+	return state.NewRegistry(repo, ws, opts...)
+}
+
+// insecureRegistry reports whether repo's registry host is one of insecure
+// (insecure_registries entries are hosts, with a port when not the default).
+func insecureRegistry(repo string, insecure []string) bool {
+	r, err := name.NewRepository(repo, name.WeakValidation)
+	if err != nil {
+		return false // NewRegistry reports the bad name
+	}
+	host := r.RegistryStr()
+	for _, h := range insecure {
+		if h == host || h == repo {
+			return true
+		}
+	}
+	return false
+}
+
+// lockState takes the state lock for operation unless -lock=false, waiting up to
+// -lock-timeout. The returned release function is never nil.
+func lockState(c *cli.Context, b state.Backend, operation string) (*state.Held, func() error, error) {
+	if c.IsSet("lock") && !c.Bool("lock") {
+		return nil, func() error { return nil }, nil
+	}
+	held, err := state.Hold(c.Context, b, state.NewLockInfo(operation, Version), state.DefaultLockTTL,
+		state.WithTimeout(c.Duration("lock-timeout")))
+	if err != nil {
+		return nil, nil, fmt.Errorf("locking the state in %s: %w", b, err)
+	}
+	return held, func() error {
+		if err := held.Release(c.Context); err != nil {
+			return fmt.Errorf("releasing the state lock in %s: %w", b, err)
+		}
+		return nil
+	}, nil
+}
