@@ -107,8 +107,15 @@ func CheckImage(ctx context.Context, img v1.Image, cert *x509.Certificate) (*Rep
 
 	rep := &Report{}
 	byPath := map[string]int{}
+	// Hard links share their target's content. Extract walks layers from the top down, so
+	// a link may come before its target: resolve them once every file has been seen.
+	type link struct{ path, target string }
+	var links []link
 	tr := tar.NewReader(rc)
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -154,18 +161,20 @@ func CheckImage(ctx context.Context, img v1.Image, cert *x509.Certificate) (*Rep
 			rep.Modules = append(rep.Modules, res)
 
 		case hdr.Typeflag == tar.TypeLink:
-			// A hard link shares its target's content, and Extract writes the target first.
-			res := ModuleResult{Path: p}
-			if i, ok := byPath[cleanPath(hdr.Linkname)]; ok {
-				res.Verdict, res.Detail = rep.Modules[i].Verdict, rep.Modules[i].Detail
-			} else {
-				res.Verdict, res.Detail = Invalid, fmt.Sprintf("hard link to %s, which is not a module file sovos could check", cleanPath(hdr.Linkname))
-			}
-			byPath[p] = len(rep.Modules)
-			rep.Modules = append(rep.Modules, res)
+			links = append(links, link{path: p, target: cleanPath(hdr.Linkname)})
 		}
 		// Symbolic links and directories named like modules are not modules: the kernel
 		// loads the link's target, which is checked under its own name.
+	}
+
+	for _, l := range links {
+		res := ModuleResult{Path: l.path}
+		if i, ok := byPath[l.target]; ok {
+			res.Verdict, res.Detail = rep.Modules[i].Verdict, rep.Modules[i].Detail
+		} else {
+			res.Verdict, res.Detail = Invalid, fmt.Sprintf("hard link to %s, which is not a module file sovos could check", l.target)
+		}
+		rep.Modules = append(rep.Modules, res)
 	}
 
 	sort.Slice(rep.Modules, func(i, j int) bool { return rep.Modules[i].Path < rep.Modules[j].Path })

@@ -8,15 +8,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
-	"math/big"
 	"testing"
-	"time"
 
 	"github.com/urmanac/sovos/executor/verify"
+	"github.com/urmanac/sovos/executor/verify/internal/keygen"
 )
 
 // NewKey returns a fresh RSA-2048 key and a self-signed certificate for it, shaped like
@@ -51,42 +47,10 @@ func NewECKey(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate) {
 }
 
 // SelfSign makes a self-signed module-signing certificate for key with the given common
-// name, with a random serial and a subject key identifier (the SHA-1 of the public key,
-// as openssl computes it), so modules can be signed by issuer+serial or by key id.
+// name, with a random serial and a subject key identifier, so modules can be signed by
+// issuer+serial or by key id.
 func SelfSign(key crypto.Signer, commonName string) (*x509.Certificate, error) {
-	pubDER, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return nil, err
-	}
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(pubDER, &spki); err != nil {
-		return nil, err
-	}
-	skid := sha1.Sum(spki.PublicKey.Bytes)
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 159))
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{Organization: []string{"sovos test"}, CommonName: commonName},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(100, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-		SubjectKeyId:          skid[:],
-		AuthorityKeyId:        skid[:],
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
+	return keygen.SelfSign(key, commonName)
 }
 
 // Module returns bytes that stand for an unsigned module: an ELF header and some text

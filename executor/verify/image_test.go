@@ -1,0 +1,186 @@
+package verify_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/urmanac/sovos/executor/verify"
+	"github.com/urmanac/sovos/executor/verify/verifytest"
+	"github.com/urmanac/sovos/state"
+)
+
+type entry struct {
+	name     string
+	body     []byte
+	typeflag byte
+	linkname string
+}
+
+func layer(t *testing.T, entries ...entry) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		hdr := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: e.typeflag, Linkname: e.linkname}
+		switch e.typeflag {
+		case 0:
+			hdr.Typeflag = tar.TypeReg
+		case tar.TypeDir:
+			hdr.Mode = 0o755
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(e.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+const manifestYAML = `version: v1alpha1
+metadata:
+  name: hailort
+  version: 4.23.0
+  author: sovos test
+  description: Hailo runtime
+  compatibility:
+    talos:
+      version: ">= v1.13.0"
+`
+
+func TestCheckRef(t *testing.T) {
+	key, cert := verifytest.NewKey(t)
+	otherKey, otherCert := verifytest.NewKey(t)
+	const dir = "rootfs/usr/lib/modules/6.18.1/extras/"
+	good := verifytest.SignModule(t, verifytest.Module("hailo1x_pci"), key, cert)
+	foreign := verifytest.SignModule(t, verifytest.Module("hailo_foreign"), otherKey, otherCert)
+
+	base := layer(t,
+		entry{name: "manifest.yaml", body: []byte(manifestYAML)},
+		entry{name: "rootfs/", typeflag: tar.TypeDir},
+		entry{name: dir + "hailo1x_pci.ko", body: good},
+		entry{name: dir + "hailo_foreign.ko", body: foreign},
+		entry{name: dir + "stale.ko", body: foreign}, // whited out by the next layer
+		entry{name: dir + "unsigned.ko.xz", body: []byte("not xz")},
+		entry{name: dir + "link.ko", typeflag: tar.TypeSymlink, linkname: "hailo_foreign.ko"},
+		entry{name: dir + "modules.dep", body: []byte("hailo1x_pci.ko:\n")},
+	)
+	top := layer(t,
+		entry{name: dir + ".wh.stale.ko"},
+		entry{name: dir + "hard.ko", typeflag: tar.TypeLink, linkname: dir + "hailo1x_pci.ko"},
+	)
+	img, err := mutate.AppendLayers(empty.Image, base, top)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/extensions/hailort:test"
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := verify.CheckRef(context.Background(), ref, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]state.ModuleVerdict, 0, len(rep.Modules))
+	for _, m := range rep.StateVerdicts() {
+		got = append(got, state.ModuleVerdict{Path: m.Path, Verdict: m.Verdict}) // details are checked below
+	}
+	want := []state.ModuleVerdict{
+		{Path: "/" + dir + "hailo1x_pci.ko", Verdict: "ok"},
+		{Path: "/" + dir + "hailo_foreign.ko", Verdict: "foreign_key"},
+		{Path: "/" + dir + "hard.ko", Verdict: "ok"},
+		{Path: "/" + dir + "unsigned.ko.xz", Verdict: "invalid"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("verdicts (-want +got):\n%s", diff)
+	}
+	if rep.OK || rep.NoModules {
+		t.Errorf("OK = %v, NoModules = %v; want false, false", rep.OK, rep.NoModules)
+	}
+	if len(rep.Problems()) != 2 {
+		t.Errorf("Problems() = %v, want the foreign and the broken module", rep.Problems())
+	}
+	if d := rep.Modules[1].Detail; !strings.Contains(d, "serial 0x"+otherCert.SerialNumber.Text(16)) {
+		t.Errorf("foreign module detail %q does not name the other key", d)
+	}
+	if rep.TalosCompatibility != ">= v1.13.0" || rep.Manifest == nil || rep.Manifest.Metadata.Name != "hailort" {
+		t.Errorf("manifest = %+v, compatibility %q", rep.Manifest, rep.TalosCompatibility)
+	}
+
+	// Only good modules: OK.
+	clean, err := mutate.AppendLayers(empty.Image, layer(t, entry{name: dir + "hailo1x_pci.ko", body: good}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = verify.CheckImage(context.Background(), clean, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.NoModules || len(rep.Modules) != 1 || rep.Manifest != nil {
+		t.Errorf("clean image: %+v", rep)
+	}
+
+	// No modules at all: OK, but said.
+	rep, err = verify.CheckImage(context.Background(), empty.Image, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || !rep.NoModules {
+		t.Errorf("empty image: OK = %v, NoModules = %v; want true, true", rep.OK, rep.NoModules)
+	}
+
+	// A reference that does not exist is an error, not a report.
+	if _, err := verify.CheckRef(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/extensions/missing:test", cert); err == nil {
+		t.Error("CheckRef of a missing image: no error")
+	}
+}
+
+func TestCheckImageCanceled(t *testing.T) {
+	_, cert := verifytest.NewKey(t)
+	img, err := mutate.AppendLayers(empty.Image, layer(t, entry{name: "a.ko", body: []byte("x")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := verify.CheckImage(ctx, img, cert); err == nil {
+		t.Error("CheckImage with a canceled context: no error")
+	}
+}
