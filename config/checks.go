@@ -23,9 +23,15 @@ func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	p := r.Profile
 	outRange := r.DeclRange
+	// given lists output attributes that were written, even if they failed to
+	// evaluate: their own diagnostic already explains them.
+	given := map[string]bool{}
 	for _, b := range ib.blocks {
 		if b.Type == "output" {
 			outRange = b.DefRange
+			for n := range b.exprs {
+				given[n] = true
+			}
 		}
 	}
 	errAt := func(rng hcl.Range, summary, detail string) {
@@ -45,7 +51,7 @@ func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 	if o.DiskFormat != "" && !talosDiskFormats[o.DiskFormat] {
 		errAt(outRange, "Invalid disk_format", fmt.Sprintf("%q is not an imager disk format; use raw, qcow2, vpc or ova.", o.DiskFormat))
 	}
-	if o.Kind == "image" && o.DiskSize <= 0 {
+	if o.Kind == "image" && o.DiskSize <= 0 && !given["disk_size"] {
 		errAt(outRange, "Missing disk_size", "An image output needs output.disk_size in bytes (e.g. 1306525696); the imager rejects an image without a size.")
 	}
 	if o.Kind != "image" && (o.DiskSize != 0 || o.DiskFormat != "" || o.Bootloader != "") {

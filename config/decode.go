@@ -161,6 +161,10 @@ func (e *evaluator) refAttr(ib *instanceBody, name string, want []string) (strin
 	}
 	rng := ib.rangeOf(name)
 	marks := topRefs(v)
+	if len(marks) == 0 && !v.IsKnown() {
+		// An upstream error already explains this (its value is unknown); don't pile on.
+		return "", false, nil
+	}
 	var wrong []refMark
 	for _, m := range marks {
 		for _, t := range want {
@@ -171,6 +175,10 @@ func (e *evaluator) refAttr(ib *instanceBody, name string, want []string) (strin
 		wrong = append(wrong, m)
 	}
 	example := want[0] + ".NAME"
+	if t := v.Type(); len(marks) == 0 && (t.IsObjectType() || t.IsTupleType()) {
+		return "", false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to a collection of instances",
+			Detail: fmt.Sprintf("%s refers to a resource with for_each or count, which is a collection; pick one instance, e.g. %s[\"KEY\"] or %s[0] (or each.value / count.index).", name, example, example), Subject: rng.Ptr()}}
+	}
 	if len(wrong) > 0 {
 		return "", false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to the wrong kind of resource",
 			Detail: fmt.Sprintf("%s must refer to a %s, but %s is a %s; write %s = %s.", name, want[0], wrong[0].Addr, wrong[0].Type, name, example), Subject: rng.Ptr()}}

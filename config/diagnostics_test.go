@@ -50,7 +50,7 @@ func TestDiagnostics(t *testing.T) {
 }`, line: 8, summary: "Unsupported argument", detail: `"digset"`},
 		{name: "wrong type", src: `image "a" {
   ref = ["x"]
-}`, line: 7, summary: "Incorrect attribute value type", detail: "give a string"},
+}`, line: 7, summary: "Incorrect attribute value type", detail: "string required"},
 		{name: "missing required attribute", src: `image "a" {
   digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 }`, line: 6, summary: "Missing required argument", detail: `"ref" is required`},

@@ -54,21 +54,19 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 	vars, varObj, ds := m.resolveVariables(opts, e)
 	diags = append(diags, ds...)
 	cfg.Variables, e.varObj = vars, varObj
+	// The graph needs no values: report reference errors and cycles together with
+	// variable errors, so one run shows everything that is structurally wrong.
+	nodes, ds := e.graph()
+	diags = append(diags, ds...)
+	var order []*node
+	if !ds.HasErrors() {
+		order, ds = sortNodes(nodes)
+		diags = append(diags, ds...)
+	}
 	if diags.HasErrors() {
 		return cfg, diags
 	}
 	diags = append(diags, e.settings()...)
-
-	nodes, ds := e.graph()
-	diags = append(diags, ds...)
-	if ds.HasErrors() {
-		return cfg, diags
-	}
-	order, ds := sortNodes(nodes)
-	diags = append(diags, ds...)
-	if ds.HasErrors() {
-		return cfg, diags
-	}
 	if len(m.builders) == 0 {
 		e.addDefaultBuilder()
 	}
@@ -390,7 +388,7 @@ func evalBody(b *body, hctx *hcl.EvalContext) (map[string]cty.Value, []*evaluate
 			cv, err := convert.Convert(v, s.Type)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
-					Detail: fmt.Sprintf("Inappropriate value for attribute %q: %s; give a %s.", a.Name, err, s.Type.FriendlyName()), Subject: a.Expr.Range().Ptr(), Expression: a.Expr, EvalContext: hctx})
+					Detail: fmt.Sprintf("Inappropriate value for attribute %q: %s.", a.Name, err), Subject: a.Expr.Range().Ptr(), Expression: a.Expr, EvalContext: hctx})
 				continue
 			}
 			v = cv

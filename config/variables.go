@@ -20,6 +20,7 @@ type varDef struct {
 	ty          cty.Type
 	defaults    *typeexpr.Defaults
 	def         cty.Value // cty.NilVal when there is no default
+	hasDefault  bool      // a default is written, even if invalid
 	description string
 	sensitive   bool
 	nullable    bool
@@ -78,6 +79,7 @@ func (m *Module) decodeVariables() ([]*varDef, hcl.Diagnostics) {
 			}
 		}
 		if at, ok := a["default"]; ok {
+			v.hasDefault = true
 			val, ds := at.Expr.Value(nil)
 			diags = append(diags, ds...)
 			if !ds.HasErrors() {
@@ -240,12 +242,15 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 	for _, d := range defs {
 		val, ok := final[d.decl.Name]
 		if !ok {
-			if d.def == cty.NilVal {
+			switch {
+			case d.def != cty.NilVal:
+				val = d.def
+			case d.hasDefault:
+				val = cty.UnknownVal(d.ty) // its diagnostic is already reported
+			default:
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No value for required variable",
 					Detail: fmt.Sprintf("var.%s has no default and no value was given; pass -var '%s=...', a -var-file, or set SOVOS_VAR_%s.", d.decl.Name, d.decl.Name, d.decl.Name), Subject: d.decl.DeclRange.Ptr()})
 				val = cty.UnknownVal(d.ty)
-			} else {
-				val = d.def
 			}
 		}
 		if val.IsNull() && !d.nullable {
