@@ -12,7 +12,7 @@ import (
 	"github.com/urmanac/sovos/state"
 )
 
-const testRegistry = "registry.example.com/urmanac"
+const planRegistry = "registry.example.com/urmanac"
 
 func mustPlan(t testing.TB, cfg *config.Config, prior *state.State, opts Options) *Plan {
 	t.Helper()
@@ -45,7 +45,7 @@ func actionOnly(p *Plan) map[string]Action {
 }
 
 func TestFirstPlanCreatesEverything(t *testing.T) {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	p := mustPlan(t, cfg, nil, Options{})
 	if len(p.Changes) != 5 || len(p.Data) != 4 {
 		t.Fatalf("got %d changes and %d data, want 5 and 4", len(p.Changes), len(p.Data))
@@ -64,7 +64,7 @@ func TestFirstPlanCreatesEverything(t *testing.T) {
 }
 
 func TestAppliedStateHasNoChanges(t *testing.T) {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	p := mustPlan(t, cfg, applied(t, cfg, false), Options{})
 	if p.HasChanges() {
 		t.Fatalf("plan has changes: %v", actions(p))
@@ -142,10 +142,10 @@ func TestChangesAndTheirReasons(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prior := applied(t, standard(testRegistry, base), false)
+			prior := applied(t, standard(planRegistry, base), false)
 			params := base
 			tt.change(&params)
-			got := actions(mustPlan(t, standard(testRegistry, params), prior, Options{}))
+			got := actions(mustPlan(t, standard(planRegistry, params), prior, Options{}))
 			for a, w := range tt.want {
 				if strings.HasSuffix(w, "hash ") {
 					if !strings.HasPrefix(got[a], w) || strings.Contains(got[a], "hunter") {
@@ -192,7 +192,7 @@ func TestRecordedInputsRedactsSensitiveValues(t *testing.T) {
 }
 
 func TestUpstreamDigestMoved(t *testing.T) {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	prior := applied(t, cfg, false)
 	// The kernel was rebuilt under the same hash (a new signing key): its digest moved,
 	// so what was built on it must follow.
@@ -209,9 +209,9 @@ func TestUpstreamDigestMoved(t *testing.T) {
 }
 
 func TestForget(t *testing.T) {
-	full := standard(testRegistry, defaultParams())
+	full := standard(planRegistry, defaultParams())
 	prior := applied(t, full, false)
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	cfg.Resources = cfg.Resources[:len(cfg.Resources)-1] // drop cm4-standard
 	p := mustPlan(t, cfg, prior, Options{})
 	c := p.Changes[len(p.Changes)-1]
@@ -224,7 +224,7 @@ func TestForget(t *testing.T) {
 }
 
 func TestPromote(t *testing.T) {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	prior := applied(t, cfg, false)
 	p := mustPlan(t, cfg, prior, Options{Promote: true})
 	want := map[string]Action{
@@ -253,14 +253,14 @@ func TestPromote(t *testing.T) {
 	// A rebuild under -promote moves its tags to the new build.
 	params := defaultParams()
 	params.kernelVersion = "7"
-	p = mustPlan(t, standard(testRegistry, params), applied(t, cfg, true), Options{Promote: true})
+	p = mustPlan(t, standard(planRegistry, params), applied(t, cfg, true), Options{Promote: true})
 	if got := p.Change("kernel.sovereign").Tags["5.3.0"]; got.After != NewBuild || got.Before != d {
 		t.Errorf("rebuilt kernel tag: %+v", got)
 	}
 }
 
 func TestTarget(t *testing.T) {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	p := mustPlan(t, cfg, nil, Options{Targets: []string{"extension.hailort"}})
 	want := map[string]Action{"kernel.sovereign": ActionCreate, "extension.hailort": ActionCreate}
 	if diff := cmp.Diff(want, actionOnly(p)); diff != "" {
@@ -281,7 +281,7 @@ func TestTarget(t *testing.T) {
 }
 
 func TestReplace(t *testing.T) {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	p := mustPlan(t, cfg, applied(t, cfg, false), Options{Replace: []string{"installer.sovereign"}})
 	want := map[string]string{
 		"kernel.sovereign":              "no-op: ",
@@ -299,7 +299,7 @@ func TestReplace(t *testing.T) {
 }
 
 func TestUnhashedConfigIsAnError(t *testing.T) {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	cfg.Resource("kernel.sovereign").Hash = ""
 	_, err := Build(context.Background(), cfg, nil, "", Options{})
 	if err == nil || !strings.Contains(err.Error(), "kernel.sovereign") {

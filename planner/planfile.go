@@ -253,19 +253,30 @@ type fingerprints struct {
 // reveal guessable values) the sensitive ones.
 func fingerprint(cfg *config.Config, salt []byte) (fingerprints, error) {
 	var fp fingerprints
-	names := make([]string, 0, len(cfg.Files))
-	for n := range cfg.Files {
-		names = append(names, n)
+	// Files are keyed by base name so the same configuration fingerprints the same
+	// whichever -chdir spelling reached it; entries sort by name, then content.
+	type entry struct {
+		name string
+		data []byte
 	}
-	sort.Strings(names)
-	h := sha256.New()
-	for _, n := range names {
+	entries := make([]entry, 0, len(cfg.Files))
+	for n, f := range cfg.Files {
 		var b []byte
-		if f := cfg.Files[n]; f != nil {
+		if f != nil {
 			b = f.Bytes
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
-		h.Write(b)
+		entries = append(entries, entry{filepath.Base(n), b})
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].name != entries[j].name {
+			return entries[i].name < entries[j].name
+		}
+		return bytes.Compare(entries[i].data, entries[j].data) < 0
+	})
+	h := sha256.New()
+	for _, e := range entries {
+		fmt.Fprintf(h, "%s\x00%d\x00", e.name, len(e.data))
+		h.Write(e.data)
 	}
 	fp.config = "sha256:" + hex.EncodeToString(h.Sum(nil))
 

@@ -58,19 +58,19 @@ func golden(t *testing.T, name string, got []byte) {
 // unchanged profile whose tag moves.
 func mixedPlan(t *testing.T) *Plan {
 	t.Helper()
-	prior := applied(t, standard(testRegistry, defaultParams()), true)
+	prior := applied(t, standard(planRegistry, defaultParams()), true)
 	prior.Serial = 7
 	prior.Resources = append(prior.Resources, &state.Resource{
 		Address: `extension.old["nvidia"]`, Type: config.TypeExtension, Hash: sha("old"), Tag: sha("old")[:16],
-		Image: testRegistry + "/extension-old", Digest: "sha256:" + sha("old digest"),
+		Image: planRegistry + "/extension-old", Digest: "sha256:" + sha("old digest"),
 	})
 	// cm4-standard's tag was moved elsewhere by hand: promotion moves it back.
 	prior.Resource(`profile.talos["cm4-standard"]`).Tags["v1.13.3"] = "sha256:" + strings.Repeat("9", 64)
 
 	params := defaultParams()
 	params.pkgsCommit = "89ab4567" + strings.Repeat("1", 32)
-	b := newCfg(testRegistry)
-	b.cfg.Resources = standard(testRegistry, params).Resources
+	b := newCfg(planRegistry)
+	b.cfg.Resources = standard(planRegistry, params).Resources
 	for _, r := range b.cfg.Resources {
 		b.byAddr[r.Addr.String()] = r
 	}
@@ -92,7 +92,7 @@ func mixedPlan(t *testing.T) *Plan {
 }
 
 func noChangePlan(t *testing.T) *Plan {
-	cfg := standard(testRegistry, defaultParams())
+	cfg := standard(planRegistry, defaultParams())
 	prior := applied(t, cfg, false)
 	prior.Serial = 3
 	p, err := Build(t.Context(), cfg, prior, "sha256:"+strings.Repeat("4", 64), Options{SovosVersion: "0.1.0"})
@@ -218,7 +218,7 @@ func sortStrings(s []string) []string {
 
 // matrix is a configuration of n profiles over a few kernels, all to be created.
 func matrix(n int) *config.Config {
-	b := newCfg(testRegistry)
+	b := newCfg(planRegistry)
 	b.gitSource("pkgs", strings.Repeat("1", 40))
 	b.gitSource("talos", strings.Repeat("2", 40))
 	kernels := 10

@@ -1,15 +1,447 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/urfave/cli/v2"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
+)
+
+// multiString is a repeatable string flag that keeps commas (-target 'profile.x["a,b"]'),
+// unlike cli.StringSliceFlag.
+type multiString struct{ list []string }
+
+func (m *multiString) Set(s string) error { m.list = append(m.list, s); return nil }
+func (m *multiString) String() string {
+	if m == nil {
+		return ""
+	}
+	return strings.Join(m.list, " ")
+}
+
+func multiValues(c *cli.Context, name string) []string {
+	if g, ok := c.Generic(name).(*multiString); ok && g != nil {
+		return g.list
+	}
+	return nil
+}
+
+// planFlags are the flags that make a plan, shared by plan and by apply without a plan
+// file. Call it once per command definition.
+func planFlags() []cli.Flag {
+	flags := []cli.Flag{
+		&cli.GenericFlag{Name: "target", Usage: "limit the plan to `ADDR` and its dependencies (repeatable)", Value: &multiString{}},
+		&cli.GenericFlag{Name: "replace", Usage: "rebuild `ADDR` even if nothing changed (repeatable)", Value: &multiString{}},
+		&cli.BoolFlag{Name: "refresh", Value: true, Usage: "check the registry: recorded artifacts still exist, unrecorded ones may be adopted"},
+		&cli.BoolFlag{Name: "promote", Usage: "move each resource's stable tags to its digest"},
+	}
+	flags = append(flags, varFlags()...)
+	return append(flags, stateFlags()...)
+}
 
 func planCommand() *cli.Command {
-	return &cli.Command{Name: "plan", Action: notBuilt("plan")}
+	flags := append(planFlags(),
+		&cli.StringFlag{Name: "out", Usage: "save the plan to `FILE` for `sovos apply FILE`"},
+		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 2 when the plan has changes (0: none, 1: error)"},
+		&cli.StringFlag{Name: "format", Value: "human", Usage: "output format: human, json or markdown"},
+	)
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "show what apply would build and why",
+		ArgsUsage: " ",
+		Flags:     flags,
+		Action:    planAction,
+	}
+}
+
+func planAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("plan takes no arguments (got %q); the configuration directory is given with -chdir", c.Args().First())
+	}
+	format := c.String("format")
+	if err := checkFormat(format); err != nil {
+		return err
+	}
+	res, err := makePlan(c)
+	if err != nil {
+		return err
+	}
+	p := res.Plan
+	stdout := c.App.Writer
+	if err := render(c, stdout, p, format); err != nil {
+		return err
+	}
+	if out := c.String("out"); out != "" {
+		if err := planner.WriteFile(out, p); err != nil {
+			return err
+		}
+		// Only the document goes to stdout for machine formats.
+		w := io.Writer(os.Stderr)
+		if format == "human" {
+			w = stdout
+		}
+		fmt.Fprintf(w, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n  sovos apply %s\n", out, out)
+	}
+	if c.Bool("detailed-exitcode") && p.HasChanges() {
+		return cli.Exit("", 2)
+	}
+	return nil
+}
+
+func checkFormat(f string) error {
+	switch f {
+	case "human", "json", "markdown":
+		return nil
+	}
+	return fmt.Errorf("-format=%s: use human, json or markdown", f)
+}
+
+func render(c *cli.Context, w io.Writer, p *planner.Plan, format string) error {
+	switch format {
+	case "json":
+		return planner.RenderJSON(w, p)
+	case "markdown":
+		return planner.RenderMarkdown(w, p, repoRelativeDir(configDir(c)))
+	}
+	return planner.RenderHuman(w, p, stdoutColor(c))
+}
+
+// stdoutColor says whether standard output may carry ANSI colour.
+func stdoutColor(c *cli.Context) bool {
+	if rootBool(c, "no-color") || c.App.Writer != os.Stdout {
+		return false
+	}
+	fi, err := os.Stdout.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// repoRelativeDir is dir relative to the root of the git repository holding it (the
+// directory with .git), so CI can find the comment of one configuration among several;
+// "." when not in a repository.
+func repoRelativeDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "."
+	}
+	for root := abs; ; {
+		if _, err := os.Stat(filepath.Join(root, ".git")); err == nil {
+			rel, err := filepath.Rel(root, abs)
+			if err != nil {
+				return "."
+			}
+			return filepath.ToSlash(rel)
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "."
+		}
+		root = parent
+	}
+}
+
+// planResult is what making a plan gathered; apply reuses it.
+type planResult struct {
+	Plan        *planner.Plan
+	Config      *config.Config
+	Backend     state.Backend
+	Prior       *state.State
+	PriorDigest string
+}
+
+// makePlan evaluates the configuration, reads the state and plans. It takes no lock and
+// writes nothing to the registry: a pull request from a fork has read access only, and
+// a saved plan is guarded by the state digest instead.
+//
+// The state's location is part of the configuration (the sovos block), and hashing needs
+// the state (recorded image digests under -refresh=false), so the configuration is
+// evaluated twice: first without hooks, which is cheap and yields the settings, then with
+// the hasher.
+func makePlan(c *cli.Context) (*planResult, error) {
+	ctx := c.Context
+	m, diags := config.LoadDir(configDir(c))
+	if diags.HasErrors() {
+		writeDiags(c, filesOf(m), diags)
+		return nil, cli.Exit("", 1)
+	}
+	first, ds := m.Evaluate(ctx, evalOptions(c, nil))
+	if ds.HasErrors() {
+		writeDiags(c, first.Files, append(diags, ds...))
+		return nil, cli.Exit("", 1)
+	}
+	backend, err := openBackend(c, first)
+	if err != nil {
+		return nil, err
+	}
+	prior, digest, err := backend.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the state from %s: %w", backend, err)
+	}
+	known := map[string]string{}
+	if prior != nil {
+		for _, r := range prior.Resources {
+			if r.Type == config.TypeImage && r.Digest != "" {
+				known[r.Address] = r.Digest
+			}
+		}
+	}
+	refresh := c.Bool("refresh")
+	hasher := planner.NewHasher(planner.HasherOptions{
+		CacheDir:     filepath.Join(first.Dir, ".sovos", "cache"),
+		Refresh:      refresh,
+		Insecure:     first.Settings.InsecureRegistries,
+		KnownDigests: known,
+	})
+	cfg, ds := m.Evaluate(ctx, evalOptions(c, hasher))
+	diags = append(diags, ds...)
+	writeDiags(c, cfg.Files, diags)
+	if diags.HasErrors() {
+		return nil, cli.Exit("", 1)
+	}
+	p, err := planner.Build(ctx, cfg, prior, digest, planner.Options{
+		SovosVersion: Version,
+		Targets:      multiValues(c, "target"),
+		Replace:      multiValues(c, "replace"),
+		Refresh:      refresh,
+		Promote:      c.Bool("promote"),
+		Insecure:     cfg.Settings.InsecureRegistries,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger(c).Debug("planned", "state", backend.String(), "digest", digest, "create", p.Summary.Create,
+		"adopt", p.Summary.Adopt, "rebuild", p.Summary.Rebuild, "promote", p.Summary.Promote, "forget", p.Summary.Forget)
+	return &planResult{Plan: p, Config: cfg, Backend: backend, Prior: prior, PriorDigest: digest}, nil
+}
+
+func filesOf(m *config.Module) map[string]*hcl.File {
+	if m == nil {
+		return nil
+	}
+	return m.Files()
 }
 
 func showCommand() *cli.Command {
-	return &cli.Command{Name: "show", Action: notBuilt("show")}
+	flags := append([]cli.Flag{
+		&cli.StringFlag{Name: "format", Value: "human", Usage: "output format: human, json or markdown"},
+	}, varFlags()...)
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "show a saved plan, or the state",
+		ArgsUsage: "[PLANFILE]",
+		Flags:     append(flags, stateFlags()...),
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			switch c.NArg() {
+			case 0:
+				return showState(c, format)
+			case 1:
+				f, err := planner.ReadFile(c.Args().First())
+				if err != nil {
+					return err
+				}
+				return render(c, c.App.Writer, f.Plan, format)
+			}
+			return fmt.Errorf("show takes at most one plan file, got %d arguments", c.NArg())
+		},
+	}
+}
+
+// readState opens the configured backend (the configuration is evaluated without
+// hashing: only its settings are needed) and reads the state.
+func readState(c *cli.Context) (*state.State, state.Backend, error) {
+	cfg, err := loadConfig(c, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	backend, err := openBackend(c, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, _, err := backend.Read(c.Context)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the state from %s: %w", backend, err)
+	}
+	return s, backend, nil
+}
+
+func showState(c *cli.Context, format string) error {
+	s, backend, err := readState(c)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	if s == nil {
+		if format == "json" {
+			_, err := fmt.Fprintln(w, "null")
+			return err
+		}
+		fmt.Fprintf(w, "No state in %s: nothing has been applied yet.\n", backend)
+		return nil
+	}
+	switch format {
+	case "json":
+		data, err := state.Encode(s)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(data, '\n'))
+		return err
+	case "markdown":
+		fmt.Fprintf(w, "**State of workspace `%s`** (serial %d, %d resources)\n\n", s.Workspace, s.Serial, len(s.Resources))
+		fmt.Fprintln(w, "| Resource | Ref | Digest |\n|---|---|---|")
+		for _, r := range s.Resources {
+			fmt.Fprintf(w, "| `%s` | %s | %s |\n", r.Address, refString(r), r.Digest)
+		}
+		return nil
+	}
+	fmt.Fprintf(w, "# state of workspace %q (%s, serial %d, lineage %s)\n", s.Workspace, backend, s.Serial, s.Lineage)
+	for _, r := range s.Resources {
+		fmt.Fprintf(w, "\n%s\n", r.Address)
+		if ref := refString(r); ref != "" {
+			fmt.Fprintf(w, "    ref:      %s\n", ref)
+		}
+		if r.Digest != "" {
+			fmt.Fprintf(w, "    digest:   %s\n", r.Digest)
+		}
+		fmt.Fprintf(w, "    hash:     %s\n", r.Hash)
+		for _, t := range sortedKeys(r.Tags) {
+			fmt.Fprintf(w, "    tag:      %s -> %s\n", t, r.Tags[t])
+		}
+		for _, st := range sortedKeys(r.Stages) {
+			fmt.Fprintf(w, "    stage:    %s %s@%s\n", st, r.Stages[st].Image, r.Stages[st].Digest)
+		}
+		if !r.BuiltAt.IsZero() {
+			fmt.Fprintf(w, "    built at: %s\n", r.BuiltAt.UTC().Format("2006-01-02T15:04:05Z"))
+		}
+	}
+	if len(s.Outputs) > 0 {
+		fmt.Fprintln(w, "\nOutputs:")
+		return writeOutputs(w, s.Outputs)
+	}
+	return nil
+}
+
+func refString(r *state.Resource) string {
+	if r.Image == "" || r.Tag == "" {
+		return ""
+	}
+	return r.Image + ":" + r.Tag
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func outputCommand() *cli.Command {
-	return &cli.Command{Name: "output", Action: notBuilt("output")}
+	flags := append([]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print as JSON"}}, varFlags()...)
+	return &cli.Command{
+		Name:      "output",
+		Usage:     "print the outputs recorded by the last apply",
+		ArgsUsage: "[NAME]",
+		Flags:     append(flags, stateFlags()...),
+		Action:    outputAction,
+	}
+}
+
+func outputAction(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return fmt.Errorf("output takes at most one output name, got %d arguments", c.NArg())
+	}
+	s, _, err := readState(c)
+	if err != nil {
+		return err
+	}
+	var outputs map[string]*state.Output
+	if s != nil {
+		outputs = s.Outputs
+	}
+	w := c.App.Writer
+	if c.NArg() == 1 {
+		name := c.Args().First()
+		o, ok := outputs[name]
+		if !ok {
+			return fmt.Errorf("no output %q in the state; `sovos output` lists them (outputs are recorded by apply)", name)
+		}
+		if c.Bool("json") {
+			_, err := fmt.Fprintln(w, string(o.Value))
+			return err
+		}
+		// A string prints raw, so `$(sovos output ref)` works in scripts.
+		var str string
+		if json.Unmarshal(o.Value, &str) == nil {
+			_, err := fmt.Fprintln(w, str)
+			return err
+		}
+		return writeIndented(w, o.Value)
+	}
+	if c.Bool("json") {
+		type jsonOutput struct {
+			Value     json.RawMessage `json:"value"`
+			Sensitive bool            `json:"sensitive"`
+		}
+		doc := map[string]jsonOutput{}
+		for n, o := range outputs {
+			doc[n] = jsonOutput{Value: o.Value, Sensitive: o.Sensitive}
+		}
+		data, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(data))
+		return err
+	}
+	if len(outputs) == 0 {
+		fmt.Fprintln(os.Stderr, "No outputs in the state: declare output blocks and run `sovos apply`.")
+		return nil
+	}
+	return writeOutputs(w, outputs)
+}
+
+// writeOutputs prints `name = value` lines, sensitive values hidden as Terraform does.
+func writeOutputs(w io.Writer, outputs map[string]*state.Output) error {
+	for _, n := range sortedKeys(outputs) {
+		o := outputs[n]
+		if o.Sensitive {
+			fmt.Fprintf(w, "%s = <sensitive>\n", n)
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(o.Value, &v); err != nil {
+			return fmt.Errorf("output %q: %w", n, err)
+		}
+		data, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "%s = %s\n", n, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeIndented(w io.Writer, raw json.RawMessage) error {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return errors.New("the recorded output is not valid JSON")
+	}
+	data, _ := json.MarshalIndent(v, "", "  ")
+	_, err := fmt.Fprintln(w, string(data))
+	return err
 }
