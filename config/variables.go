@@ -105,7 +105,8 @@ func (v *varDef) convert(val cty.Value) (cty.Value, error) {
 }
 
 // collectVarValues gathers assignments in increasing precedence: environment,
-// *.auto.sovosvars (lexical order), -var-file files, then -var flags. Later entries win.
+// *.auto.sovosvars (lexical order), then -var-file / -var in command-line order
+// (EvalOptions.Args; else all -var-file before all -var). Later entries win.
 func (m *Module) collectVarValues(opts EvalOptions, declared map[string]*varDef) ([]rawVar, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var out []rawVar
