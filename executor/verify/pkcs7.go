@@ -119,10 +119,11 @@ func (s Signer) Matches(cert *x509.Certificate) bool {
 		bytes.Equal(s.RawIssuer, cert.RawIssuer) && s.Serial.Cmp(cert.SerialNumber) == 0
 }
 
-// CertificateSigner names cert in the form that s uses, so a report can say what was
-// expected in the terms of what was found.
+// CertificateSigner names cert in the form that a signature uses (by key id or by
+// issuer and serial), so a report can say what was expected in the terms of what was
+// found. A certificate without a subject key identifier is named by issuer and serial.
 func CertificateSigner(cert *x509.Certificate, byKeyID bool) Signer {
-	if byKeyID {
+	if byKeyID && len(cert.SubjectKeyId) > 0 {
 		return Signer{KeyID: cert.SubjectKeyId}
 	}
 	return Signer{RawIssuer: cert.RawIssuer, Serial: cert.SerialNumber}
