@@ -43,6 +43,9 @@ func decompress(name string, data []byte, limit int64) ([]byte, error) {
 	var r io.Reader
 	switch {
 	case strings.HasSuffix(name, ".xz"):
+		// ulikunitz/xz allocates the dictionary a block header asks for (up to 4 GiB)
+		// without a cap. Go takes such a buffer from fresh, untouched pages, so only what
+		// is actually decompressed (bounded by limit) becomes resident; kernels use 1 MiB.
 		xr, err := xz.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("xz: %w", err)
