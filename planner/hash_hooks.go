@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -50,7 +51,8 @@ type ImageInput struct {
 
 // Hasher is the planner's config.Hooks: it hashes sources, resolves images and hashes
 // resources while the configuration is evaluated, and remembers the inputs of each so
-// that reasons can be given later. It is safe for concurrent use.
+// that reasons can be given later. It is safe for concurrent use. Its errors do not
+// repeat the resource's address: the evaluator's diagnostic already names it.
 type Hasher struct {
 	sources *SourceHasher
 	images  *ImageResolver
@@ -89,7 +91,7 @@ func (h *Hasher) SourceHash(ctx context.Context, r *config.Resource) (string, er
 	switch {
 	case s.Git != "":
 		if s.Commit == "" {
-			return "", fmt.Errorf("%s: a git source needs commit, the pin that is hashed", r.Addr)
+			return "", errors.New("a git source needs commit, the pin that is hashed")
 		}
 		in.Kind = "git"
 		in.Hash = h.sources.HashGit(s.Commit, s.Subdir)
@@ -97,11 +99,11 @@ func (h *Hasher) SourceHash(ctx context.Context, r *config.Resource) (string, er
 		in.Kind = "path"
 		hash, err := h.sources.HashPath(ctx, s.Path)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", r.Addr, err)
+			return "", err
 		}
 		in.Hash = hash
 	default:
-		return "", fmt.Errorf("%s: a source needs git or path", r.Addr)
+		return "", errors.New("a source needs git or path")
 	}
 	h.mu.Lock()
 	h.srcInfo[r.Addr.String()] = in
@@ -119,7 +121,7 @@ func (h *Hasher) ImageDigest(ctx context.Context, r *config.Resource) (string, e
 	known := h.known[addr]
 	d, from, err := h.images.resolve(ctx, im.Ref, im.Digest, known)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", addr, err)
+		return "", err
 	}
 	h.mu.Lock()
 	h.imgInfo[addr] = ImageInput{Ref: im.Ref, Digest: d, From: from}
@@ -129,11 +131,7 @@ func (h *Hasher) ImageDigest(ctx context.Context, r *config.Resource) (string, e
 
 // ResourceHash implements config.Hooks.
 func (h *Hasher) ResourceHash(r *config.Resource, deps map[string]string) (string, error) {
-	hash, err := ResourceHash(r.Addr.Type, r.Platform, r.HashedAttrs, deps)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", r.Addr, err)
-	}
-	return hash, nil
+	return ResourceHash(r.Addr.Type, r.Platform, r.HashedAttrs, deps)
 }
 
 // SourceInfo returns what the source at addr was hashed from, once SourceHash has run.

@@ -54,8 +54,8 @@ func TestHasherSources(t *testing.T) {
 		s    config.SourceSpec
 		want string
 	}{
-		{config.SourceSpec{Git: "https://x/y.git"}, "source.bad: a git source needs commit"},
-		{config.SourceSpec{Path: dir + "/nope"}, "source.bad: source path " + dir + "/nope"},
+		{config.SourceSpec{Git: "https://x/y.git"}, "a git source needs commit"},
+		{config.SourceSpec{Path: dir + "/nope"}, "source path " + dir + "/nope"},
 	} {
 		if _, err := h.SourceHash(ctx, sourceRes("bad", tt.s)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("got %v, want %q", err, tt.want)
@@ -84,7 +84,7 @@ func TestHasherImages(t *testing.T) {
 		t.Errorf("recorded: from %q", in.From)
 	}
 	_, err := h.ImageDigest(ctx, imageRes("upstream_installer", config.ImageSpec{Ref: "ghcr.io/siderolabs/installer:v1.13.3"}))
-	if err == nil || !strings.Contains(err.Error(), "image.upstream_installer: image ghcr.io/siderolabs/installer:v1.13.3 has no pinned digest") {
+	if err == nil || !strings.Contains(err.Error(), "image ghcr.io/siderolabs/installer:v1.13.3 has no pinned digest") {
 		t.Errorf("offline unpinned: %v", err)
 	}
 
@@ -117,7 +117,7 @@ func TestHasherResourceHash(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 	r.HashedAttrs = map[string]cty.Value{"x": cty.UnknownVal(cty.String)}
-	if _, err := h.ResourceHash(r, deps); err == nil || !strings.HasPrefix(err.Error(), "kernel.sovereign: hashing attribute \"x\"") {
+	if _, err := h.ResourceHash(r, deps); err == nil || !strings.HasPrefix(err.Error(), "hashing attribute \"x\"") {
 		t.Errorf("got %v", err)
 	}
 }
