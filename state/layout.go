@@ -50,6 +50,9 @@ func (l *Layout) String() string {
 	return fmt.Sprintf("layout %s (workspace %s)", l.dir, l.workspace)
 }
 
+// Workspace returns the workspace whose state this backend stores.
+func (l *Layout) Workspace() string { return l.workspace }
+
 // Dir returns the layout directory.
 func (l *Layout) Dir() string { return l.dir }
 

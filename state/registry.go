@@ -116,6 +116,9 @@ func checkWorkspace(ws string) error {
 
 func (r *Registry) String() string { return "registry " + r.tag.String() }
 
+// Workspace returns the workspace whose state this backend stores.
+func (r *Registry) Workspace() string { return r.workspace }
+
 // Repository returns the repository holding the state.
 func (r *Registry) Repository() name.Repository { return r.repo }
 
