@@ -219,7 +219,11 @@ func stagesOf(r *config.Resource) []config.Stage {
 	return nil
 }
 
+// stableTags are the tags -promote moves; none for a resource that pushes no image.
 func stableTags(r *config.Resource) []string {
+	if imageOf(r) == "" {
+		return nil
+	}
 	var tags []string
 	switch {
 	case r.Build != nil:
@@ -318,7 +322,16 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 	if pr == nil {
 		m, ok := b.view.manifests[ref]
 		stages, stagesOK := b.stageDigests(r)
-		if ok && m.hash == r.Hash && stagesOK {
+		// An artifact built on an upstream that this plan rebuilds was built on the old
+		// upstream (a kernel's new build has a new signing key): never adopt it.
+		var changedDep string
+		for _, da := range c.DependsOn {
+			if _, ok := b.changed[da]; ok {
+				changedDep = da
+				break
+			}
+		}
+		if ok && m.hash == r.Hash && stagesOK && changedDep == "" {
 			c.Action = ActionAdopt
 			c.AdoptDigest = m.digest
 			c.AdoptStages = stages
@@ -328,6 +341,8 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 			c.Action = ActionCreate
 			msg := "not in the state"
 			switch {
+			case ok && changedDep != "" && m.hash == r.Hash:
+				msg += fmt.Sprintf("; %s is in the registry but was built on the %s this plan replaces", ref, changedDep)
 			case ok:
 				msg += fmt.Sprintf("; %s exists in the registry but was built from other inputs", ref)
 			case b.opts.Refresh && ref != "":

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -193,5 +194,23 @@ func TestRefreshUnreachableRegistry(t *testing.T) {
 	_, err := Build(t.Context(), cfg, nil, "", Options{Refresh: true, Insecure: []string{"127.0.0.1:1"}, Keychain: authn.NewMultiKeychain()})
 	if err == nil || !strings.Contains(err.Error(), "-refresh=false") {
 		t.Errorf("err = %v, want one suggesting -refresh=false", err)
+	}
+}
+
+// An artifact built on an upstream the plan rebuilds is stale even with the right hash.
+func TestRefreshNeverAdoptsOnARebuiltUpstream(t *testing.T) {
+	prefix, host := startRegistry(t)
+	cfg := standard(prefix, defaultParams())
+	push(t, cfg, map[string]bool{"kernel.sovereign": true}, nil)
+	got := actions(mustPlan(t, cfg, nil, refreshOpts(host, nil)))
+	want := map[string]string{
+		"kernel.sovereign":              "create: not in the state, and " + prefix + "/kernel-sovereign:" + cfg.Resource("kernel.sovereign").Tag + " is not in the registry",
+		"extension.hailort":             "create: not in the state; " + prefix + "/extension-hailort:" + cfg.Resource("extension.hailort").Tag + " is in the registry but was built on the kernel.sovereign this plan replaces",
+		"installer.sovereign":           "create: not in the state; " + prefix + "/installer-sovereign:" + cfg.Resource("installer.sovereign").Tag + " is in the registry but was built on the kernel.sovereign this plan replaces",
+		`profile.talos["cm5-hailo10h"]`: "create: not in the state; " + prefix + `/profile-talos:` + cfg.Resource(`profile.talos["cm5-hailo10h"]`).Tag + " is in the registry but was built on the installer.sovereign this plan replaces",
+		`profile.talos["cm4-standard"]`: "adopt: not in the state, but " + prefix + "/profile-talos:" + cfg.Resource(`profile.talos["cm4-standard"]`).Tag + " is in the registry, built from the same hash (dev.sovos.hash): recorded without a build",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
