@@ -27,6 +27,9 @@ const maxManifestSize = 1 << 20
 
 // Report is the outcome of checking every module of an image.
 type Report struct {
+	// Digest is the checked image's manifest digest when CheckRef fetched it; CheckImage
+	// leaves it empty rather than compute the digest of a local image.
+	Digest string `json:"digest,omitempty"`
 	// Modules holds one result per module file, sorted by path.
 	Modules []ModuleResult `json:"modules"`
 	// OK is true when every module is OK; an image without modules is OK.
@@ -83,10 +86,15 @@ func CheckRef(ctx context.Context, ref string, cert *x509.Certificate, opts ...r
 	if err != nil {
 		return nil, fmt.Errorf("verify %s: %w", ref, err)
 	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", ref, err)
+	}
 	rep, err := CheckImage(ctx, img, cert)
 	if err != nil {
 		return nil, fmt.Errorf("verify %s: %w", ref, err)
 	}
+	rep.Digest = digest.String()
 	return rep, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/pem"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -131,6 +132,9 @@ func TestCheckRef(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("verdicts (-want +got):\n%s", diff)
 	}
+	if d, _ := img.Digest(); rep.Digest != d.String() {
+		t.Errorf("Digest = %q, want %q", rep.Digest, d)
+	}
 	if rep.OK || rep.NoModules {
 		t.Errorf("OK = %v, NoModules = %v; want false, false", rep.OK, rep.NoModules)
 	}
@@ -182,5 +186,43 @@ func TestCheckImageCanceled(t *testing.T) {
 	cancel()
 	if _, err := verify.CheckImage(ctx, img, cert); err == nil {
 		t.Error("CheckImage with a canceled context: no error")
+	}
+}
+
+func TestCertificateFromImage(t *testing.T) {
+	_, cert := verifytest.NewKey(t)
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	img, err := mutate.AppendLayers(empty.Image,
+		layer(t,
+			entry{name: "src/certs/", typeflag: tar.TypeDir},
+			entry{name: "src/certs/signing_key.x509", body: cert.Raw},
+			entry{name: "src/certs/signing_key.pem", body: pemCert},
+			entry{name: "src/certs/old.x509", body: cert.Raw},
+			entry{name: "src/certs/link.x509", typeflag: tar.TypeSymlink, linkname: "signing_key.x509"},
+			entry{name: "src/certs/garbage", body: []byte("nope")},
+		),
+		layer(t, entry{name: "src/certs/.wh.old.x509"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/src/certs/signing_key.x509", "src/certs/signing_key.pem", "./src/certs/signing_key.x509"} {
+		got, err := verify.CertificateFromImage(context.Background(), img, p)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		} else if !got.Equal(cert) {
+			t.Errorf("%s: another certificate", p)
+		}
+	}
+	for p, want := range map[string]string{
+		"/src/certs/old.x509":  "no such file",
+		"/src/certs/missing":   "no such file",
+		"/src/certs/link.x509": "symbolic link",
+		"/src/certs":           "not a regular file",
+		"/src/certs/garbage":   "/src/certs/garbage: certificate:",
+	} {
+		_, err := verify.CertificateFromImage(context.Background(), img, p)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one saying %q", p, err, want)
+		}
 	}
 }
