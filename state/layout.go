@@ -76,6 +76,16 @@ func (l *Layout) index() (*v1.IndexManifest, error) {
 
 // Read implements Backend.
 func (l *Layout) Read(ctx context.Context) (*State, string, error) {
+	s, d, err := l.read()
+	if errors.Is(err, fs.ErrNotExist) {
+		// A concurrent Write replaced index.json and collected the blobs it named
+		// between our reads: the new index names blobs that exist.
+		s, d, err = l.read()
+	}
+	return s, d, err
+}
+
+func (l *Layout) read() (*State, string, error) {
 	idx, err := l.index()
 	if err != nil || idx == nil {
 		return nil, "", err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -310,6 +311,12 @@ func statePush(c *cli.Context) (err error) {
 		data, err = io.ReadAll(os.Stdin)
 	} else {
 		data, err = os.ReadFile(file)
+		if errors.Is(err, os.ErrNotExist) && !filepath.IsAbs(file) && configDir(c) != "." {
+			// With -chdir, the errored state the failed apply named is in that directory.
+			if d, derr := os.ReadFile(filepath.Join(configDir(c), file)); derr == nil {
+				data, err, file = d, nil, filepath.Join(configDir(c), file)
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("reading the state to push: %w", err)
