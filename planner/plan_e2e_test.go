@@ -2,14 +2,20 @@ package planner
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/testenv"
+	"github.com/urmanac/sovos/state"
 )
 
 // The planner on a real configuration, evaluated by the config package with the real
@@ -140,4 +146,63 @@ func TestPlanOnEvaluatedConfiguration(t *testing.T) {
 	if got["extension.e"] != `rebuild: args["V"]: "1" -> "2"` {
 		t.Errorf("extension after -var v=2: %q", got["extension.e"])
 	}
+}
+
+// Against the real CNCF registry: the state is read from it, a plan with nothing to do
+// costs the state read plus one tags/list per repository, and deleting a recorded image
+// makes -refresh plan its rebuild.
+func TestPlanAgainstCNCFRegistry(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	ctx := context.Background()
+	cfg := standard(host+"/urmanac", defaultParams())
+	digests := push(t, cfg, nil, nil)
+	prior := appliedWith(t, cfg, false, digests)
+	tr := &countingTransport{inner: http.DefaultTransport}
+	backend, err := state.NewRegistry(host+"/urmanac/sovos-state", "main", state.WithInsecure(true), state.WithTransport(tr), state.WithKeychain(authn.NewMultiKeychain()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backend.Write(ctx, prior); err != nil {
+		t.Fatal(err)
+	}
+
+	tr.reqs = nil
+	read, digest, err := backend.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateReqs := tr.total()
+	p := mustPlanDigest(t, cfg, read, digest, refreshOpts(host, tr))
+	if p.HasChanges() {
+		t.Fatalf("changes: %v", actions(p))
+	}
+	t.Logf("plan with nothing to do against the CNCF registry: %d requests for the state read, %d for the existence check (%d tags/list for 4 repositories, %d manifest requests): %v",
+		stateReqs, tr.total()-stateReqs, tr.count("/tags/list"), tr.count("/manifests/")-tr.count("/sovos-state/manifests/"), tr.reqs)
+	if got := tr.count("/tags/list"); got != 4 {
+		t.Errorf("%d tags/list, want 4", got)
+	}
+
+	ref, err := name.NewDigest(host+"/urmanac/kernel-sovereign@"+digests["kernel.sovereign"], name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(ref); err != nil {
+		t.Fatal(err)
+	}
+	got := actions(mustPlanDigest(t, cfg, read, digest, refreshOpts(host, nil)))
+	if want := "rebuild: " + host + "/urmanac/kernel-sovereign:" + cfg.Resource("kernel.sovereign").Tag + " is missing from the registry"; got["kernel.sovereign"] != want {
+		t.Errorf("kernel: %q, want %q", got["kernel.sovereign"], want)
+	}
+	if got["extension.hailort"] != "rebuild: dependency kernel.sovereign will be rebuilt" {
+		t.Errorf("extension: %q", got["extension.hailort"])
+	}
+}
+
+func mustPlanDigest(t *testing.T, cfg *config.Config, prior *state.State, digest string, opts Options) *Plan {
+	t.Helper()
+	p, err := Build(context.Background(), cfg, prior, digest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

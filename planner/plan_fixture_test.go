@@ -212,6 +212,12 @@ func standard(registry string, p standardParams) *config.Config {
 // does (inputs from RecordedInputs, built_from from the dependencies' digests).
 func applied(t testing.TB, cfg *config.Config, promote bool) *state.State {
 	t.Helper()
+	return appliedWith(t, cfg, promote, nil)
+}
+
+// appliedWith is applied with the digests of some builds given (those really pushed).
+func appliedWith(t testing.TB, cfg *config.Config, promote bool, pushed map[string]string) *state.State {
+	t.Helper()
 	s := &state.State{Version: state.Version, Lineage: "0b7e0b6c-7a55-4c2d-9a7e-2f1d6a4c9e10", Serial: 1, SovosVersion: "0.1.0", Workspace: "main"}
 	digests := map[string]string{}
 	for _, r := range cfg.Resources {
@@ -227,6 +233,9 @@ func applied(t testing.TB, cfg *config.Config, promote bool) *state.State {
 		default:
 			sr.Tag, sr.Image = r.Tag, imageOf(r)
 			sr.Digest = "sha256:" + sha("built "+r.Hash)
+			if d, ok := pushed[sr.Address]; ok {
+				sr.Digest = d
+			}
 			sr.BuiltFrom = map[string]string{}
 			for _, d := range r.DependsOn {
 				if dg := digests[d.String()]; dg != "" {
