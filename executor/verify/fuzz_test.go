@@ -11,7 +11,7 @@ import (
 // check the one promise that matters on hostile input: a verdict, never a panic.
 //
 //	go test ./executor/verify -run '^$' -fuzz FuzzCheckModule -fuzztime 30s
-//	go test ./executor/verify -run '^$' -fuzz FuzzParsePKCS7 -fuzztime 30s
+//	go test ./executor/verify -run '^$' -fuzz FuzzParse -fuzztime 30s
 
 func FuzzCheckModule(f *testing.F) {
 	key, cert := verifytest.NewKey(f)
@@ -41,7 +41,9 @@ func FuzzCheckModule(f *testing.F) {
 	})
 }
 
-func FuzzParsePKCS7(f *testing.F) {
+// FuzzParse feeds both the trailer parser and the PKCS#7 parser: seeds are bare DER
+// blobs and whole signed modules.
+func FuzzParse(f *testing.F) {
 	key, cert := verifytest.NewKey(f)
 	ekey, ecert := verifytest.NewECKey(f)
 	for _, opts := range []verify.SignOptions{{}, {KeyID: true}} {
@@ -50,6 +52,7 @@ func FuzzParsePKCS7(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(der)
+		f.Add(verifytest.SignModuleWith(f, []byte("content"), key, cert, opts))
 		der, err = verify.SignPKCS7([]byte("content"), ekey, ecert, opts)
 		if err != nil {
 			f.Fatal(err)
@@ -57,6 +60,11 @@ func FuzzParsePKCS7(f *testing.F) {
 		f.Add(der)
 	}
 	f.Fuzz(func(t *testing.T, der []byte) {
+		if sig, err := verify.Parse(der); err == nil {
+			if len(sig.Content)+len(sig.PKCS7) >= len(der) || len(sig.Signers) == 0 {
+				t.Fatalf("Parse split %d bytes into %d + %d with %d signers", len(der), len(sig.Content), len(sig.PKCS7), len(sig.Signers))
+			}
+		}
 		signers, err := verify.ParsePKCS7(der)
 		if err != nil {
 			return
