@@ -398,7 +398,7 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 		}
 	}
 	if hashChanged && len(reasons) == 0 {
-		reasons = append(reasons, Reason{ReasonHashChanged, fmt.Sprintf("hash %s -> %s (platform, encoding or a sensitive value changed)", shortHash(pr.Hash), shortHash(r.Hash))})
+		reasons = append(reasons, Reason{ReasonHashChanged, unexplainedHash(r, pr)})
 	}
 	if len(reasons) > 0 {
 		c.Action, c.Reasons = ActionRebuild, reasons
@@ -560,4 +560,18 @@ func dataChange(dep *config.Resource, pr *state.Resource) (Reason, bool) {
 		return Reason{ReasonImageChanged, fmt.Sprintf("%s: %s now points to %s (was %s)", addr, dep.Image.Ref, shortDigest(dep.Image.Digest), shortDigest(pr.Digest))}, true
 	}
 	return Reason{}, false
+}
+
+// unexplainedHash words a hash change no recorded input explains: a redacted (sensitive)
+// value, or what is hashed but not recorded (platform, dependencies' hashes, encoding).
+func unexplainedHash(r *config.Resource, pr *state.Resource) string {
+	change := fmt.Sprintf("hash %s -> %s", shortHash(pr.Hash), shortHash(r.Hash))
+	if in, err := RecordedInputs(r); err == nil {
+		for _, v := range in {
+			if strings.Contains(string(v), Redacted) {
+				return "a sensitive value changed, or another input that is not shown (" + change + ")"
+			}
+		}
+	}
+	return "an input that is not recorded changed: platform, a dependency's hash or the hash encoding (" + change + ")"
 }

@@ -206,3 +206,53 @@ func mustPlanDigest(t *testing.T, cfg *config.Config, prior *state.State, digest
 	}
 	return p
 }
+
+// A sensitive variable reaches the recorded inputs redacted, and a plan never shows it.
+func TestSensitiveVariableNeverShown(t *testing.T) {
+	dir := t.TempDir()
+	cfgText := `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+source "kern" { path = "./kern" }
+kernel "k" {
+  source   = source.kern
+  platform = "linux/arm64"
+  image    = "registry.example.com/kernel"
+  args     = { TOKEN = var.token, PLAIN = "x" }
+}
+`
+	for name, content := range map[string]string{"main.sovos.hcl": cfgText, "kern/Dockerfile": "FROM scratch\n"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := loadE2E(t, dir, "token=hunter2")
+	in, err := RecordedInputs(cfg.Resource("kernel.k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(in["args"]); got != `{"PLAIN":"x","TOKEN":"(sensitive value)"}` {
+		t.Errorf("recorded args: %s", got)
+	}
+	prior := applied(t, cfg, false)
+	p := mustPlan(t, loadE2E(t, dir, "token=hunter3"), prior, Options{})
+	var b strings.Builder
+	if err := RenderHuman(&b, p, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderJSON(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "hunter") {
+		t.Errorf("a sensitive value is shown:\n%s", b.String())
+	}
+	if c := p.Change("kernel.k"); c.Action != ActionRebuild || c.Reasons[0].Kind != ReasonHashChanged {
+		t.Errorf("kernel: %s %v", c.Action, c.Reasons)
+	}
+}

@@ -132,7 +132,7 @@ func TestChangesAndTheirReasons(t *testing.T) {
 			name:   "sensitive value",
 			change: func(p *standardParams) { p.secret = cty.StringVal("hunter3").Mark(config.MarkSensitive) },
 			want: map[string]string{
-				"kernel.sovereign":              "rebuild: hash ", // prefix: the value is never shown
+				"kernel.sovereign":              "rebuild: a sensitive value changed", // prefix: the value is never shown
 				"extension.hailort":             "rebuild: dependency kernel.sovereign will be rebuilt",
 				"installer.sovereign":           "rebuild: dependency kernel.sovereign will be rebuilt",
 				`profile.talos["cm5-hailo10h"]`: "rebuild: dependency installer.sovereign will be rebuilt; dependency extension.hailort will be rebuilt",
@@ -147,7 +147,7 @@ func TestChangesAndTheirReasons(t *testing.T) {
 			tt.change(&params)
 			got := actions(mustPlan(t, standard(planRegistry, params), prior, Options{}))
 			for a, w := range tt.want {
-				if strings.HasSuffix(w, "hash ") {
+				if strings.HasSuffix(w, "sensitive value changed") {
 					if !strings.HasPrefix(got[a], w) || strings.Contains(got[a], "hunter") {
 						t.Errorf("%s: %q, want prefix %q and no secret", a, got[a], w)
 					}
