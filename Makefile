@@ -14,10 +14,12 @@ build:
 # buildkitd and buildctl come from the pinned tools/ module (go get -tool); plain
 # `go install pkg@version` cannot build BuildKit because of its exclude directives.
 # The binaries are rebuilt only when the pins in tools/go.mod or tools/go.sum change.
+# Static (CGO_ENABLED=0): dockerfile-frontend runs inside a FROM scratch test image
+# as a gateway.v0 frontend.
 tools: $(BUILDKITD)
 
 $(BUILDKITD): tools/go.mod tools/go.sum
-	cd tools && GOBIN=$(TOOLS_BIN) $(GO) install tool
+	cd tools && CGO_ENABLED=0 GOBIN=$(TOOLS_BIN) $(GO) install tool
 	touch $@
 
 # End-to-end tests start their own buildkitd (as root) and registry; they find the

@@ -25,7 +25,7 @@ type env struct {
 	driver   *Driver
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	host := testenv.StartRegistry(t)
 	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
@@ -60,7 +60,7 @@ func (e *env) build(t *testing.T, req Request) (*Result, error) {
 }
 
 // writeFiles creates files (path → content) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for p, content := range files {
 		full := filepath.Join(dir, p)

@@ -221,8 +221,7 @@ func (b *Buildkitd) Log() string {
 }
 
 // buildkitdPath finds the buildkitd binary: $SOVOS_BUILDKITD, else
-// .tools/bin/buildkitd in the repository root found by walking up from the
-// test's working directory.
+// .tools/bin/buildkitd in the repository.
 func buildkitdPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("SOVOS_BUILDKITD"); p != "" {
@@ -231,15 +230,30 @@ func buildkitdPath(t testing.TB) string {
 		}
 		return p
 	}
+	return ToolPath(t, "buildkitd")
+}
+
+// ToolPath finds a binary built by `make tools` (buildkitd, buildctl,
+// dockerfile-frontend): next to $SOVOS_BUILDKITD when that is set, else in
+// .tools/bin of the repository root found by walking up from the test's working
+// directory. A missing tool skips the test (fails it with CI=true).
+func ToolPath(t testing.TB, name string) string {
+	t.Helper()
+	if p := os.Getenv("SOVOS_BUILDKITD"); p != "" {
+		candidate := filepath.Join(filepath.Dir(p), name)
+		if _, err := os.Stat(candidate); err == nil {
+			return candidate
+		}
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "tools", "go.mod")); err == nil {
-			p := filepath.Join(dir, ".tools", "bin", "buildkitd")
+			p := filepath.Join(dir, ".tools", "bin", name)
 			if _, err := os.Stat(p); err != nil {
-				unavailable(t, fmt.Sprintf("buildkitd is not built (%s missing); run `make tools`, or set SOVOS_BUILDKITD", p))
+				unavailable(t, fmt.Sprintf("%s is not built (%s missing); run `make tools`", name, p))
 			}
 			return p
 		}
