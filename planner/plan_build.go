@@ -550,7 +550,14 @@ func dataChange(dep *config.Resource, pr *state.Resource) (Reason, bool) {
 			if old != "" && old != dep.Source.Commit {
 				return Reason{ReasonSourceChanged, fmt.Sprintf("%s: commit %s -> %s", addr, shortHash(old), shortHash(dep.Source.Commit))}, true
 			}
-			return Reason{ReasonSourceChanged, fmt.Sprintf("%s: commit or subdirectory changed (%s)", addr, dep.Source.Commit)}, true
+			var oldSub string
+			if raw, ok := pr.Inputs["subdir"]; ok {
+				_ = json.Unmarshal(raw, &oldSub)
+			}
+			if oldSub != dep.Source.Subdir {
+				return Reason{ReasonSourceChanged, fmt.Sprintf("%s: subdir %q -> %q", addr, oldSub, dep.Source.Subdir)}, true
+			}
+			return Reason{ReasonSourceChanged, fmt.Sprintf("%s: changed (commit %s)", addr, shortHash(dep.Source.Commit))}, true
 		}
 		return Reason{ReasonSourceChanged, fmt.Sprintf("%s: content changed (%s -> %s)", addr, shortHash(pr.Hash), shortHash(dep.Hash))}, true
 	case dep.Image != nil:
