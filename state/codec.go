@@ -63,7 +63,7 @@ func Decode(data []byte, where string) (*State, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		if !json.Valid(data) {
-			return nil, fmt.Errorf("%s: the state document is corrupted: not valid JSON (%v)", where, err)
+			return nil, fmt.Errorf("%s: the state document is not valid JSON (%v): it is corrupted, or not a sovos state", where, err)
 		}
 		return nil, fmt.Errorf("%s: %w: the document is JSON but not an object", where, ErrNotState)
 	}

@@ -99,8 +99,8 @@ func TestDecodeErrors(t *testing.T) {
 		name, doc, want string
 		notState        bool
 	}{
-		{"empty", ``, "corrupted: not valid JSON", false},
-		{"truncated", `{"version": 1, "lin`, "corrupted: not valid JSON", false},
+		{"empty", ``, "not valid JSON", false},
+		{"truncated", `{"version": 1, "lin`, "not valid JSON", false},
 		{"array", `[1,2]`, "not an object", true},
 		{"foreign", `{"name": "x"}`, `no "version" field`, true},
 		{"terraform", `{"version": 4, "terraform_version": "1.9.0", "serial": 1}`, "Terraform state", true},

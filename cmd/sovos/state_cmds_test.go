@@ -109,7 +109,7 @@ func TestStateCommands(t *testing.T) {
 			if out, errOut, code = run("state", "push", "-force", old); code != 0 || !strings.Contains(out, "serial 6") {
 				t.Errorf("push -force: exit %d, %q, %q", code, out, errOut)
 			}
-			if _, errOut, code = run("state", "push", filepath.Join(dir, "main.sovos.hcl")); code != 1 || !strings.Contains(errOut, "main.sovos.hcl: not a sovos state") {
+			if _, errOut, code = run("state", "push", filepath.Join(dir, "main.sovos.hcl")); code != 1 || !strings.Contains(errOut, "main.sovos.hcl: the state document is not valid JSON") {
 				t.Errorf("push of a non-state: exit %d, %q", code, errOut)
 			}
 
