@@ -85,6 +85,11 @@ func TestBuildSharesStepsInOneSession(t *testing.T) {
 		}
 	}
 
+	// One outer build and one nested build for the stage, as the daemon saw them.
+	if n := e.daemon.Solves(t); n != 2 {
+		t.Errorf("daemon recorded %d solves, want 2", n)
+	}
+
 	// Same request again: everything is cached, nothing changes.
 	start = time.Now()
 	res2, err := e.build(t, req)

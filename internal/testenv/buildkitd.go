@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	controlapi "github.com/moby/buildkit/api/services/control"
 	"github.com/moby/buildkit/client"
 )
 
@@ -212,6 +214,39 @@ func (b *Buildkitd) reapContainers() {
 	for i := len(under) - 1; i >= 0; i-- {
 		syscall.Unmount(under[i], syscall.MNT_DETACH)
 	}
+}
+
+// Solves returns how many solves (client Solve or Build calls, finished or not)
+// the daemon has recorded in its build history. Tests use it to check on the
+// daemon itself that an apply issued no build. A Build of a resource with N
+// stages counts 1+N.
+func (b *Buildkitd) Solves(t testing.TB) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, b.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stream, err := c.ControlClient().ListenBuildHistory(ctx, &controlapi.BuildHistoryRequest{EarlyExit: true})
+	if err != nil {
+		t.Fatalf("reading buildkitd history: %v", err)
+	}
+	refs := map[string]bool{}
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading buildkitd history: %v", err)
+		}
+		if ev.Record != nil {
+			refs[ev.Record.Ref] = true
+		}
+	}
+	return len(refs)
 }
 
 // Log returns the daemon's log so far.
