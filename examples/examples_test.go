@@ -656,3 +656,144 @@ func TestSovereignOSMatrix(t *testing.T) {
 		})
 	}
 }
+
+// buildSovos compiles cmd/sovos once per test binary run.
+func buildSovos(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the sovos binary; skipped with -short")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not found")
+	}
+	bin := filepath.Join(t.TempDir(), "sovos")
+	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/sovos")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/sovos: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// offlineEnv is an environment in which any network call fails: a dead proxy for
+// HTTP(S), no registry credentials, a scratch home and cache.
+func offlineEnv(t *testing.T) []string {
+	home := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(k) {
+		case "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "HOME", "DOCKER_CONFIG", "XDG_CACHE_HOME", "BUILDKIT_HOST":
+			continue
+		}
+		if strings.HasPrefix(k, "SOVOS_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"HTTP_PROXY=http://127.0.0.1:1", "HTTPS_PROXY=http://127.0.0.1:1", "NO_PROXY=",
+		"HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+		"DOCKER_CONFIG="+filepath.Join(home, ".docker"),
+		"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock")
+}
+
+// planChange is one entry of a JSON plan's resource_changes.
+type planChange struct {
+	Address string `json:"address"`
+	Action  string `json:"action"`
+}
+
+// TestSovereignOSPlanOffline runs the commands of the example's README and of the PR
+// workflow, offline, from the repository root: validate, plan -out with
+// -detailed-exitcode against a scratch state, show -format=markdown, and the sticky
+// comment of that markdown.
+func TestSovereignOSPlanOffline(t *testing.T) {
+	wf := readWorkflow(t, "sovos-plan.yml")
+	dir, workspace := wf.Env["SOVOS_DIR"], wf.Env["SOVOS_WORKSPACE"]
+	if dir != "examples/sovereign-os" {
+		t.Fatalf("sovos-plan.yml plans %q; this test expects the sovereign-os example", dir)
+	}
+	bin := buildSovos(t)
+	env := offlineEnv(t)
+	tmp := t.TempDir()
+	statePath := filepath.Join(tmp, "state")
+	planFile := filepath.Join(tmp, "plan.out")
+
+	sovos := func(wantCode int, args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-chdir=" + dir, "-no-color"}, args...)...)
+		cmd.Dir = ".."
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("sovos %v: %v", args, err)
+		}
+		if code != wantCode {
+			t.Fatalf("sovos %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, wantCode, out, stderr.String())
+		}
+		return out
+	}
+
+	if out := sovos(0, "validate"); !strings.Contains(string(out), "valid") {
+		t.Errorf("validate printed %q", out)
+	}
+
+	// -detailed-exitcode: 2 = success with changes (a fresh state: everything is new).
+	sovos(2, "plan", "-refresh=false", "-state-path="+statePath, "-out="+planFile, "-detailed-exitcode",
+		"-workspace="+workspace)
+
+	var plan struct {
+		Changes []planChange   `json:"resource_changes"`
+		Summary map[string]int `json:"summary"`
+	}
+	if err := json.Unmarshal(sovos(0, "show", "-format=json", planFile), &plan); err != nil {
+		t.Fatalf("show -format=json: %v", err)
+	}
+	var profiles []string
+	for _, c := range plan.Changes {
+		if c.Action != "create" {
+			t.Errorf("%s: action %s, want create on an empty state", c.Address, c.Action)
+		}
+		if strings.HasPrefix(c.Address, "profile.talos[") {
+			profiles = append(profiles, c.Address)
+		}
+	}
+	if len(profiles) != 4 {
+		t.Errorf("plan has %d profile.talos instances (%v), want 2 hardware x 2 variants", len(profiles), profiles)
+	}
+	for _, addr := range []string{"kernel.sovereign", "extension.hailort", "installer.sovereign"} {
+		if !slices.ContainsFunc(plan.Changes, func(c planChange) bool { return c.Address == addr }) {
+			t.Errorf("plan lacks %s", addr)
+		}
+	}
+
+	md := sovos(0, "show", "-format=markdown", planFile)
+	mark := "<!-- sovos-plan workspace=" + workspace + " dir=" + dir + " -->"
+	if !strings.HasPrefix(string(md), mark+"\n") {
+		t.Fatalf("markdown does not start with the marker the workflow expects:\n%s", md)
+	}
+	run := runSticky(t, map[string]any{
+		"comments": []map[string]any{{"id": 11, "body": mark + "\nan older plan"}},
+		"options":  map[string]any{"body": string(md), "workspace": workspace, "dir": dir, "exitcode": "2"},
+	})
+	if run.Error != "" || run.Result == nil || run.Result.Action != "updated" || run.Result.ID != 11 {
+		t.Fatalf("sticky comment of the real plan: result %+v, error %q", run.Result, run.Error)
+	}
+	if len(run.Warnings) != 0 {
+		t.Errorf("SOVOS_DIR/SOVOS_WORKSPACE of the workflow disagree with sovos's marker: %v", run.Warnings)
+	}
+
+	// Planning wrote nothing into the example directory.
+	for _, p := range []string{".sovos", "_out", "plan.out"} {
+		if _, err := os.Stat(filepath.Join("sovereign-os", p)); err == nil {
+			t.Errorf("plan left %s in examples/sovereign-os", p)
+		}
+	}
+}
