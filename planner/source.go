@@ -9,9 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -40,8 +42,13 @@ func NewSourceHasher(cacheDir string) *SourceHasher {
 }
 
 // HashGit returns the hash of a git source: its commit and subdirectory only, never its
-// URL, so moving a remote from https to ssh (or to a mirror) rebuilds nothing.
+// URL, so moving a remote from https to ssh (or to a mirror) rebuilds nothing. Spellings
+// git treats as the same (an uppercase commit, "./kernel/" for "kernel") hash the same.
 func (h *SourceHasher) HashGit(commit, subdir string) string {
+	commit = strings.ToLower(commit)
+	if subdir != "" {
+		subdir = strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(subdir)), "/")
+	}
 	b, err := CanonicalJSON(map[string]any{
 		"scheme": HashScheme,
 		"kind":   "git",

@@ -335,4 +335,13 @@ func TestHashGitIgnoresURL(t *testing.T) {
 	if a == h.HashGit("1123456789abcdef0123456789abcdef01234567", "") {
 		t.Error("commit not hashed")
 	}
+	if a != h.HashGit(strings.ToUpper(commit), "") || a != h.HashGit(commit, ".") || a != h.HashGit(commit, "/") {
+		t.Error("equivalent spellings hash differently")
+	}
+	k := h.HashGit(commit, "kernel")
+	for _, s := range []string{"./kernel", "kernel/", "/kernel", "a/../kernel"} {
+		if h.HashGit(commit, s) != k {
+			t.Errorf("subdir %q hashes differently from %q", s, "kernel")
+		}
+	}
 }
