@@ -240,6 +240,10 @@ func (r *Registry) ReadLock(ctx context.Context) (*LockInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.readLock(ctx, p)
+}
+
+func (r *Registry) readLock(ctx context.Context, p *remote.Puller) (*LockInfo, error) {
 	desc, err := r.get(ctx, p, r.lockTag)
 	if err != nil || desc == nil {
 		return nil, err
@@ -257,13 +261,43 @@ func (r *Registry) ReadLock(ctx context.Context) (*LockInfo, error) {
 
 // Lock implements Backend. Locking again with the holder's own ID renews the lock.
 func (r *Registry) Lock(ctx context.Context, info *LockInfo) error {
-	cur, err := r.ReadLock(ctx)
+	p, err := r.puller(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := r.readLock(ctx, p)
 	if err != nil {
 		return err
 	}
 	if cur != nil && cur.ID != info.ID && !cur.expired(time.Now()) {
 		return &LockError{Info: cur, Err: errors.New("held by another process")}
 	}
+	return r.writeLock(ctx, p, info)
+}
+
+// Renew implements Renewer: it rewrites the lock with info's new expiry if the lock is
+// still info's.
+func (r *Registry) Renew(ctx context.Context, info *LockInfo) error {
+	p, err := r.puller(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := r.readLock(ctx, p)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return &LockError{Err: errReleased}
+	}
+	if cur.ID != info.ID {
+		return &LockError{Info: cur, Err: errors.New("taken over after it expired")}
+	}
+	return r.writeLock(ctx, p, info)
+}
+
+// writeLock writes info at the lock tag, waits for the settle time and reads it back:
+// the only defence against a concurrent writer that registries allow.
+func (r *Registry) writeLock(ctx context.Context, p *remote.Puller, info *LockInfo) error {
 	data, err := encodeLock(info)
 	if err != nil {
 		return err
@@ -280,7 +314,7 @@ func (r *Registry) Lock(ctx context.Context, info *LockInfo) error {
 		case <-t.C:
 		}
 	}
-	back, err := r.ReadLock(ctx)
+	back, err := r.readLock(ctx, p)
 	if err != nil {
 		return fmt.Errorf("reading back the state lock: %w", err)
 	}
@@ -288,22 +322,6 @@ func (r *Registry) Lock(ctx context.Context, info *LockInfo) error {
 		return &LockError{Info: back, Err: errors.New("another process wrote the lock at the same time")}
 	}
 	return nil
-}
-
-// Renew implements Renewer: it rewrites the lock with info's new expiry if the lock is
-// still info's.
-func (r *Registry) Renew(ctx context.Context, info *LockInfo) error {
-	cur, err := r.ReadLock(ctx)
-	if err != nil {
-		return err
-	}
-	if cur == nil {
-		return &LockError{Err: errReleased}
-	}
-	if cur.ID != info.ID {
-		return &LockError{Info: cur, Err: errors.New("taken over after it expired")}
-	}
-	return r.Lock(ctx, info)
 }
 
 // Unlock implements Backend: it re-points the lock tag at the released marker, because
