@@ -85,16 +85,19 @@ type treeEntry struct {
 // path, are {"path","type":"dir"}, {"path","type":"file","exec","sha256"} and
 // {"path","type":"symlink","target"} (docs/hashing.md). Paths excluded by the root
 // .dockerignore (BuildKit's matcher and semantics), every .git and .sovos, and the
-// cache directory are left out; the root
-// Dockerfile and .dockerignore are always in, as Docker always sends them.
+// cache directory are left out; the root Dockerfile and .dockerignore are always in, as
+// Docker always sends them.
 func (h *SourceHasher) HashPath(ctx context.Context, dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("source path %s: %w", dir, err)
 	}
 	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("source path %s does not exist", dir)
+	}
 	if err != nil {
-		return "", fmt.Errorf("source path %s: %w", dir, err)
+		return "", fmt.Errorf("source path: %w", err)
 	}
 	if !fi.IsDir() {
 		return "", fmt.Errorf("source path %s is not a directory", dir)
