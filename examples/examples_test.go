@@ -701,8 +701,70 @@ func offlineEnv(t *testing.T) []string {
 
 // planChange is one entry of a JSON plan's resource_changes.
 type planChange struct {
-	Address string `json:"address"`
-	Action  string `json:"action"`
+	Address   string   `json:"address"`
+	Type      string   `json:"type"`
+	Action    string   `json:"action"`
+	DependsOn []string `json:"depends_on"`
+	After     *struct {
+		Hash string `json:"hash"`
+		Tag  string `json:"tag"`
+		Ref  string `json:"ref"`
+	} `json:"after"`
+}
+
+// stateAfterApply is the state an apply of changes would leave (SPEC §7): every build
+// recorded with its hash, tag and a digest, stage digests, and the digests of the
+// upstream builds it consumed.
+func stateAfterApply(t *testing.T, workspace string, changes []planChange) []byte {
+	t.Helper()
+	digest := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	built := map[string]bool{}
+	for _, c := range changes {
+		built[c.Address] = true
+	}
+	stages := map[string]map[string]string{
+		"kernel":    {"hailort-pkg": "ghcr.io/urmanac/hailort-pkg"},
+		"installer": {"imager": "ghcr.io/urmanac/imager"},
+	}
+	var resources []map[string]any
+	for _, c := range changes {
+		if c.After == nil {
+			t.Fatalf("%s has no after snapshot", c.Address)
+		}
+		r := map[string]any{
+			"address": c.Address, "type": c.Type, "hash": c.After.Hash, "tag": c.After.Tag,
+			"image":  strings.TrimSuffix(c.After.Ref, ":"+c.After.Tag),
+			"digest": digest(c.Address), "built_at": "2026-11-25T19:00:00Z",
+		}
+		from := map[string]string{}
+		for _, d := range c.DependsOn {
+			if built[d] {
+				from[d] = digest(d)
+			}
+		}
+		if len(from) > 0 {
+			r["built_from"] = from
+		}
+		if st := stages[c.Type]; st != nil {
+			m := map[string]any{}
+			for target, image := range st {
+				m[target] = map[string]string{"image": image, "digest": digest(c.Address + "/" + target)}
+			}
+			r["stages"] = m
+		}
+		resources = append(resources, r)
+	}
+	data, err := json.Marshal(map[string]any{
+		"version": 1, "lineage": "8a7c2f4e-1111-4222-8333-944455556666", "serial": 1,
+		"sovos_version": "0.1.0", "workspace": workspace, "resources": resources,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // TestSovereignOSPlanOffline runs the commands of the example's README and of the PR
@@ -789,6 +851,48 @@ func TestSovereignOSPlanOffline(t *testing.T) {
 	if len(run.Warnings) != 0 {
 		t.Errorf("SOVOS_DIR/SOVOS_WORKSPACE of the workflow disagree with sovos's marker: %v", run.Warnings)
 	}
+
+	// After an apply (its state made up from the plan), the same configuration plans
+	// nothing, and a new HailoRT version rebuilds the extension but never the kernel
+	// nor the installer: the hour-long build is not repeated.
+	stateFile := filepath.Join(tmp, "state.json")
+	if err := os.WriteFile(stateFile, stateAfterApply(t, workspace, plan.Changes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sovos(0, "state", "push", "-state-path="+statePath, "-workspace="+workspace, stateFile)
+	if out := sovos(0, "plan", "-refresh=false", "-state-path="+statePath, "-detailed-exitcode"); !strings.Contains(string(out), "No changes.") {
+		t.Errorf("second plan has changes:\n%s", out)
+	}
+	var bumped struct {
+		Changes []planChange `json:"resource_changes"`
+	}
+	out := sovos(2, "plan", "-refresh=false", "-state-path="+statePath, "-detailed-exitcode",
+		"-format=json", "-var", "hailort_version=5.3.1")
+	if err := json.Unmarshal(out, &bumped); err != nil {
+		t.Fatalf("plan -format=json: %v\n%s", err, out)
+	}
+	actions := map[string]string{}
+	for _, c := range bumped.Changes {
+		actions[c.Address] = c.Action
+	}
+	for addr, want := range map[string]string{
+		"kernel.sovereign":                      "no-op",
+		"installer.sovereign":                   "no-op",
+		"extension.hailort":                     "rebuild",
+		`profile.talos["cm5-hailo10h-hailort"]`: "rebuild",
+	} {
+		got := actions[addr]
+		if got == "" {
+			got = "no-op" // the JSON plan may leave out no-ops
+		}
+		if got != want {
+			t.Errorf("after -var hailort_version=5.3.1: %s is %s, want %s", addr, got, want)
+		}
+	}
+	// The cm4 instances use none of the sovereign artifacts, but as in Terraform both
+	// branches of the conditionals in profile.talos are dependencies; record what the
+	// planner makes of that.
+	t.Logf("cm4-standard-minimal after an extension change: %s", actions[`profile.talos["cm4-standard-minimal"]`])
 
 	// Planning wrote nothing into the example directory.
 	for _, p := range []string{".sovos", "_out", "plan.out"} {
