@@ -1,0 +1,486 @@
+// Package executor carries out a plan: it walks the plan's resources in dependency order
+// (package dag), builds kernels, extensions and installers through a BuildKit daemon
+// (package buildkit), checks every extension's modules against its kernel's key (package
+// verify), renders and runs imager profiles, records each result in the state as soon as
+// it is known, and finally moves stable tags when asked to promote.
+package executor
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/hashicorp/go-hclog"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/progress/progressui"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/dag"
+	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
+)
+
+// Options tune Apply.
+type Options struct {
+	// Parallelism bounds the resources processed at once (default 4).
+	Parallelism int
+	// Promote moves stable tags after every node succeeded. A plan made with -promote
+	// (Plan.Promote) promotes too.
+	Promote bool
+	// Drivers returns the BuildKit driver of a builder by name ("default" when the
+	// configuration declares none). It is called at most once per builder name.
+	Drivers func(ctx context.Context, builder string) (*buildkit.Driver, error)
+	// Writer records results in the state as they come. Apply closes it (a final flush)
+	// before returning.
+	Writer *state.Writer
+	// Dir is the configuration directory; a state that cannot be written is saved in
+	// Dir/.sovos/errored-state.json.
+	Dir string
+	// CacheDir holds git checkouts (gitsource.Fetch); default Dir/.sovos/cache.
+	CacheDir string
+	// Progress receives BuildKit's progress display; nil shows none.
+	Progress io.Writer
+	// ProgressMode is auto, tty, plain, rawjson or quiet (default auto).
+	ProgressMode string
+	Logger       hclog.Logger
+	// InsecureRegistries are reached over plain HTTP by sovos's own registry calls and
+	// BuildKit pushes, and get forceInsecure in imager profiles.
+	InsecureRegistries []string
+	Keychain           authn.Keychain
+	Transport          http.RoundTripper
+}
+
+// Outcome is how one resource ended.
+type Outcome string
+
+// Outcomes of a resource in an apply.
+const (
+	Built     Outcome = "built"
+	Adopted   Outcome = "adopted"
+	Forgotten Outcome = "forgotten"
+	Unchanged Outcome = "unchanged"
+	Failed    Outcome = "failed"
+	Skipped   Outcome = "skipped"
+	Canceled  Outcome = "canceled"
+)
+
+// NodeResult is the outcome of one resource.
+type NodeResult struct {
+	Address  string
+	Action   planner.Action
+	Outcome  Outcome
+	Err      error
+	Duration time.Duration
+	// Digest is the artifact's digest after the apply ("" for profiles without output).
+	Digest string
+}
+
+// Promotion is one stable tag moved.
+type Promotion struct {
+	Address, Ref, Digest string
+}
+
+// Summary is what an apply did.
+type Summary struct {
+	Resources []*NodeResult
+	Promoted  []Promotion
+	// PromoteSkipped says why tags were not moved although promotion was asked for.
+	PromoteSkipped string
+	Duration       time.Duration
+}
+
+// Count returns how many resources ended with outcome o.
+func (s *Summary) Count(o Outcome) int {
+	n := 0
+	for _, r := range s.Resources {
+		if r.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed reports whether any resource failed, was skipped or was canceled.
+func (s *Summary) Failed() bool {
+	return s.Count(Failed)+s.Count(Skipped)+s.Count(Canceled) > 0
+}
+
+// Render writes the end-of-apply report: one line per resource that did something or
+// failed, then the counts.
+func (s *Summary) Render(w io.Writer) {
+	for _, r := range s.Resources {
+		switch r.Outcome {
+		case Unchanged:
+			continue
+		case Failed, Skipped, Canceled:
+			fmt.Fprintf(w, "%s: %s: %v\n", r.Address, r.Outcome, r.Err)
+		default:
+			line := fmt.Sprintf("%s: %s", r.Address, r.Outcome)
+			if r.Digest != "" {
+				line += " " + r.Digest
+			}
+			if r.Duration > 0 {
+				line += fmt.Sprintf(" (%s)", r.Duration.Round(100*time.Millisecond))
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	for _, p := range s.Promoted {
+		fmt.Fprintf(w, "%s: promoted %s -> %s\n", p.Address, p.Ref, p.Digest)
+	}
+	if s.PromoteSkipped != "" {
+		fmt.Fprintf(w, "Tags not promoted: %s\n", s.PromoteSkipped)
+	}
+	fmt.Fprintf(w, "\nApply %s! %d built, %d adopted, %d forgotten, %d unchanged, %d failed, %d skipped",
+		map[bool]string{true: "failed", false: "complete"}[s.Failed()],
+		s.Count(Built), s.Count(Adopted), s.Count(Forgotten), s.Count(Unchanged), s.Count(Failed), s.Count(Skipped))
+	if n := s.Count(Canceled); n > 0 {
+		fmt.Fprintf(w, ", %d canceled", n)
+	}
+	if len(s.Promoted) > 0 {
+		fmt.Fprintf(w, ", %d tags promoted", len(s.Promoted))
+	}
+	fmt.Fprintf(w, " (%s).\n", s.Duration.Round(100*time.Millisecond))
+}
+
+// artifact is what is known of a resource's pushed images during an apply: from the
+// state, then from this apply's builds.
+type artifact struct {
+	image  string
+	digest string
+	stages map[string]*state.Stage
+	cert   *x509.Certificate
+}
+
+// applier is one run of Apply.
+type applier struct {
+	p    *planner.Plan
+	opts Options
+	log  hclog.Logger
+
+	status chan *client.SolveStatus
+
+	mu        sync.Mutex
+	artifacts map[string]*artifact
+	verified  map[string]string // extension address -> digest that passed verification
+	drivers   map[string]*driverOnce
+
+	// refs maps every "image:tag" a resource exposes (.ref, .stage[T].ref) to its
+	// address and target ("" for the primary image), so an attribute naming it can be
+	// pinned by digest once the digest is known.
+	refs map[string]refTarget
+}
+
+type refTarget struct{ addr, target string }
+
+type driverOnce struct {
+	once sync.Once
+	d    *buildkit.Driver
+	err  error
+}
+
+// Apply carries out p. It returns a summary and an error when any resource failed or was
+// skipped, promotion failed, or the state could not be written (then saved to
+// .sovos/errored-state.json). Cancelling ctx stops new builds, cancels running ones and
+// still writes the state.
+func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error) {
+	start := time.Now()
+	if p == nil || p.Config == nil {
+		return nil, errors.New("apply: the plan has no configuration bound to it")
+	}
+	if opts.Writer == nil {
+		return nil, errors.New("apply: no state writer")
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 4
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = joinDir(opts.Dir, ".sovos/cache")
+	}
+	a := &applier{
+		p: p, opts: opts, log: opts.Logger,
+		artifacts: map[string]*artifact{},
+		verified:  map[string]string{},
+		drivers:   map[string]*driverOnce{},
+		refs:      map[string]refTarget{},
+	}
+	a.index()
+
+	g := dag.New()
+	nodes := map[string]*planner.ResourceChange{}
+	for _, c := range p.Changes {
+		g.Add(c.Address)
+		nodes[c.Address] = c
+	}
+	for _, c := range p.Changes {
+		for _, d := range c.DependsOn {
+			if nodes[d] != nil {
+				g.Connect(c.Address, d)
+			}
+		}
+	}
+
+	stopProgress := a.startProgress(ctx)
+	results, walkErr := g.Walk(ctx, opts.Parallelism, func(ctx context.Context, addr string) error {
+		return a.node(ctx, nodes[addr])
+	})
+	stopProgress()
+
+	sum := &Summary{}
+	var failures []string
+	if walkErr != nil {
+		failures = append(failures, walkErr.Error())
+	}
+	failedAddrs := map[string]bool{}
+	for _, r := range results {
+		c := nodes[r.ID]
+		nr := &NodeResult{Address: r.ID, Action: c.Action, Duration: r.Duration()}
+		switch r.Status {
+		case dag.Succeeded:
+			nr.Outcome = outcomeOf(c.Action)
+			if art := a.artifact(r.ID); art != nil && c.Action != planner.ActionForget {
+				nr.Digest = art.digest
+			}
+		case dag.Failed:
+			nr.Outcome, nr.Err = Failed, r.Err
+			failures = append(failures, r.Err.Error())
+		case dag.Skipped:
+			nr.Outcome, nr.Err = Skipped, r.Err
+		case dag.Canceled:
+			nr.Outcome, nr.Err = Canceled, r.Err
+		}
+		if nr.Outcome != outcomeOf(c.Action) {
+			failedAddrs[r.ID] = true
+		}
+		sum.Resources = append(sum.Resources, nr)
+	}
+
+	a.recordData(failedAddrs)
+	if err := a.recordOutputs(); err != nil {
+		a.log.Warn("recording outputs", "error", err)
+	}
+
+	promote := opts.Promote || p.Promote
+	if promote {
+		switch {
+		case ctx.Err() != nil:
+			sum.PromoteSkipped = "the apply was interrupted"
+		case len(failedAddrs) > 0 || walkErr != nil:
+			sum.PromoteSkipped = "not every resource succeeded"
+		default:
+			promoted, err := a.promote(ctx)
+			sum.Promoted = promoted
+			if err != nil {
+				failures = append(failures, err.Error())
+			}
+		}
+	}
+
+	sum.Duration = time.Since(start)
+	// The final write must happen even when ctx was cancelled (Ctrl-C).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := opts.Writer.Close(wctx); err != nil {
+		saved := ""
+		if s, serr := opts.Writer.State(); serr == nil {
+			if path, werr := state.WriteErrored(opts.Dir, s); werr == nil {
+				saved = path
+			}
+		}
+		if saved != "" {
+			failures = append(failures, fmt.Sprintf("the state could not be written: %v; it was saved to %s: store it with `sovos state push %s` once the backend is reachable, before anything else", err, saved, saved))
+		} else {
+			failures = append(failures, fmt.Sprintf("the state could not be written, nor saved locally: %v", err))
+		}
+	}
+	if ctx.Err() != nil {
+		failures = append([]string{"apply interrupted: running builds were cancelled; what finished is recorded in the state"}, failures...)
+	}
+	if len(failures) > 0 {
+		sort := failures
+		return sum, &Error{Messages: sort}
+	}
+	return sum, nil
+}
+
+// Error is a failed apply: one message per failure.
+type Error struct{ Messages []string }
+
+func (e *Error) Error() string {
+	if len(e.Messages) == 1 {
+		return e.Messages[0]
+	}
+	return fmt.Sprintf("%d errors:\n  - %s", len(e.Messages), strings.Join(e.Messages, "\n  - "))
+}
+
+func outcomeOf(a planner.Action) Outcome {
+	switch a {
+	case planner.ActionCreate, planner.ActionRebuild:
+		return Built
+	case planner.ActionAdopt:
+		return Adopted
+	case planner.ActionForget:
+		return Forgotten
+	}
+	return Unchanged
+}
+
+// index learns the recorded artifacts and every reference string resources expose.
+func (a *applier) index() {
+	if a.p.Prior != nil {
+		for _, r := range a.p.Prior.Resources {
+			art := &artifact{image: r.Image, digest: r.Digest, stages: r.Stages}
+			if len(r.SigningCert) > 0 {
+				if cert, err := x509.ParseCertificate(r.SigningCert); err == nil {
+					art.cert = cert
+				} else {
+					a.log.Warn("recorded signing certificate is unreadable", "address", r.Address, "error", err)
+				}
+			}
+			a.artifacts[r.Address] = art
+			if r.Verified != nil && r.Verified.OK {
+				a.verified[r.Address] = r.Verified.Digest
+			}
+		}
+	}
+	for _, r := range a.p.Config.Resources {
+		addr := r.Addr.String()
+		switch {
+		case r.Image != nil:
+			a.artifacts[addr] = &artifact{image: r.Image.Ref, digest: r.Image.Digest}
+		case r.Build != nil && r.Tag != "":
+			a.refs[r.Build.Image+":"+r.Tag] = refTarget{addr: addr}
+			for _, s := range r.Build.Stages {
+				a.refs[s.Image+":"+r.Tag] = refTarget{addr: addr, target: s.Target}
+			}
+		case r.Profile != nil && r.Profile.Image != "" && r.Tag != "":
+			a.refs[r.Profile.Image+":"+r.Tag] = refTarget{addr: addr}
+		}
+	}
+}
+
+func (a *applier) artifact(addr string) *artifact {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.artifacts[addr]
+}
+
+func (a *applier) setArtifact(addr string, art *artifact) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.artifacts[addr] = art
+}
+
+// pin returns ref pinned by digest when it is a reference a sovos resource exposes
+// (image:TAG -> image@digest), with the address it came from; other strings are
+// returned as they are.
+func (a *applier) pin(ref string) (string, string, error) {
+	rt, ok := a.refs[ref]
+	if !ok {
+		return ref, "", nil
+	}
+	art := a.artifact(rt.addr)
+	if art == nil || art.digest == "" {
+		return "", rt.addr, fmt.Errorf("%s has no recorded digest for %s; apply it first", rt.addr, ref)
+	}
+	if rt.target == "" {
+		return art.image + "@" + art.digest, rt.addr, nil
+	}
+	st := art.stages[rt.target]
+	if st == nil || st.Digest == "" {
+		return "", rt.addr, fmt.Errorf("%s has no recorded digest for its stage %q (%s); apply it first", rt.addr, rt.target, ref)
+	}
+	return st.Image + "@" + st.Digest, rt.addr, nil
+}
+
+// driver returns the BuildKit driver of a builder, connecting once.
+func (a *applier) driver(ctx context.Context, name string) (*buildkit.Driver, error) {
+	if name == "" {
+		name = "default"
+	}
+	if a.opts.Drivers == nil {
+		return nil, errors.New("no BuildKit driver configured")
+	}
+	a.mu.Lock()
+	d := a.drivers[name]
+	if d == nil {
+		d = &driverOnce{}
+		a.drivers[name] = d
+	}
+	a.mu.Unlock()
+	d.once.Do(func() { d.d, d.err = a.opts.Drivers(ctx, name) })
+	return d.d, d.err
+}
+
+// startProgress runs one progressui display for every build of the apply. The driver
+// prefixes each vertex with its resource address, so concurrent builds stay readable.
+func (a *applier) startProgress(ctx context.Context) func() {
+	a.status = make(chan *client.SolveStatus)
+	done := make(chan struct{})
+	mode := progressui.DisplayMode(a.opts.ProgressMode)
+	if mode == "" {
+		mode = progressui.AutoMode
+	}
+	var disp progressui.Display
+	var err error
+	if a.opts.Progress != nil {
+		disp, err = progressui.NewDisplay(a.opts.Progress, mode)
+		if err != nil {
+			a.log.Warn("progress display unavailable", "error", err)
+		}
+	}
+	go func() {
+		defer close(done)
+		if a.opts.Progress == nil || err != nil {
+			for range a.status {
+			}
+			return
+		}
+		// The display must see the channel closed, not the context cancelled, to
+		// print the final state of interrupted builds.
+		if _, err := disp.UpdateFrom(context.WithoutCancel(ctx), a.status); err != nil {
+			a.log.Debug("progress display", "error", err)
+		}
+		for range a.status {
+		}
+	}()
+	return func() {
+		close(a.status)
+		<-done
+	}
+}
+
+// dependencyDigests returns what r consumed: each upstream build or image and its digest.
+func (a *applier) dependencyDigests(r *config.Resource) map[string]string {
+	out := map[string]string{}
+	for _, d := range r.DependsOn {
+		if d.Type == config.TypeSource {
+			continue
+		}
+		if art := a.artifact(d.String()); art != nil && art.digest != "" {
+			out[d.String()] = art.digest
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func joinDir(dir, rel string) string {
+	if dir == "" {
+		dir = "."
+	}
+	return strings.TrimSuffix(dir, "/") + "/" + rel
+}

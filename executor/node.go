@@ -1,0 +1,359 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/gitsource"
+	"github.com/urmanac/sovos/executor/verify"
+	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
+)
+
+// DefaultKernelArg is the build arg an installer receives its kernel in.
+const DefaultKernelArg = "PKG_KERNEL"
+
+// node carries out one change.
+func (a *applier) node(ctx context.Context, c *planner.ResourceChange) error {
+	a.log.Debug("applying", "address", c.Address, "action", c.Action)
+	switch c.Action {
+	case planner.ActionForget:
+		a.opts.Writer.Update(func(s *state.State) {
+			s.Resources = slices.DeleteFunc(s.Resources, func(r *state.Resource) bool { return r.Address == c.Address })
+		})
+		return nil
+	}
+	r := c.Resource
+	if r == nil {
+		return fmt.Errorf("%s: the plan is not bound to its configuration", c.Address)
+	}
+	switch {
+	case r.Profile != nil:
+		return a.profile(ctx, c)
+	case r.Build == nil:
+		return nil
+	}
+	switch c.Action {
+	case planner.ActionCreate, planner.ActionRebuild:
+		if err := a.build(ctx, c); err != nil {
+			return err
+		}
+	case planner.ActionAdopt:
+		if err := a.adopt(ctx, c); err != nil {
+			return err
+		}
+	}
+	if r.Addr.Type == config.TypeExtension {
+		return a.verifyExtension(ctx, c)
+	}
+	return nil
+}
+
+// sourceDir returns the local directory of a source: its path, or a checkout of its
+// pinned commit.
+func (a *applier) sourceDir(ctx context.Context, addr config.Address) (string, error) {
+	sr := a.p.Config.Resource(addr.String())
+	if sr == nil || sr.Source == nil {
+		return "", fmt.Errorf("%s is not a source in the configuration", addr)
+	}
+	s := sr.Source
+	if s.Path != "" {
+		return s.Path, nil
+	}
+	dir, err := gitsource.Fetch(ctx, a.opts.CacheDir, s.Git, s.Commit, s.Subdir)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", addr, err)
+	}
+	return dir, nil
+}
+
+// request turns a build resource into a BuildKit request, every upstream reference
+// pinned by the digest recorded for it.
+func (a *applier) request(ctx context.Context, r *config.Resource) (buildkit.Request, error) {
+	b := r.Build
+	addr := r.Addr.String()
+	var req buildkit.Request
+	dir, err := a.sourceDir(ctx, b.Source)
+	if err != nil {
+		return req, err
+	}
+	req = buildkit.Request{
+		Address:            addr,
+		ContextDir:         dir,
+		Dockerfile:         b.Dockerfile,
+		Frontend:           b.Frontend,
+		Target:             b.Target,
+		Platform:           r.Platform,
+		Args:               map[string]string{},
+		Contexts:           map[string]buildkit.Context{},
+		Image:              b.Image,
+		Tag:                r.Tag,
+		Annotations:        map[string]string{planner.AnnotationHash: r.Hash},
+		InsecureRegistries: a.opts.InsecureRegistries,
+	}
+	if b.Frontend != "" {
+		if req.Frontend, _, err = a.pin(b.Frontend); err != nil {
+			return req, err
+		}
+	}
+	for k, v := range b.Args {
+		if req.Args[k], _, err = a.pin(v); err != nil {
+			return req, fmt.Errorf("build arg %s: %w", k, err)
+		}
+	}
+	for name, src := range b.ContextSources {
+		d, err := a.sourceDir(ctx, src)
+		if err != nil {
+			return req, fmt.Errorf("context %q: %w", name, err)
+		}
+		req.Contexts[name] = buildkit.Context{Dir: d}
+	}
+	for name, ref := range b.ContextRefs {
+		pinned, _, err := a.pin(ref)
+		if err != nil {
+			return req, fmt.Errorf("context %q: %w", name, err)
+		}
+		req.Contexts[name] = buildkit.Context{Image: pinned}
+	}
+	if len(b.Secrets) > 0 {
+		req.Secrets = map[string]buildkit.Secret{}
+		for id, s := range b.Secrets {
+			file := s.File
+			if file != "" && !filepath.IsAbs(file) {
+				file = filepath.Join(a.p.Config.Dir, file)
+			}
+			req.Secrets[id] = buildkit.Secret{Env: s.Env, File: file}
+		}
+	}
+	for _, s := range b.Stages {
+		req.Stages = append(req.Stages, buildkit.Stage{Target: s.Target, Image: s.Image})
+	}
+	if b.Cache != nil && b.Cache.Ref != "" {
+		req.Cache = &buildkit.Cache{Ref: b.Cache.Ref, Mode: b.Cache.Mode}
+	}
+	if b.SigningCert != nil {
+		req.ReadFile = &buildkit.FileRef{Target: b.SigningCert.Target, Path: b.SigningCert.Path}
+	}
+	if r.Addr.Type == config.TypeInstaller && b.Kernel != nil {
+		arg := b.KernelArg
+		if arg == "" {
+			arg = DefaultKernelArg
+		}
+		art := a.artifact(b.Kernel.String())
+		if art == nil || art.digest == "" {
+			return req, fmt.Errorf("its kernel %s has no recorded digest; apply it first", b.Kernel)
+		}
+		req.Args[arg] = art.image + "@" + art.digest
+	}
+	return req, nil
+}
+
+// build runs a kernel, extension or installer build and records it.
+func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
+	r := c.Resource
+	req, err := a.request(ctx, r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Address, err)
+	}
+	drv, err := a.driver(ctx, r.Builder)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Address, err)
+	}
+	res, err := drv.Build(ctx, req, a.status)
+	if err != nil {
+		return err // the driver names the address
+	}
+	art := &artifact{image: r.Build.Image, digest: res.Digest, stages: map[string]*state.Stage{}}
+	for _, s := range r.Build.Stages {
+		art.stages[s.Target] = &state.Stage{Image: s.Image, Digest: res.Stages[s.Target]}
+	}
+	if r.Build.SigningCert != nil {
+		cert, err := verify.ParseCertificate(res.File)
+		if err != nil {
+			return fmt.Errorf("%s: signing_cert %s in target %s: %w", c.Address, r.Build.SigningCert.Path, r.Build.SigningCert.Target, err)
+		}
+		art.cert = cert
+	}
+	return a.record(c, art, time.Now())
+}
+
+// adopt records an artifact the plan found in the registry with the same hash.
+func (a *applier) adopt(ctx context.Context, c *planner.ResourceChange) error {
+	r := c.Resource
+	art := &artifact{image: r.Build.Image, digest: c.AdoptDigest, stages: map[string]*state.Stage{}}
+	for _, s := range r.Build.Stages {
+		art.stages[s.Target] = &state.Stage{Image: s.Image, Digest: c.AdoptStages[s.Target]}
+	}
+	if r.Build.SigningCert != nil {
+		// The certificate is read only by a build; an adopted kernel keeps the one the
+		// state may still hold from before.
+		if c.Prior != nil && c.Prior.Digest == art.digest && len(c.Prior.SigningCert) > 0 {
+			if cert, err := verify.ParseCertificate(c.Prior.SigningCert); err == nil {
+				art.cert = cert
+			}
+		}
+		if art.cert == nil {
+			a.log.Warn("adopted kernel without its signing certificate: extensions built on it cannot be verified until it is rebuilt (-replace)", "address", c.Address)
+		}
+	}
+	return a.record(c, art, time.Time{})
+}
+
+// record stores a build resource's artifact in this apply and in the state.
+func (a *applier) record(c *planner.ResourceChange, art *artifact, builtAt time.Time) error {
+	r := c.Resource
+	inputs, err := planner.RecordedInputs(r)
+	if err != nil {
+		return err
+	}
+	rec := &state.Resource{
+		Address:   c.Address,
+		Type:      r.Addr.Type,
+		Hash:      r.Hash,
+		Tag:       r.Tag,
+		Image:     art.image,
+		Digest:    art.digest,
+		Inputs:    inputs,
+		BuiltFrom: a.dependencyDigests(r),
+		BuiltAt:   builtAt.UTC(),
+	}
+	if builtAt.IsZero() {
+		rec.BuiltAt = time.Time{}
+	}
+	if len(art.stages) > 0 {
+		rec.Stages = art.stages
+	}
+	if art.cert != nil {
+		rec.SigningCert = art.cert.Raw
+	}
+	if c.Prior != nil {
+		// Stable tags stay where they were until promoted.
+		rec.Tags = maps.Clone(c.Prior.Tags)
+	}
+	a.setArtifact(c.Address, art)
+	a.opts.Writer.Update(func(s *state.State) { upsert(s, rec) })
+	return nil
+}
+
+func upsert(s *state.State, rec *state.Resource) {
+	for i, r := range s.Resources {
+		if r.Address == rec.Address {
+			s.Resources[i] = rec
+			return
+		}
+	}
+	s.Resources = append(s.Resources, rec)
+}
+
+// verifyExtension checks every module of the extension's image against its kernel's
+// certificate, and the extension's Talos compatibility against the profiles using it.
+// A verification already recorded for this exact digest is not repeated.
+func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange) error {
+	r := c.Resource
+	art := a.artifact(c.Address)
+	if art == nil || art.digest == "" {
+		return fmt.Errorf("%s: no recorded digest to verify", c.Address)
+	}
+	a.mu.Lock()
+	done := a.verified[c.Address] == art.digest
+	a.mu.Unlock()
+	if done && (c.Action == planner.ActionNoop || c.Action == planner.ActionPromote) {
+		return nil
+	}
+	if r.Build.Kernel == nil {
+		return fmt.Errorf("%s: no kernel to verify its modules against", c.Address)
+	}
+	kaddr := r.Build.Kernel.String()
+	kart := a.artifact(kaddr)
+	if kart == nil || kart.cert == nil {
+		return fmt.Errorf("%s: its kernel %s has no recorded signing certificate, so its modules cannot be checked; declare signing_cert in %s and rebuild it (sovos apply -replace=%s)", c.Address, kaddr, kaddr, kaddr)
+	}
+	ref := art.image + "@" + art.digest
+	rep, err := a.checkImage(ctx, ref, r.Platform, kart.cert)
+	if err != nil {
+		return fmt.Errorf("%s: verifying %s: %w", c.Address, ref, err)
+	}
+	if rep.NoModules {
+		a.log.Warn("extension holds no kernel module", "address", c.Address, "image", ref)
+	}
+	var problems []string
+	for _, m := range rep.Problems() {
+		p := fmt.Sprintf("%s: %s", m.Path, m.Verdict)
+		if m.Detail != "" {
+			p += " (" + m.Detail + ")"
+		}
+		problems = append(problems, p)
+	}
+	for _, prof := range a.profilesUsing(r) {
+		if rep.TalosCompatibility == "" || prof.Profile.Version == "" {
+			continue
+		}
+		if err := verify.CheckTalosCompatibility(rep.TalosCompatibility, prof.Profile.Version); err != nil {
+			problems = append(problems, fmt.Sprintf("manifest.yaml compatibility.talos.version %q does not admit %s (version %s): %v", rep.TalosCompatibility, prof.Addr, prof.Profile.Version, err))
+		}
+	}
+	ok := rep.OK && len(problems) == 0
+	ver := &state.Verification{Digest: art.digest, Kernel: kaddr, OK: ok, At: time.Now().UTC(), Modules: rep.StateVerdicts()}
+	a.opts.Writer.Update(func(s *state.State) {
+		if rec := s.Resource(c.Address); rec != nil {
+			rec.Verified = ver
+		}
+	})
+	if !ok {
+		return fmt.Errorf("%s: %s does not pass verification against %s's signing key (a board would refuse these modules: \"key was rejected by service\"):\n      %s",
+			c.Address, ref, kaddr, strings.Join(problems, "\n      "))
+	}
+	a.mu.Lock()
+	a.verified[c.Address] = art.digest
+	a.mu.Unlock()
+	return nil
+}
+
+// profilesUsing returns the profiles that list the extension among their extensions.
+func (a *applier) profilesUsing(ext *config.Resource) []*config.Resource {
+	ref := ext.Build.Image + ":" + ext.Tag
+	var out []*config.Resource
+	for _, r := range a.p.Config.Resources {
+		if r.Profile != nil && slices.Contains(r.Profile.Extensions, ref) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recordData records the sources and images the builds read, so the next plan can say
+// how they changed. One whose dependents did not all succeed keeps its old record: its
+// change is still to be explained.
+func (a *applier) recordData(failed map[string]bool) {
+	blocked := map[string]bool{}
+	for _, c := range a.p.Changes {
+		if failed[c.Address] {
+			for _, d := range c.DependsOn {
+				blocked[d] = true
+			}
+		}
+	}
+	for _, d := range a.p.Data {
+		r := d.Resource
+		if r == nil || blocked[d.Address] || r.Hash == "" {
+			continue
+		}
+		inputs, err := planner.RecordedInputs(r)
+		if err != nil {
+			a.log.Warn("recording inputs", "address", d.Address, "error", err)
+			continue
+		}
+		rec := &state.Resource{Address: d.Address, Type: r.Addr.Type, Hash: strings.TrimPrefix(r.Hash, "sha256:"), Inputs: inputs}
+		if r.Image != nil {
+			rec.Image, rec.Digest = r.Image.Ref, r.Image.Digest
+		}
+		a.opts.Writer.Update(func(s *state.State) { upsert(s, rec) })
+	}
+}

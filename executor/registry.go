@@ -1,0 +1,189 @@
+package executor
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/urmanac/sovos/executor/verify"
+	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
+)
+
+// nameOptions parses references to plain-HTTP registries as such.
+func (a *applier) nameOptions(ref string) []name.Option {
+	if insecureRef(ref, a.opts.InsecureRegistries) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+func (a *applier) remoteOptions(ctx context.Context) []remote.Option {
+	kc := a.opts.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+	if a.opts.Transport != nil {
+		opts = append(opts, remote.WithTransport(a.opts.Transport))
+	}
+	return opts
+}
+
+// insecureRef reports whether ref's registry is one of the plain-HTTP registries.
+func insecureRef(ref string, insecure []string) bool {
+	r, err := name.ParseReference(ref, name.WeakValidation)
+	if err != nil {
+		return false
+	}
+	return slices.Contains(insecure, r.Context().RegistryStr())
+}
+
+// checkImage fetches ref and checks its modules against cert.
+func (a *applier) checkImage(ctx context.Context, ref, platform string, cert *x509.Certificate) (*verify.Report, error) {
+	return CheckImageRef(ctx, ref, platform, cert, a.opts.InsecureRegistries, a.remoteOptions(ctx)...)
+}
+
+// CheckImageRef is verify.CheckImage on the image ref names (for platform, when ref is
+// an index), reaching the registries listed in insecure over plain HTTP.
+func CheckImageRef(ctx context.Context, ref, platform string, cert *x509.Certificate, insecure []string, opts ...remote.Option) (*verify.Report, error) {
+	var nopts []name.Option
+	if insecureRef(ref, insecure) {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return nil, err
+	}
+	if platform != "" {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, remote.WithPlatform(*p))
+	}
+	img, err := remote.Image(r, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return verify.CheckImage(ctx, img, cert)
+}
+
+// promote moves every stable tag of the plan's resources to the resource's digest, in
+// dependency order, and records it. An extension's tags move only when this exact digest
+// passed verification.
+func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
+	var done []Promotion
+	for _, c := range a.p.Changes {
+		if c.Action == planner.ActionForget || c.Resource == nil {
+			continue
+		}
+		tags := stableTags(c)
+		if len(tags) == 0 {
+			continue
+		}
+		art := a.artifact(c.Address)
+		if art == nil || art.digest == "" {
+			continue
+		}
+		if c.Type == "extension" {
+			a.mu.Lock()
+			ok := a.verified[c.Address] == art.digest
+			a.mu.Unlock()
+			if !ok {
+				return done, fmt.Errorf("%s: not promoted: %s@%s has not passed verification", c.Address, art.image, art.digest)
+			}
+		}
+		var prior map[string]string
+		if c.Prior != nil {
+			prior = c.Prior.Tags
+		}
+		src, err := name.ParseReference(art.image+"@"+art.digest, a.nameOptions(art.image)...)
+		if err != nil {
+			return done, fmt.Errorf("%s: promoting: %w", c.Address, err)
+		}
+		var desc *remote.Descriptor
+		moved := map[string]string{}
+		for _, t := range tags {
+			if prior[t] == art.digest {
+				continue
+			}
+			if desc == nil {
+				// One manifest read per resource; tagging re-puts the manifest only.
+				if desc, err = remote.Get(src, a.remoteOptions(ctx)...); err != nil {
+					return done, fmt.Errorf("%s: promoting: reading %s: %w", c.Address, src, err)
+				}
+			}
+			dst, err := name.NewTag(art.image+":"+t, a.nameOptions(art.image)...)
+			if err != nil {
+				return done, fmt.Errorf("%s: stable tag %q: %w", c.Address, t, err)
+			}
+			if err := remote.Tag(dst, desc, a.remoteOptions(ctx)...); err != nil {
+				return done, fmt.Errorf("%s: moving %s to %s: %w", c.Address, dst, art.digest, err)
+			}
+			moved[t] = art.digest
+			done = append(done, Promotion{Address: c.Address, Ref: dst.String(), Digest: art.digest})
+		}
+		if len(moved) == 0 {
+			continue
+		}
+		a.opts.Writer.Update(func(s *state.State) {
+			if rec := s.Resource(c.Address); rec != nil {
+				if rec.Tags == nil {
+					rec.Tags = map[string]string{}
+				}
+				maps.Copy(rec.Tags, moved)
+			}
+		})
+	}
+	return done, nil
+}
+
+func stableTags(c *planner.ResourceChange) []string {
+	if len(c.Tags) > 0 {
+		out := slices.Collect(maps.Keys(c.Tags))
+		slices.Sort(out)
+		return out
+	}
+	r := c.Resource
+	switch {
+	case r.Build != nil:
+		return r.Build.Tags
+	case r.Profile != nil:
+		return r.Profile.Tags
+	}
+	return nil
+}
+
+// recordOutputs stores the configuration's output values in the state.
+func (a *applier) recordOutputs() error {
+	outs := map[string]*state.Output{}
+	for _, o := range a.p.Config.Outputs {
+		v, _ := o.Value.UnmarkDeep()
+		if !v.IsWhollyKnown() {
+			continue
+		}
+		data, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			return fmt.Errorf("output %q: %w", o.Name, err)
+		}
+		outs[o.Name] = &state.Output{Value: json.RawMessage(data), Sensitive: o.Sensitive}
+	}
+	a.opts.Writer.Update(func(s *state.State) {
+		if len(outs) == 0 {
+			s.Outputs = nil
+			return
+		}
+		s.Outputs = outs
+	})
+	return nil
+}
