@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
@@ -356,5 +357,50 @@ func TestBuildRequestErrors(t *testing.T) {
 				t.Errorf("error %q, want it to start with the address and mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Concurrent builds share one caller-owned progress channel and one progressui
+// display; each vertex carries its resource's address.
+func TestConcurrentBuildsOneDisplay(t *testing.T) {
+	e := newEnv(t)
+	var out bytes.Buffer
+	display, err := progressui.NewDisplay(&out, progressui.PlainMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *client.SolveStatus)
+	displayed := make(chan error, 1)
+	go func() {
+		_, err := display.UpdateFrom(context.Background(), ch)
+		displayed <- err
+	}()
+
+	addrs := []string{"extension.a", "extension.b", "extension.c"}
+	errs := make(chan error, len(addrs))
+	for _, a := range addrs {
+		src := t.TempDir()
+		writeFiles(t, src, map[string]string{"Dockerfile": "FROM scratch\nCOPY f /f\n", "f": a})
+		go func() {
+			_, err := e.driver.Build(context.Background(), Request{
+				Address: a, ContextDir: src, Image: e.registry + "/test/" + a, Tag: "t",
+			}, ch)
+			errs <- err
+		}()
+	}
+	for range addrs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(ch) // ours; every Build has returned, so none sends any more
+	if err := <-displayed; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("progress:\n%s", out.String())
+	for _, a := range addrs {
+		if !strings.Contains(out.String(), "["+a+"] ") {
+			t.Errorf("progress has no line for %s:\n%s", a, out.String())
+		}
 	}
 }
