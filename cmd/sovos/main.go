@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -13,7 +14,43 @@ import (
 var Version = "0.1.0"
 
 func main() {
-	os.Exit(run(os.Args))
+	args, err := applyChdir(os.Args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %s\n", err)
+		os.Exit(1)
+	}
+	os.Exit(run(args))
+}
+
+// applyChdir gives -chdir Terraform's meaning: the process switches to DIR before
+// anything else, so relative paths on the command line (-out, -var-file, plan files)
+// are relative to the configuration directory. It removes the flag from args; run()
+// still honours -chdir without changing the process directory, which keeps in-process
+// tests independent of each other.
+func applyChdir(args []string) ([]string, error) {
+	out := []string{args[0]}
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			return append(out, args[i:]...), nil // the command name: global flags are over
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "chdir" {
+			out = append(out, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("-chdir needs a directory")
+			}
+			i++
+			value = args[i]
+		}
+		if err := os.Chdir(value); err != nil {
+			return nil, fmt.Errorf("-chdir=%s: %w", value, err)
+		}
+	}
+	return out, nil
 }
 
 func newApp() *cli.App {
