@@ -296,7 +296,7 @@ func (d *Driver) Build(ctx context.Context, req Request, status chan *client.Sol
 
 	resp, err := d.c.Build(ctx, outer, "sovos", build, prog.channel())
 	if err != nil {
-		return fail(d.explain(err))
+		return fail(d.explain(ctx, err))
 	}
 	res.Digest = resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 	if res.Digest == "" {

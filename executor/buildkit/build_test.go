@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -285,8 +286,22 @@ func TestBuildFailures(t *testing.T) {
 		}
 	}
 
-	// Kill the daemon while a build waits on a long step.
 	writeFiles(t, src, map[string]string{"Dockerfile.slow": "FROM scratch\nCOPY genkey /genkey\nRUN [\"/genkey\", \"sleep\"]\n"})
+	slow := Request{Address: "kernel.slow", ContextDir: src, Dockerfile: "Dockerfile.slow", Image: e.registry + "/test/slow", Tag: "t"}
+
+	// Cancelling the context (Ctrl-C) stops a build promptly.
+	cctx, ccancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, ccancel)
+	start := time.Now()
+	_, err = e.driver.Build(cctx, slow, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled build: error %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("cancelled build returned after %s", d)
+	}
+
+	// Kill the daemon while a build waits on a long step.
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
 		e.daemon.Kill()
@@ -298,7 +313,7 @@ func TestBuildFailures(t *testing.T) {
 		for range ch {
 		}
 	}()
-	_, err = e.driver.Build(ctx, Request{Address: "kernel.slow", ContextDir: src, Dockerfile: "Dockerfile.slow", Image: e.registry + "/test/slow", Tag: "t"}, ch)
+	_, err = e.driver.Build(ctx, slow, ch)
 	close(ch)
 	if err == nil {
 		t.Fatal("want an error when the daemon dies")

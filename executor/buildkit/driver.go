@@ -158,9 +158,15 @@ func (d *Driver) isInsecure(ref string, extra []string) bool {
 	return false
 }
 
-// explain adds what a user needs to know to a build error: a dropped
-// connection means the daemon died or became unreachable, not a bad build.
-func (d *Driver) explain(err error) error {
+// explain adds what a user needs to know to a build error: an interrupt is
+// not a build failure, and a dropped connection means the daemon died or became
+// unreachable.
+func (d *Driver) explain(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		// BuildKit reports cancellation as a gRPC status; give callers the
+		// context's own error so errors.Is(err, context.Canceled) holds.
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
 	if grpcerrors.Code(err) == codes.Unavailable && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("lost the connection to the BuildKit daemon at %s (did it stop or crash?): %w", d.addr, err)
 	}

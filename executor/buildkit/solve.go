@@ -74,7 +74,7 @@ func (d *Driver) Solve(ctx context.Context, def *llb.Definition, export Export, 
 	resp, err := d.c.Solve(ctx, def, opt, prog.channel())
 	prog.wait()
 	if err != nil {
-		return fail(d.explain(err))
+		return fail(d.explain(ctx, err))
 	}
 	if export.Image == "" {
 		return "", nil
