@@ -49,10 +49,72 @@ func (e *evaluator) evalInstance(n *node, r *Resource, hctx *hcl.EvalContext) (c
 		ds = e.decodeProfile(r, ib)
 	}
 	diags = append(diags, ds...)
+	r.Consumes = e.consumed(n.d, r.DependsOn, vals)
 	if !diags.HasErrors() {
 		diags = append(diags, e.hash(r, ib)...)
 	}
 	return e.resourceValue(r), diags
+}
+
+// consumed keeps the dependencies this instance's values actually carry. HCL marks a
+// conditional's result with the marks of both branches, so marks cannot tell which
+// branch was taken; the evaluated strings can: a dependency is consumed when its hash
+// or content tag (part of every .ref, and of image.X's ref@digest) appears in them.
+// depends_on entries are always consumed, and so is everything when hashes are unknown.
+func (e *evaluator) consumed(d *decl, deps []Address, vals map[string]cty.Value) []Address {
+	explicit := map[string]bool{} // "type.name" of every depends_on entry
+	if a, ok := d.body.attrs["depends_on"]; ok {
+		list, _ := hcl.ExprList(a.Expr)
+		for _, le := range list {
+			if t, ds := hcl.AbsTraversalForExpr(le); !ds.HasErrors() && len(t) >= 2 {
+				if name, ok := t[1].(hcl.TraverseAttr); ok {
+					explicit[t.RootName()+"."+name.Name] = true
+				}
+			}
+		}
+	}
+	var strs []string
+	for name, v := range vals {
+		if name != "depends_on" {
+			strs = collectStrings(v, strs)
+		}
+	}
+	carried := func(needle string) bool {
+		for _, s := range strs {
+			if strings.Contains(s, needle) {
+				return true
+			}
+		}
+		return false
+	}
+	out := make([]Address, 0, len(deps))
+	for _, d := range deps {
+		dr := e.instances[d.String()]
+		switch {
+		case explicit[d.Base()], dr == nil, dr.Hash == "",
+			carried(dr.Hash), dr.Tag != "" && carried(dr.Tag):
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func collectStrings(v cty.Value, out []string) []string {
+	v, _ = v.UnmarkDeep()
+	if !v.IsKnown() || v.IsNull() {
+		return out
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return append(out, v.AsString())
+	case t.IsListType(), t.IsSetType(), t.IsTupleType(), t.IsMapType(), t.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			out = collectStrings(ev, out)
+		}
+	}
+	return out
 }
 
 // hash asks the hooks for the resource's hash, in dependency order.
@@ -81,8 +143,8 @@ func (e *evaluator) hash(r *Resource, ib *instanceBody) hcl.Diagnostics {
 		r.Hash = d
 		return nil
 	default:
-		deps := make(map[string]string, len(r.DependsOn))
-		for _, a := range r.DependsOn {
+		deps := make(map[string]string, len(r.Consumes))
+		for _, a := range r.Consumes {
 			if dr := e.instances[a.String()]; dr != nil {
 				deps[a.String()] = dr.Hash
 			}

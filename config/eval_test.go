@@ -256,14 +256,14 @@ func (h *fakeHooks) ImageDigest(_ context.Context, r *Resource) (string, error) 
 
 func (h *fakeHooks) ResourceHash(r *Resource, deps map[string]string) (string, error) {
 	var keys []string
-	for _, a := range r.DependsOn {
+	for _, a := range r.Consumes {
 		if deps[a.String()] == "" {
 			h.t.Errorf("%s: dependency %s has no hash yet", r.Addr, a)
 		}
 		keys = append(keys, a.String()+"="+deps[a.String()])
 	}
-	if len(deps) != len(r.DependsOn) {
-		h.t.Errorf("%s: deps %v do not match DependsOn %v", r.Addr, deps, r.DependsOn)
+	if len(deps) != len(r.Consumes) {
+		h.t.Errorf("%s: deps %v do not match Consumes %v", r.Addr, deps, r.Consumes)
 	}
 	for k, v := range r.HashedAttrs {
 		if !v.IsWhollyKnown() {
@@ -571,5 +571,60 @@ kernel "k" {
 	}
 	if m.Files()[filepath.Join(dir, "more.sovos.json")] == nil {
 		t.Error("Files() lacks the JSON file")
+	}
+}
+
+// A matrix instance depends (for ordering) on both branches of a conditional but only
+// consumes, and hashes, the branch it took: changing the other branch's resource must
+// not rebuild it.
+func TestConsumesOnlyTheBranchTaken(t *testing.T) {
+	dir := writeConfig(t, map[string]string{"main.sovos.hcl": `
+source "s" {
+  path = "."
+}
+kernel "k" {
+  source = source.s
+  image  = "r/kernel"
+}
+extension "custom" {
+  source = source.s
+  kernel = kernel.k
+  image  = "r/ext"
+}
+image "upstream" {
+  ref    = "r/upstream:v1"
+  digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+}
+profile "p" {
+  for_each   = toset(["custom", "upstream"])
+  arch       = "arm64"
+  version    = "v1.13.3"
+  extensions = [each.key == "custom" ? extension.custom.ref : image.upstream.ref]
+  output {
+    kind       = "image"
+    disk_size  = 1000
+    out_format = ".xz"
+  }
+  depends_on = [source.s]
+}
+`})
+	h := &fakeHooks{t: t, seen: map[string][]string{}}
+	cfg := mustLoad(t, dir, EvalOptions{Hooks: h})
+	tests := []struct{ addr, deps, consumes string }{
+		{`profile.p["custom"]`, "extension.custom image.upstream source.s", "extension.custom source.s"},
+		{`profile.p["upstream"]`, "extension.custom image.upstream source.s", "image.upstream source.s"},
+	}
+	for _, tt := range tests {
+		r := cfg.Resource(tt.addr)
+		deps := addrStrings(r.DependsOn)
+		sort.Strings(deps)
+		cons := addrStrings(r.Consumes)
+		sort.Strings(cons)
+		if got := strings.Join(deps, " "); got != tt.deps {
+			t.Errorf("%s DependsOn = %s, want %s", tt.addr, got, tt.deps)
+		}
+		if got := strings.Join(cons, " "); got != tt.consumes {
+			t.Errorf("%s Consumes = %s, want %s", tt.addr, got, tt.consumes)
+		}
 	}
 }

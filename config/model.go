@@ -155,6 +155,11 @@ type Resource struct {
 	// DependsOn lists the direct dependencies: every resource referenced by the block
 	// (both branches of a conditional) plus depends_on. Builders are not resources.
 	DependsOn []Address
+	// Consumes is the part of DependsOn whose values this instance actually uses: the
+	// branch a conditional took, every reference in its attributes, and depends_on. Only
+	// these enter the hash and make it follow a rebuild, so one instance of a matrix is
+	// not rebuilt for a resource only its other branch names.
+	Consumes []Address
 	// Platform of a build or profile ("linux/arm64"); empty for sources and images.
 	Platform string
 	// Builder is the name of the builder the resource is routed to (not hashed).

@@ -318,6 +318,7 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 	c := newChange(r, addr, pr)
 	img := imageOf(r)
 	ref := refOf(img, r.Tag)
+	consumed := consumedDeps(r)
 
 	if pr == nil {
 		m, ok := b.view.manifests[ref]
@@ -325,7 +326,7 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 		// An artifact built on an upstream that this plan rebuilds was built on the old
 		// upstream (a kernel's new build has a new signing key): never adopt it.
 		var changedDep string
-		for _, da := range c.DependsOn {
+		for _, da := range consumed {
 			if _, ok := b.changed[da]; ok {
 				changedDep = da
 				break
@@ -362,13 +363,13 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 	hashChanged := pr.Hash != r.Hash
 	var explainedDeps map[string]bool
 	if hashChanged {
-		rs, deps, err := b.hashReasons(r, c.DependsOn, pr)
+		rs, deps, err := b.hashReasons(r, consumed, pr)
 		if err != nil {
 			return nil, err
 		}
 		reasons, explainedDeps = append(reasons, rs...), deps
 	}
-	for _, da := range c.DependsOn {
+	for _, da := range consumed {
 		if act, ok := b.changed[da]; ok {
 			verb := "rebuilt"
 			if act == ActionCreate {
@@ -581,4 +582,19 @@ func unexplainedHash(r *config.Resource, pr *state.Resource) string {
 		}
 	}
 	return "an input that is not recorded changed: platform, a dependency's hash or the hash encoding (" + change + ")"
+}
+
+// consumedDeps lists the dependencies whose values r uses (config.Resource.Consumes):
+// only their changes rebuild r. A matrix instance also orders after the resource its
+// conditional's other branch names, but is not rebuilt for it.
+func consumedDeps(r *config.Resource) []string {
+	deps := r.Consumes
+	if deps == nil {
+		deps = r.DependsOn
+	}
+	out := make([]string, len(deps))
+	for i, d := range deps {
+		out[i] = d.String()
+	}
+	return out
 }
