@@ -93,7 +93,7 @@ func (e *evaluator) kernelOf(addr string) string {
 func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	var ext []tie
 	if v, ok := ib.vals["extensions"]; ok {
-		for _, m := range refsOf(v) {
+		for _, m := range e.carriedRefs(v) {
 			if k := e.kernelOf(m.Addr); k != "" && (m.Type == TypeExtension || m.Type == TypeKernel) {
 				ext = append(ext, tie{k, m.Addr, "extensions"})
 			}
@@ -102,7 +102,7 @@ func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Di
 	var boot []tie
 	for _, name := range []string{"installer", "imager"} {
 		if v, ok := ib.vals[name]; ok {
-			for _, m := range refsOf(v) {
+			for _, m := range e.carriedRefs(v) {
 				if k := e.kernelOf(m.Addr); k != "" {
 					boot = append(boot, tie{k, m.Addr, name})
 				}
@@ -144,6 +144,29 @@ func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Di
 		}
 	}
 	return diags
+}
+
+// carriedRefs narrows refsOf to the resources whose hash or tag the value carries. HCL
+// marks a conditional's result with both branches, so without this a matrix instance
+// that took the upstream branch would look tied to the sovereign kernel too. Without
+// hooks (validate) hashes are unknown and every marked resource counts.
+func (e *evaluator) carriedRefs(v cty.Value) []refMark {
+	strs := collectStrings(v, nil)
+	var out []refMark
+	for _, m := range refsOf(v) {
+		dr := e.instances[m.Addr]
+		if dr == nil || dr.Hash == "" {
+			out = append(out, m)
+			continue
+		}
+		for _, s := range strs {
+			if strings.Contains(s, dr.Hash) || dr.Tag != "" && strings.Contains(s, dr.Tag) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // tie says which kernel a profile attribute brings in, and through which resource.

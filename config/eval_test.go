@@ -628,3 +628,55 @@ profile "p" {
 		}
 	}
 }
+
+// With hashes known, the kernel-consistency check looks at the branch an instance took:
+// the instance that pairs the sovereign extension with the upstream installer is flagged,
+// the one that takes the sovereign installer is not.
+func TestKernelConsistencyFollowsTheBranchTaken(t *testing.T) {
+	dir := writeConfig(t, map[string]string{"main.sovos.hcl": `
+source "s" {
+  path = "."
+}
+kernel "k" {
+  source = source.s
+  image  = "r/kernel"
+}
+extension "custom" {
+  source = source.s
+  kernel = kernel.k
+  image  = "r/ext"
+}
+installer "sov" {
+  source = source.s
+  kernel = kernel.k
+  image  = "r/installer"
+}
+image "upstream" {
+  ref    = "r/upstream-installer:v1"
+  digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+}
+profile "p" {
+  for_each   = toset(["good", "bad"])
+  arch       = "arm64"
+  version    = "v1.13.3"
+  extensions = [extension.custom.ref]
+  installer  = each.key == "good" ? installer.sov.ref : image.upstream.ref
+  output {
+    kind       = "image"
+    disk_size  = 1000
+    out_format = ".xz"
+  }
+}
+`})
+	h := &fakeHooks{t: t, seen: map[string][]string{}}
+	_, diags := Load(context.Background(), dir, EvalOptions{Hooks: h})
+	var flagged []string
+	for _, d := range diags {
+		if strings.Contains(d.Detail, "extension.custom") {
+			flagged = append(flagged, d.Summary+": "+d.Detail)
+		}
+	}
+	if len(flagged) != 1 || !strings.Contains(flagged[0], `profile.p["bad"]`) {
+		t.Fatalf("want exactly one diagnostic, for profile.p[\"bad\"]; got %q", flagged)
+	}
+}
