@@ -66,11 +66,123 @@ func TestApplyFactory(t *testing.T) {
 	}
 	equalMaps(t, "state after the second apply", digests(f.state()), first)
 	t.Logf("first apply: %d solves on the daemon; second apply: 0", solves)
+
+	// 3. One kernel file: the kernel and its downstream closure are rebuilt, cm4 is not.
+	f.write("kernel/vmlinuz", "vmlinuz v2\n")
+	p = f.plan(false)
+	equalMaps(t, "plan after a kernel edit", actions(p), map[string]string{
+		"kernel.k": "rebuild", "extension.e": "rebuild", "installer.i": "rebuild", "profile.cm4": "no-op", "profile.cm5": "rebuild"})
+	sum, err = f.apply(ctx, p, executor.Options{})
+	if err != nil {
+		t.Fatalf("apply after a kernel edit: %v", err)
+	}
+	equalMaps(t, "apply after a kernel edit", outcomes(sum), map[string]string{
+		"kernel.k": "built", "extension.e": "built", "installer.i": "built", "profile.cm4": "unchanged", "profile.cm5": "built"})
+	if n := f.solves(); n <= solves {
+		t.Errorf("the daemon ran no build for the kernel edit")
+	} else {
+		solves = n
+	}
+	second := digests(f.state())
+	for _, addr := range []string{"kernel.k", "extension.e", "installer.i", "profile.cm5"} {
+		if second[addr] == first[addr] {
+			t.Errorf("%s: digest unchanged after rebuilding it", addr)
+		}
+	}
+	if p := f.plan(false); p.HasChanges() {
+		t.Fatalf("plan after applying the kernel edit: %v", actions(p))
+	}
+
+	// 4. -promote: the stable tags move to the recorded digests, nothing is rebuilt.
+	p = f.plan(true)
+	if _, err := f.apply(ctx, p, executor.Options{Promote: true}); err != nil {
+		t.Fatalf("promote: %v", err)
+	}
+	if n := f.solves(); n != solves {
+		t.Errorf("promotion ran %d builds", n-solves)
+	}
+	st = f.state()
+	promoted := map[string]string{"kernel.k": "kernel", "extension.e": "ext", "installer.i": "installer", "profile.cm5": "cm5"}
+	for addr, repo := range promoted {
+		r := st.Resource(addr)
+		if got := registryDigest(t, f.repo+"/"+repo+":stable"); got != r.Digest {
+			t.Errorf("%s:stable = %s, want %s", repo, got, r.Digest)
+		}
+		if r.Tags["stable"] != r.Digest {
+			t.Errorf("%s: state tags %v, digest %s", addr, r.Tags, r.Digest)
+		}
+	}
+	if p := f.plan(true); p.HasChanges() {
+		t.Errorf("plan -promote after promoting: %v", actions(p))
+	}
+
+	// 5. A module signed with another key: the extension fails verification, the profile
+	// built on it is skipped, and no stable tag moves.
+	goodExt, err := os.ReadFile(filepath.Join(f.dir, "ext", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(f.dir, "kernel", "modsign"), filepath.Join(f.dir, "ext", "modsign"))
+	copyFile(t, filepath.Join(f.dir, "kernel", "hello.ko"), filepath.Join(f.dir, "ext", "foreign.ko"))
+	f.write("ext/Dockerfile", `ARG BUSYBOX
+FROM ${BUSYBOX} AS sign
+COPY modsign /usr/bin/modsign
+COPY foreign.ko /foreign.ko
+RUN /usr/bin/modsign genkey /k && /usr/bin/modsign sign /k/signing_key.pem /k/signing_key.x509 /foreign.ko
+
+`+string(goodExt)+`COPY --from=sign /foreign.ko /rootfs/usr/lib/modules/extras/foreign.ko
+`)
+	p = f.plan(true)
+	equalMaps(t, "plan with a foreign module", actions(p), map[string]string{
+		"kernel.k": "no-op", "extension.e": "rebuild", "installer.i": "no-op", "profile.cm4": "no-op", "profile.cm5": "rebuild"})
+	sum, err = f.apply(ctx, p, executor.Options{Promote: true})
+	if err == nil {
+		t.Fatal("apply with a foreign-key module succeeded")
+	}
+	msg := err.Error()
+	for _, want := range []string{"extension.e", "/rootfs/usr/lib/modules/extras/foreign.ko", "foreign_key", "kernel.k"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "hello.ko") {
+		t.Errorf("error names the good module:\n%s", msg)
+	}
+	t.Logf("foreign-key apply error:\n%s", msg)
+	equalMaps(t, "apply with a foreign module", outcomes(sum), map[string]string{
+		"kernel.k": "unchanged", "extension.e": "failed", "installer.i": "unchanged", "profile.cm4": "unchanged", "profile.cm5": "skipped"})
+	for addr, repo := range promoted {
+		if got := registryDigest(t, f.repo+"/"+repo+":stable"); got != st.Resource(addr).Digest {
+			t.Errorf("%s:stable moved to %s after a failed apply", repo, got)
+		}
+	}
+	bad := f.state().Resource("extension.e")
+	if bad.Verified == nil || bad.Verified.OK || bad.Verified.Digest != bad.Digest {
+		t.Errorf("the failed verification is not recorded: %+v", bad.Verified)
+	}
+	if bad.Tags["stable"] != st.Resource("extension.e").Digest {
+		t.Errorf("state moved the extension's stable tag: %v", bad.Tags)
+	}
+	f.write("ext/Dockerfile", string(goodExt))
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, info.Mode().Perm()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkProfiles checks the rendered profiles and the imager's output.
-func checkProfiles(t *testing.T, f *factory, st interface {
-}) {
+func checkProfiles(t *testing.T, f *factory, _ any) {
 	t.Helper()
 	dest := filepath.Join(f.dir, "_out", "profiles")
 	cm5, err := os.ReadFile(filepath.Join(dest, "profile.cm5.yaml"))

@@ -90,6 +90,11 @@ func copyTree(t testing.TB, from, to string) {
 	}
 }
 
+func readRel(f *factory, rel string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(f.dir, rel))
+	return string(data), err
+}
+
 func (f *factory) write(rel, content string) {
 	f.t.Helper()
 	if err := os.WriteFile(filepath.Join(f.dir, rel), []byte(content), 0o644); err != nil {
@@ -192,7 +197,9 @@ func (f *factory) solves() int {
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	if line := strings.TrimRight(string(p), "\n"); strings.TrimSpace(line) != "" {
+		w.t.Log(line)
+	}
 	return len(p), nil
 }
 
@@ -248,4 +255,3 @@ func equalMaps(t testing.TB, what string, got, want map[string]string) {
 		}
 	}
 }
-

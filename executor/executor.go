@@ -120,8 +120,10 @@ func (s *Summary) Render(w io.Writer) {
 		switch r.Outcome {
 		case Unchanged:
 			continue
-		case Failed, Skipped, Canceled:
+		case Failed, Canceled:
 			fmt.Fprintf(w, "%s: %s: %v\n", r.Address, r.Outcome, r.Err)
+		case Skipped:
+			fmt.Fprintf(w, "%s: %v\n", r.Address, r.Err)
 		default:
 			line := fmt.Sprintf("%s: %s", r.Address, r.Outcome)
 			if r.Digest != "" {
