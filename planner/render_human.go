@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/urmanac/sovos/config"
 )
 
 // ANSI colours of the human renderer, one per action as in Terraform.
@@ -125,7 +127,7 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 	}
 	b.WriteString("\n")
 	field := func(label, value string) {
-		fmt.Fprintf(&b, "      %-8s %s\n", label+":", value)
+		fmt.Fprintf(&b, "      %-10s %s\n", label+":", value)
 	}
 	switch {
 	case c.Action == ActionForget && c.Before != nil:
@@ -141,12 +143,24 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 			field("ref", c.After.Ref)
 		}
 	}
+	if pr := profileOf(c); pr != nil && (c.Action == ActionCreate || c.Action == ActionRebuild) {
+		// What the profile boots is what a reviewer checks first (upstream or sovereign).
+		if pr.Installer != "" {
+			field("installer", pr.Installer)
+		}
+		if pr.Imager != "" {
+			field("imager", pr.Imager)
+		}
+		for _, e := range pr.Extensions {
+			field("extension", e)
+		}
+	}
 	for i, r := range c.Reasons {
 		label := ""
 		if i == 0 {
 			label = "because:"
 		}
-		fmt.Fprintf(&b, "      %-8s %s\n", label, r.Message)
+		fmt.Fprintf(&b, "      %-10s %s\n", label, r.Message)
 	}
 	if c.Action != ActionPromote {
 		for _, t := range sortedTagNames(c.Tags) {
@@ -162,6 +176,13 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 		}
 	}
 	return b.String()
+}
+
+func profileOf(c *ResourceChange) *config.ProfileSpec {
+	if c.Resource == nil {
+		return nil
+	}
+	return c.Resource.Profile
 }
 
 func paint(color bool, code, s string) string {

@@ -25,6 +25,7 @@ func interspersedArgs(app *cli.App, args []string) []string {
 		}
 		i++
 	}
+	globalEnd := len(out)
 	cmds := app.Commands
 	var cmd *cli.Command
 	for i < len(args) {
@@ -40,12 +41,21 @@ func interspersedArgs(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return append(out, args[i:]...)
 	}
-	var flags, positional []string
+	var globals, flags, positional []string
 	for ; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
 			positional = append(positional, args[i:]...)
 			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" && !definesFlag(cmd.Flags, a) && definesFlag(app.Flags, a) {
+			// `sovos plan -no-color`, as Terraform accepts: a global flag after the command.
+			globals = append(globals, a)
+			if takesValue(app.Flags, a) && !strings.Contains(a, "=") && i+1 < len(args) {
+				i++
+				globals = append(globals, args[i])
+			}
+			continue
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
 			flags = append(flags, a)
@@ -57,8 +67,24 @@ func interspersedArgs(app *cli.App, args []string) []string {
 		}
 		positional = append(positional, a)
 	}
+	if len(globals) > 0 {
+		out = append(append(append([]string{}, out[:globalEnd]...), globals...), out[globalEnd:]...)
+	}
 	out = append(out, flags...)
 	return append(out, positional...)
+}
+
+// definesFlag reports whether arg ("-x", "--x=1") names one of flags.
+func definesFlag(flags []cli.Flag, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

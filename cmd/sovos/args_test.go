@@ -18,6 +18,7 @@ func TestInterspersedArgs(t *testing.T) {
 		{"flags after positional", []string{"sovos", "t", "plan.out", "-auto-approve"}, []string{"sovos", "t", "-auto-approve", "plan.out"}},
 		{"value flag travels with its value", []string{"sovos", "t", "plan.out", "-var", "x=a,b", "-auto-approve"}, []string{"sovos", "t", "-var", "x=a,b", "-auto-approve", "plan.out"}},
 		{"global flags stay first", []string{"sovos", "-chdir", "dir", "t", "a", "-var=x=1"}, []string{"sovos", "-chdir", "dir", "t", "-var=x=1", "a"}},
+		{"global flag after the command", []string{"sovos", "t", "-no-color", "a"}, []string{"sovos", "-no-color", "t", "a"}},
 		{"double dash ends flags", []string{"sovos", "t", "a", "--", "-x"}, []string{"sovos", "t", "a", "--", "-x"}},
 		{"unknown command untouched", []string{"sovos", "nope", "a", "-b"}, []string{"sovos", "nope", "a", "-b"}},
 	}

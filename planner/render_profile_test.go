@@ -1,0 +1,38 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/urmanac/sovos/config"
+)
+
+// A reviewer must see what a profile boots: upstream or sovereign images.
+func TestRenderHumanShowsProfileImages(t *testing.T) {
+	r := &config.Resource{
+		Addr: config.Address{Type: "profile", Name: "talos", Key: "cm4-standard"},
+		Profile: &config.ProfileSpec{
+			Installer:  "ghcr.io/siderolabs/installer:v1.13.3@sha256:aaaa",
+			Imager:     "ghcr.io/siderolabs/imager:v1.13.3@sha256:bbbb",
+			Extensions: []string{"ghcr.io/siderolabs/hailort:4.21.0@sha256:cccc"},
+		},
+	}
+	p := &Plan{Changes: []*ResourceChange{{
+		Address: r.Addr.String(), Type: "profile", Action: ActionCreate, Resource: r,
+		After:   &Snapshot{Ref: "r/p:0123456789abcdef"},
+		Reasons: []Reason{{ReasonNotInState, "not in the state"}},
+	}}, Summary: Summary{Create: 1}}
+	var b strings.Builder
+	if err := RenderHuman(&b, p, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"installer: ghcr.io/siderolabs/installer:v1.13.3@sha256:aaaa",
+		"imager:    ghcr.io/siderolabs/imager:v1.13.3@sha256:bbbb",
+		"extension: ghcr.io/siderolabs/hailort:4.21.0@sha256:cccc",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, b.String())
+		}
+	}
+}
