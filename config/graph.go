@@ -20,10 +20,20 @@ func (c *Config) Edges() [][2]Address {
 
 // WriteDOT renders the resource graph in Graphviz DOT, edges pointing from a resource to
 // what it depends on (as terraform graph does).
-func (c *Config) WriteDOT(w io.Writer) error {
+func (c *Config) WriteDOT(w io.Writer) error { return c.WriteDOTNotes(w, nil) }
+
+// WriteDOTNotes is WriteDOT with a note under some nodes' labels (address → note, e.g.
+// the action a plan gives it); noted nodes are drawn bold.
+func (c *Config) WriteDOTNotes(w io.Writer, notes map[string]string) error {
 	var b strings.Builder
 	b.WriteString("digraph sovos {\n\tcompound = \"true\"\n\tnewrank = \"true\"\n\trankdir = \"RL\"\n")
 	for _, r := range c.Resources {
+		if n := notes[r.Addr.String()]; n != "" {
+			label := dotID(Address{Type: r.Addr.Type, Name: r.Addr.Name, Key: r.Addr.Key})
+			label = label[:len(label)-1] + `\n(` + n + `)"`
+			fmt.Fprintf(&b, "\t%s [label = %s, shape = %q, style = \"bold\"]\n", dotID(r.Addr), label, dotShape(r.Addr.Type))
+			continue
+		}
 		fmt.Fprintf(&b, "\t%s [label = %s, shape = %q]\n", dotID(r.Addr), dotID(r.Addr), dotShape(r.Addr.Type))
 	}
 	for _, e := range c.Edges() {
@@ -52,7 +62,10 @@ func dotShape(t string) string {
 // WriteMermaid renders the resource graph as a mermaid flowchart that GitHub renders in
 // a ```mermaid fenced block. Node ids are n0, n1, ... because addresses contain
 // characters mermaid ids cannot; labels carry the address.
-func (c *Config) WriteMermaid(w io.Writer) error {
+func (c *Config) WriteMermaid(w io.Writer) error { return c.WriteMermaidNotes(w, nil) }
+
+// WriteMermaidNotes is WriteMermaid with a note under some nodes' labels.
+func (c *Config) WriteMermaidNotes(w io.Writer, notes map[string]string) error {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
 	ids := make(map[string]string, len(c.Resources))
@@ -60,7 +73,11 @@ func (c *Config) WriteMermaid(w io.Writer) error {
 		id := fmt.Sprintf("n%d", i)
 		ids[r.Addr.String()] = id
 		open, close := mermaidShape(r.Addr.Type)
-		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", id, open, mermaidEscape(r.Addr.String()), close)
+		label := mermaidEscape(r.Addr.String())
+		if n := notes[r.Addr.String()]; n != "" {
+			label += "<br/>(" + mermaidEscape(n) + ")"
+		}
+		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", id, open, label, close)
 	}
 	for _, e := range c.Edges() {
 		fmt.Fprintf(&b, "  %s --> %s\n", ids[e[0].String()], ids[e[1].String()])

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/urfave/cli/v2"
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/planner"
 )
 
 func validateCommand() *cli.Command {
@@ -311,16 +312,13 @@ func graphCommand() *cli.Command {
 		UsageText: "sovos [-chdir=DIR] graph [-format=dot|mermaid] [-var NAME=VALUE]... [-var-file FILE]...",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "dot", Usage: "`dot` or `mermaid`"},
-			&cli.StringFlag{Name: "plan", Usage: "colour the graph by the actions of a saved plan `FILE` (not built yet)"},
+			&cli.StringFlag{Name: "plan", Usage: "note each resource's action from a saved plan `FILE`"},
 		}, varFlags()...),
 		Action: runGraph,
 	}
 }
 
 func runGraph(c *cli.Context) error {
-	if c.String("plan") != "" {
-		return cli.Exit("Error: `sovos graph -plan` is not built yet; run `sovos graph` for the configuration's graph.", 1)
-	}
 	format := c.String("format")
 	if format != "dot" && format != "mermaid" {
 		return cli.Exit(fmt.Sprintf("Error: unknown graph format %q; use -format=dot or -format=mermaid.", format), 1)
@@ -329,10 +327,23 @@ func runGraph(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var notes map[string]string
+	if path := c.String("plan"); path != "" {
+		f, err := planner.ReadFile(path)
+		if err != nil {
+			return cli.Exit("Error: "+err.Error(), 1)
+		}
+		notes = map[string]string{}
+		for _, ch := range f.Plan.Changes {
+			if ch.Action != planner.ActionNoop {
+				notes[ch.Address] = string(ch.Action)
+			}
+		}
+	}
 	if format == "mermaid" {
-		err = cfg.WriteMermaid(c.App.Writer)
+		err = cfg.WriteMermaidNotes(c.App.Writer, notes)
 	} else {
-		err = cfg.WriteDOT(c.App.Writer)
+		err = cfg.WriteDOTNotes(c.App.Writer, notes)
 	}
 	if err != nil {
 		return fmt.Errorf("graph: %w", err)

@@ -150,3 +150,36 @@ source "s" {
 		t.Errorf("bad format: exit %d, %s", code, errOut)
 	}
 }
+
+// graph -plan notes each changed resource's action from a saved plan.
+func TestGraphWithPlan(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.sovos.hcl": `
+source "s" {
+  path = "./ctx"
+}
+kernel "k" {
+  source = source.s
+  image  = "registry.example/kernel"
+}
+`,
+		"ctx/Dockerfile": "FROM scratch\n",
+	})
+	planFile := filepath.Join(dir, "plan.out")
+	if _, errOut, code := runApp(t, "-chdir="+dir, "plan", "-refresh=false", "-out="+planFile); code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := runApp(t, "-chdir="+dir, "graph", "-plan="+planFile)
+	if code != 0 {
+		t.Fatalf("graph -plan: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `"kernel.k" [label = "kernel.k\n(create)", shape = "box", style = "bold"]`) {
+		t.Errorf("kernel.k not noted as created:\n%s", out)
+	}
+	if strings.Contains(out, `source.s\n(`) {
+		t.Errorf("a source has no action, yet it is noted:\n%s", out)
+	}
+	if _, errOut, code := runApp(t, "-chdir="+dir, "graph", "-plan="+filepath.Join(dir, "main.sovos.hcl")); code != 1 || !strings.Contains(errOut, "not a sovos plan") {
+		t.Errorf("graph -plan on a config file: exit %d, %s", code, errOut)
+	}
+}
