@@ -1,7 +1,236 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
+)
 
 func applyCommand() *cli.Command {
-	return &cli.Command{Name: "apply", Action: notBuilt("apply")}
+	flags := append(planFlags(),
+		&cli.BoolFlag{Name: "auto-approve", Usage: "apply without asking for confirmation"},
+		&cli.IntFlag{Name: "parallelism", Value: 4, Usage: "build at most `N` resources at once"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress display: auto, tty, plain, rawjson or quiet"},
+	)
+	return &cli.Command{
+		Name:      "apply",
+		Usage:     "build what the plan says, push it and record it in the state",
+		ArgsUsage: "[PLANFILE]",
+		Flags:     flags,
+		Action:    applyAction,
+	}
+}
+
+func applyAction(c *cli.Context) (err error) {
+	if c.NArg() > 1 {
+		return fmt.Errorf("apply takes at most one plan file, got %d arguments", c.NArg())
+	}
+	switch c.String("progress") {
+	case "auto", "tty", "plain", "rawjson", "quiet":
+	default:
+		return fmt.Errorf("-progress=%s: use auto, tty, plain, rawjson or quiet", c.String("progress"))
+	}
+	if c.Int("parallelism") < 1 {
+		return fmt.Errorf("-parallelism=%d: give at least 1", c.Int("parallelism"))
+	}
+	// Ctrl-C cancels the builds; the state is still written before exit.
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var (
+		p       *planner.Plan
+		cfg     *config.Config
+		backend state.Backend
+		planned string // the state digest the plan was made against
+		file    *planner.File
+	)
+	if c.NArg() == 1 {
+		for _, f := range []string{"promote", "target", "replace", "refresh"} {
+			if c.IsSet(f) {
+				return fmt.Errorf("-%s is part of a saved plan: make the plan again with `sovos plan -%s ... -out=FILE`, or apply without a plan file", f, f)
+			}
+		}
+		if file, err = planner.ReadFile(c.Args().First()); err != nil {
+			return err
+		}
+		if cfg, backend, err = loadHashed(c); err != nil {
+			return err
+		}
+		planned = file.StateDigest
+	} else {
+		res, err := makePlan(c)
+		if err != nil {
+			return err
+		}
+		p, cfg, backend, planned = res.Plan, res.Config, res.Backend, res.PriorDigest
+		if err := planner.RenderHuman(c.App.Writer, p, stdoutColor(c)); err != nil {
+			return err
+		}
+		if p.HasChanges() && !c.Bool("auto-approve") {
+			ok, err := approve(c)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return cli.Exit("Apply cancelled.", 1)
+			}
+		}
+	}
+
+	held, release, err := lockState(c, backend, "apply")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := release(); err == nil {
+			err = rerr
+		}
+	}()
+	// Read again under the lock: the plan must still describe the stored state.
+	current, digest, err := backend.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the state from %s: %w", backend, err)
+	}
+	if file != nil {
+		if err := file.Check(cfg, digest); err != nil {
+			return err
+		}
+		if p, err = file.Bind(cfg, current); err != nil {
+			return err
+		}
+	} else if digest != planned {
+		return fmt.Errorf("the state in %s changed while planning (someone else applied); run `sovos apply` again", backend)
+	}
+	// The writer gets its own copy: the plan keeps pointing at the state it was made from.
+	working, _, err := backend.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the state from %s: %w", backend, err)
+	}
+	if working == nil {
+		working = state.New(p.Workspace, Version)
+	}
+	working.SovosVersion = Version
+
+	progress := os.Stderr
+	sum, applyErr := executor.Apply(ctx, p, executor.Options{
+		Parallelism:        c.Int("parallelism"),
+		Promote:            c.Bool("promote") && file == nil,
+		Drivers:            drivers(cfg),
+		Writer:             state.NewWriter(backend, working, held),
+		Dir:                cfg.Dir,
+		CacheDir:           filepath.Join(cfg.Dir, ".sovos", "cache"),
+		Progress:           progress,
+		ProgressMode:       c.String("progress"),
+		Logger:             logger(c),
+		InsecureRegistries: cfg.Settings.InsecureRegistries,
+	})
+	if sum != nil {
+		fmt.Fprintln(c.App.Writer)
+		sum.Render(c.App.Writer)
+	}
+	if applyErr == nil {
+		if len(working.Outputs) > 0 {
+			fmt.Fprintln(c.App.Writer, "\nOutputs:")
+			if err := writeOutputs(c.App.Writer, working.Outputs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return applyErr
+}
+
+// approve asks for "yes" on a terminal; elsewhere apply needs -auto-approve.
+func approve(c *cli.Context) (bool, error) {
+	if !isatty.IsTerminal(os.Stdin.Fd()) {
+		return false, errors.New("apply needs -auto-approve when standard input is not a terminal (or save a plan with `sovos plan -out=FILE`, review it, and run `sovos apply FILE`)")
+	}
+	fmt.Fprint(c.App.Writer, "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	answer, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		return false, nil
+	}
+	return strings.TrimSpace(answer) == "yes", nil
+}
+
+// loadHashed evaluates the configuration with the hasher, as plan does, so a saved plan
+// can be checked against it, and opens the state backend.
+func loadHashed(c *cli.Context) (*config.Config, state.Backend, error) {
+	ctx := c.Context
+	m, diags := config.LoadDir(configDir(c))
+	if diags.HasErrors() {
+		writeDiags(c, filesOf(m), diags)
+		return nil, nil, cli.Exit("", 1)
+	}
+	first, ds := m.Evaluate(ctx, evalOptions(c, nil))
+	if ds.HasErrors() {
+		writeDiags(c, first.Files, append(diags, ds...))
+		return nil, nil, cli.Exit("", 1)
+	}
+	backend, err := openBackend(c, first)
+	if err != nil {
+		return nil, nil, err
+	}
+	prior, _, err := backend.Read(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the state from %s: %w", backend, err)
+	}
+	known := map[string]string{}
+	if prior != nil {
+		for _, r := range prior.Resources {
+			if r.Type == config.TypeImage && r.Digest != "" {
+				known[r.Address] = r.Digest
+			}
+		}
+	}
+	hasher := planner.NewHasher(planner.HasherOptions{
+		CacheDir:     filepath.Join(first.Dir, ".sovos", "cache"),
+		Refresh:      true,
+		Insecure:     first.Settings.InsecureRegistries,
+		KnownDigests: known,
+	})
+	cfg, ds := m.Evaluate(ctx, evalOptions(c, hasher))
+	diags = append(diags, ds...)
+	writeDiags(c, cfg.Files, diags)
+	if diags.HasErrors() {
+		return nil, nil, cli.Exit("", 1)
+	}
+	return cfg, backend, nil
+}
+
+// drivers connects to the builders of the configuration on first use; a configuration
+// without builder blocks has one "default" builder at $BUILDKIT_HOST.
+func drivers(cfg *config.Config) func(ctx context.Context, name string) (*buildkit.Driver, error) {
+	return func(ctx context.Context, name string) (*buildkit.Driver, error) {
+		opts := []buildkit.Option{buildkit.WithInsecureRegistries(cfg.Settings.InsecureRegistries...)}
+		addr := ""
+		if b := cfg.Builders[name]; b != nil {
+			addr = b.Address
+			if t := b.TLS; t != nil {
+				opts = append(opts, buildkit.WithTLS(t.CACert, t.Cert, t.Key, t.ServerName))
+			}
+		} else if name != "default" && name != "" {
+			return nil, fmt.Errorf("no builder %q in the configuration", name)
+		}
+		d, err := buildkit.New(ctx, addr, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("builder %s: %w", name, err)
+		}
+		return d, nil
+	}
 }

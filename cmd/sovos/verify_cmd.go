@@ -1,7 +1,223 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/urfave/cli/v2"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/executor/verify"
+	"github.com/urmanac/sovos/state"
+)
 
 func verifyCommand() *cli.Command {
-	return &cli.Command{Name: "verify", Action: notBuilt("verify")}
+	flags := append([]cli.Flag{
+		&cli.StringFlag{Name: "format", Value: "human", Usage: "output format: human or json"},
+	}, varFlags()...)
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check that every module of the extensions is signed by its kernel's key",
+		ArgsUsage: "[ADDR]...",
+		Flags:     append(flags, stateFlags()...),
+		Action:    verifyAction,
+	}
+}
+
+// extensionCheck is the verdict on one extension, as -format=json prints it.
+type extensionCheck struct {
+	Address            string                `json:"address"`
+	Ref                string                `json:"ref"`
+	Kernel             string                `json:"kernel"`
+	OK                 bool                  `json:"ok"`
+	Error              string                `json:"error,omitempty"`
+	Modules            []verify.ModuleResult `json:"modules"`
+	TalosCompatibility string                `json:"talos_compatibility,omitempty"`
+	Profiles           []profileCheck        `json:"profiles,omitempty"`
+}
+
+type profileCheck struct {
+	Address string `json:"address"`
+	Version string `json:"version"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+}
+
+func verifyAction(c *cli.Context) error {
+	format := c.String("format")
+	if format != "human" && format != "json" {
+		return fmt.Errorf("-format=%s: use human or json", format)
+	}
+	cfg, err := loadConfig(c, nil)
+	if err != nil {
+		return err
+	}
+	backend, err := openBackend(c, cfg)
+	if err != nil {
+		return err
+	}
+	s, _, err := backend.Read(c.Context)
+	if err != nil {
+		return fmt.Errorf("reading the state from %s: %w", backend, err)
+	}
+	if s == nil {
+		return fmt.Errorf("no state in %s: nothing has been applied yet, so there is nothing to verify", backend)
+	}
+	var exts []*state.Resource
+	for _, r := range s.Resources {
+		if r.Type == config.TypeExtension {
+			exts = append(exts, r)
+		}
+	}
+	if c.NArg() > 0 {
+		var picked []*state.Resource
+		for _, a := range c.Args().Slice() {
+			r := s.Resource(a)
+			if r == nil {
+				return fmt.Errorf("no resource %s in the state (%s)", a, backend)
+			}
+			if r.Type != config.TypeExtension {
+				return fmt.Errorf("%s is a %s: verify checks extensions", a, r.Type)
+			}
+			picked = append(picked, r)
+		}
+		exts = picked
+	}
+
+	opts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	var checks []*extensionCheck
+	bad := false
+	for _, r := range exts {
+		ch := checkExtension(c, cfg, s, r, opts)
+		if !ch.OK {
+			bad = true
+		}
+		checks = append(checks, ch)
+	}
+	w := c.App.Writer
+	if format == "json" {
+		if checks == nil {
+			checks = []*extensionCheck{}
+		}
+		data, err := json.MarshalIndent(checks, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, string(data))
+	} else {
+		writeChecks(w, checks)
+	}
+	if bad {
+		return cli.Exit("", 1)
+	}
+	return nil
+}
+
+// checkExtension verifies one recorded extension against its kernel's recorded key, and
+// its Talos compatibility against every profile that uses it.
+func checkExtension(c *cli.Context, cfg *config.Config, s *state.State, r *state.Resource, opts []remote.Option) *extensionCheck {
+	ch := &extensionCheck{Address: r.Address, Ref: r.Image + "@" + r.Digest}
+	fail := func(format string, args ...any) *extensionCheck {
+		ch.Error = fmt.Sprintf(format, args...)
+		return ch
+	}
+	if r.Digest == "" {
+		return fail("no digest recorded: apply it first")
+	}
+	cr := cfg.Resource(r.Address)
+	switch {
+	case cr != nil && cr.Build != nil && cr.Build.Kernel != nil:
+		ch.Kernel = cr.Build.Kernel.String()
+	case r.Verified != nil && r.Verified.Kernel != "":
+		ch.Kernel = r.Verified.Kernel
+	default:
+		for up := range r.BuiltFrom {
+			if strings.HasPrefix(up, config.TypeKernel+".") {
+				ch.Kernel = up
+			}
+		}
+	}
+	if ch.Kernel == "" {
+		return fail("its kernel is unknown (not in the configuration nor the state)")
+	}
+	kr := s.Resource(ch.Kernel)
+	if kr == nil || len(kr.SigningCert) == 0 {
+		return fail("%s has no recorded signing certificate (declare its signing_cert and rebuild it)", ch.Kernel)
+	}
+	cert, err := x509.ParseCertificate(kr.SigningCert)
+	if err != nil {
+		return fail("%s: recorded signing certificate: %v", ch.Kernel, err)
+	}
+	platform := ""
+	if cr != nil {
+		platform = cr.Platform
+	}
+	rep, err := executor.CheckImageRef(c.Context, ch.Ref, platform, cert, cfg.Settings.InsecureRegistries, append(opts, remote.WithContext(c.Context))...)
+	if err != nil {
+		return fail("reading %s: %v", ch.Ref, err)
+	}
+	ch.Modules, ch.TalosCompatibility = rep.Modules, rep.TalosCompatibility
+	ch.OK = rep.OK
+	for _, p := range cfg.Resources {
+		if p.Profile == nil || !slices.ContainsFunc(p.DependsOn, func(a config.Address) bool { return a.String() == r.Address }) {
+			continue
+		}
+		pc := profileCheck{Address: p.Addr.String(), Version: p.Profile.Version, OK: true}
+		if rep.TalosCompatibility != "" && p.Profile.Version != "" {
+			if err := verify.CheckTalosCompatibility(rep.TalosCompatibility, p.Profile.Version); err != nil {
+				pc.OK, pc.Error = false, err.Error()
+				ch.OK = false
+			}
+		}
+		ch.Profiles = append(ch.Profiles, pc)
+	}
+	return ch
+}
+
+func writeChecks(w io.Writer, checks []*extensionCheck) {
+	if len(checks) == 0 {
+		fmt.Fprintln(w, "No extension in the state to verify.")
+		return
+	}
+	bad := 0
+	for _, ch := range checks {
+		verdict := "OK"
+		if !ch.OK {
+			verdict, bad = "FAILED", bad+1
+		}
+		fmt.Fprintf(w, "%s: %s\n", ch.Address, verdict)
+		fmt.Fprintf(w, "  image:  %s\n", ch.Ref)
+		if ch.Kernel != "" {
+			fmt.Fprintf(w, "  kernel: %s\n", ch.Kernel)
+		}
+		if ch.Error != "" {
+			fmt.Fprintf(w, "  error:  %s\n", ch.Error)
+			continue
+		}
+		if len(ch.Modules) == 0 {
+			fmt.Fprintln(w, "  no kernel module in the image")
+		}
+		for _, m := range ch.Modules {
+			line := fmt.Sprintf("  %-12s %s", m.Verdict, m.Path)
+			if m.Detail != "" && m.Verdict != verify.OK {
+				line += " (" + m.Detail + ")"
+			}
+			fmt.Fprintln(w, line)
+		}
+		for _, p := range ch.Profiles {
+			if p.OK {
+				fmt.Fprintf(w, "  talos %s (%s): compatible with %q\n", p.Version, p.Address, ch.TalosCompatibility)
+			} else {
+				fmt.Fprintf(w, "  talos %s (%s): INCOMPATIBLE: %s\n", p.Version, p.Address, p.Error)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\n%d extension(s) checked, %d failed.\n", len(checks), bad)
 }
