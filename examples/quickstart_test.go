@@ -1,0 +1,272 @@
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/testenv"
+)
+
+// loadQuickstart evaluates examples/quickstart as `sovos validate` does and fails on
+// any diagnostic, warnings included: it is the first configuration a newcomer runs.
+func loadQuickstart(t *testing.T, dir string, opts config.EvalOptions) *config.Config {
+	t.Helper()
+	cfg, diags := config.Load(context.Background(), dir, opts)
+	if len(diags) > 0 {
+		var buf bytes.Buffer
+		files := map[string]*hcl.File{}
+		if cfg != nil {
+			files = cfg.Files
+		}
+		if err := config.WriteDiagnostics(&buf, files, diags, false); err != nil {
+			t.Fatal(err)
+		}
+		t.Fatalf("%s does not validate cleanly:\n%s", dir, buf.String())
+	}
+	return cfg
+}
+
+// TestQuickstartValidates keeps the quickstart in the ADR-005 shape the README and
+// demo.sh describe.
+func TestQuickstartValidates(t *testing.T) {
+	cfg := loadQuickstart(t, "quickstart", config.EvalOptions{})
+
+	files, err := filepath.Glob(filepath.Join("quickstart", "*.sovos.hcl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no *.sovos.hcl in quickstart (%v)", err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(hclwrite.Format(src), src) {
+			t.Errorf("%s is not formatted; run sovos fmt", f)
+		}
+	}
+
+	if got := cfg.Settings.State.Registry; got != "127.0.0.1:5000/quickstart/sovos-state" {
+		t.Errorf("state registry = %q", got)
+	}
+	if !slices.Equal(cfg.Settings.InsecureRegistries, []string{"127.0.0.1:5000"}) {
+		t.Errorf("insecure_registries = %v", cfg.Settings.InsecureRegistries)
+	}
+
+	k := cfg.Resource("kernel.sovereign")
+	if k == nil || k.Build.SigningCert == nil || k.Build.SigningCert.Target != "kernel-build" {
+		t.Fatalf("kernel.sovereign has no signing_cert from kernel-build: %+v", k)
+	}
+	if len(k.Build.Stages) != 1 || k.Build.Stages[0].Target != "hailort-pkg" {
+		t.Errorf("kernel stages = %+v, want hailort-pkg", k.Build.Stages)
+	}
+	ext := cfg.Resource("extension.hailort")
+	if ext == nil || !slices.Equal(ext.Build.Tags, []string{"5.3.0-v1.13.3", "5.3.0"}) {
+		t.Fatalf("extension.hailort = %+v", ext)
+	}
+	inst := cfg.Resource("installer.sovereign")
+	if inst == nil || len(inst.Build.Stages) != 1 || inst.Build.Stages[0].Target != "imager" {
+		t.Fatalf("installer.sovereign = %+v", inst)
+	}
+	for _, addr := range []string{"profile.cm4-standard", "profile.cm5-hailo10h"} {
+		if cfg.Resource(addr) == nil {
+			t.Errorf("no %s", addr)
+		}
+	}
+	if img := cfg.Resource("image.upstream_installer"); img == nil || !strings.HasPrefix(img.Image.Digest, "sha256:") {
+		t.Errorf("image.upstream_installer is not pinned: %+v", img)
+	}
+}
+
+// TestQuickstartEndToEnd runs what `make demo` runs, against a private registry and
+// buildkitd: plan, apply -promote, a plan with no changes, verify, and a one-file
+// change whose plan rebuilds the extension and the profile using it, never the kernel.
+// It also checks that the stand-in upstream installer is reproducible, i.e. that the
+// digest pinned in main.sovos.hcl is what demo.sh pushes.
+func TestQuickstartEndToEnd(t *testing.T) {
+	bin := buildSovos(t)
+	if st, err := os.Stat("/bin/busybox"); err != nil || st.Size() < 1<<20 {
+		skipOrFail(t, "a static /bin/busybox is needed (apt-get install busybox-static)")
+	}
+	host := testenv.StartRegistry(t)
+	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
+	buildctl := testenv.ToolPath(t, "buildctl")
+
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "quickstart")
+	copyTree(t, "quickstart", dir)
+	modsign := filepath.Join(dir, "kernel", "modsign")
+	build := exec.Command("go", "build", "-trimpath", "-o", modsign, "./executor/verify/cmd/modsign")
+	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building modsign: %v\n%s", err, out)
+	}
+	for _, dst := range []string{"kernel/busybox", "talos/busybox"} {
+		copyFile(t, "/bin/busybox", filepath.Join(dir, dst), 0o755)
+	}
+
+	env := append(offlineEnv(t),
+		"BUILDKIT_HOST="+bk.Addr,
+		"SOVOS_VAR_registry="+host,
+		"SOVOS_VAR_platform=linux/"+runtime.GOARCH)
+
+	// The stand-in upstream installer, pushed as demo.sh pushes it.
+	meta := filepath.Join(tmp, "upstream.json")
+	push := exec.Command(buildctl, "--addr", bk.Addr, "build", "--progress=quiet",
+		"--frontend", "dockerfile.v0",
+		"--local", "context="+filepath.Join(dir, "upstream"), "--local", "dockerfile="+filepath.Join(dir, "upstream"),
+		"--opt", "platform=linux/arm64", "--opt", "build-arg:SOURCE_DATE_EPOCH=0",
+		"--output", "type=image,name="+host+"/siderolabs/installer:v1.13.3,push=true,registry.insecure=true,rewrite-timestamp=true",
+		"--metadata-file", meta)
+	if out, err := push.CombinedOutput(); err != nil {
+		t.Fatalf("pushing the upstream installer: %v\n%s", err, out)
+	}
+	var pushed struct {
+		Digest string `json:"containerimage.digest"`
+	}
+	if data, err := os.ReadFile(meta); err != nil || json.Unmarshal(data, &pushed) != nil {
+		t.Fatalf("reading %s: %v", meta, err)
+	}
+	cfg := loadQuickstart(t, dir, config.EvalOptions{Environ: env})
+	if pin := cfg.Resource("image.upstream_installer").Image.Digest; pin != pushed.Digest {
+		t.Fatalf("the stand-in upstream installer is %s, but main.sovos.hcl pins %s: update the pin (and the README)", pushed.Digest, pin)
+	}
+
+	sovos := func(wantCode int, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-chdir=" + dir, "-no-color"}, args...)...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("sovos %v: %v", args, err)
+		}
+		if code != wantCode {
+			t.Fatalf("sovos %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, wantCode, out, stderr.String())
+		}
+		return string(out)
+	}
+
+	if out := sovos(2, "plan", "-detailed-exitcode"); !strings.Contains(out, "Plan: 5 to create, 0 to rebuild, 0 to promote, 0 to forget.") {
+		t.Errorf("first plan:\n%s", out)
+	}
+	if out := sovos(0, "apply", "-auto-approve", "-promote", "-progress=plain"); !strings.Contains(out, "Apply complete!") {
+		t.Errorf("apply:\n%s", out)
+	}
+	if out := sovos(0, "plan", "-detailed-exitcode"); !strings.Contains(out, "No changes.") {
+		t.Errorf("second plan has changes:\n%s", out)
+	}
+	if out := sovos(0, "verify"); !strings.Contains(out, "extension.hailort: OK") {
+		t.Errorf("verify:\n%s", out)
+	}
+	for _, f := range []string{"profile.cm4-standard.yaml", "profile.cm5-hailo10h.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, "_out", "profiles", f)); err != nil {
+			t.Errorf("profile not rendered: %v", err)
+		}
+	}
+
+	manifest := filepath.Join(dir, "extension", "manifest.yaml")
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, append(data, "# changed\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var plan struct {
+		Changes []planChange `json:"resource_changes"`
+	}
+	out := sovos(2, "plan", "-detailed-exitcode", "-format=json")
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("plan -format=json: %v\n%s", err, out)
+	}
+	actions := map[string]string{}
+	for _, c := range plan.Changes {
+		actions[c.Address] = c.Action
+	}
+	for addr, want := range map[string]string{
+		"kernel.sovereign":     "no-op",
+		"installer.sovereign":  "no-op",
+		"extension.hailort":    "rebuild",
+		"profile.cm5-hailo10h": "rebuild",
+		"profile.cm4-standard": "no-op",
+	} {
+		got := actions[addr]
+		if got == "" {
+			got = "no-op"
+		}
+		if got != want {
+			t.Errorf("after changing extension/manifest.yaml: %s is %s, want %s", addr, got, want)
+		}
+	}
+}
+
+// skipOrFail skips a test whose prerequisite is missing, except in CI.
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
+// copyTree copies the checked-in quickstart (not what a demo run left in it).
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	skip := map[string]bool{".sovos": true, "_out": true, "kernel/busybox": true, "kernel/modsign": true, "talos/busybox": true}
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if skip[filepath.ToSlash(rel)] {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		copyFile(t, path, filepath.Join(dst, rel), info.Mode().Perm())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, mode); err != nil {
+		t.Fatal(err)
+	}
+}
