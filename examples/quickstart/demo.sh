@@ -12,7 +12,8 @@
 #        sovos plan                          (must print "No changes.")
 #        sovos verify
 #      and, in a copy of the quickstart with one file changed, the minimal rebuild plan
-#      and its PR comment (`sovos show -format=markdown`)
+#      and its PR comment (`sovos show -format=markdown`), not applied: the state keeps
+#      matching examples/quickstart
 #   4. stops everything it started and removes its temporary directory (trap EXIT)
 #
 # Run it as root on Debian with Go (buildkitd's runc worker needs root). The registry
@@ -20,7 +21,8 @@
 # runs end with "No changes.".
 #
 # Environment: DEMO_PORT (first port to try, default 5000), DEMO_KEEP=1 (keep the
-# temporary directory, logs included), GO (the go command).
+# temporary directory, logs included), DEMO_SHELL=1 (end in a shell that can use the
+# registry and daemon, e.g. for the README's tour), GO (the go command).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -194,8 +196,13 @@ cd "$tmp/change"
 run sovos -chdir=quickstart plan -out=change.plan
 say "The same plan as a PR comment"
 run sovos -chdir=quickstart show -format=markdown change.plan
-say "Applying that saved plan: the kernel is not rebuilt"
-run sovos -chdir=quickstart apply -progress=plain change.plan 2>&1 | grep -v "^#\|^$"
 cd "$repo"
 
 say "Done: plan, apply -promote, and a second plan with no changes"
+
+# DEMO_SHELL=1: a shell with BUILDKIT_HOST, SOVOS_VAR_registry and PATH set, to try the
+# README's commands against the same registry and daemon; leaving it stops them.
+if [ "${DEMO_SHELL:-}" = 1 ]; then
+  say "A shell with the registry ($host) and buildkitd running; exit to stop them"
+  PS1='(sovos demo) \w\$ ' bash --norc -i || true
+fi
