@@ -1,0 +1,109 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
+)
+
+// failingBackend stores nothing: every write fails, as a registry that went down would.
+type failingBackend struct{ state.Backend }
+
+func (failingBackend) Write(context.Context, *state.State) (string, error) {
+	return "", errors.New("registry unreachable")
+}
+func (failingBackend) String() string { return "registry example.com/state:default" }
+
+// A plan that needs no daemon: a profile without imager (rendered only) and a forgotten
+// resource.
+func offlinePlan(t *testing.T, dir string) (*planner.Plan, *state.State) {
+	a, prof := profileApplier(t)
+	prof.Profile.Dest = filepath.Join(dir, "profiles")
+	prof.Tag = prof.Hash[:16]
+	prior := a.p.Prior
+	prior.Lineage, prior.Workspace, prior.Version = "6f1c7a8e-4b7e-4a53-9c55-7a7d6c1e2f00", "default", state.Version
+	for _, r := range prior.Resources {
+		r.Hash = strings.Repeat("d", 64)
+		r.Type, _, _ = strings.Cut(r.Address, ".")
+	}
+	prior.Resources = append(prior.Resources, &state.Resource{Address: "kernel.old", Type: "kernel", Hash: strings.Repeat("e", 64)})
+	p := a.p
+	p.Changes = []*planner.ResourceChange{
+		{Address: prof.Addr.String(), Type: "profile", Action: planner.ActionCreate, Resource: prof,
+			DependsOn: []string{"installer.i", "extension.hailort"}},
+		{Address: "kernel.old", Type: "kernel", Action: planner.ActionForget, Prior: prior.Resources[2]},
+	}
+	return p, prior
+}
+
+func TestApplyOffline(t *testing.T) {
+	dir := t.TempDir()
+	p, prior := offlinePlan(t, dir)
+	backend, err := state.NewLayout(filepath.Join(dir, "state"), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Apply(context.Background(), p, Options{Writer: state.NewWriter(backend, prior, nil), Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Count(Built) != 1 || sum.Count(Forgotten) != 1 {
+		t.Errorf("outcomes: %+v", sum.Resources)
+	}
+	s, _, err := backend.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Resource("kernel.old") != nil {
+		t.Error("kernel.old is still in the state")
+	}
+	rec := s.Resource(`profile.talos["cm5-hailo10h"]`)
+	if rec == nil || rec.Hash != strings.Repeat("c", 64) || rec.Digest != "" {
+		t.Errorf("profile record: %+v", rec)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "profiles", "profile.talos_cm5-hailo10h.yaml")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestApplyStateWriteFails(t *testing.T) {
+	dir := t.TempDir()
+	p, prior := offlinePlan(t, dir)
+	_, err := Apply(context.Background(), p, Options{Writer: state.NewWriter(failingBackend{}, prior, nil), Dir: dir})
+	if err == nil {
+		t.Fatal("apply succeeded although the state could not be written")
+	}
+	path := filepath.Join(dir, ".sovos", "errored-state.json")
+	for _, want := range []string{"registry unreachable", "sovos state push " + path} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	data, rerr := os.ReadFile(path)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	s, derr := state.Decode(data, path)
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	if s.Resource(`profile.talos["cm5-hailo10h"]`) == nil || s.Resource("kernel.old") != nil {
+		t.Errorf("errored state does not hold the apply's results: %+v", s.Resources)
+	}
+}
+
+func TestApplyWithoutWriter(t *testing.T) {
+	p, _ := offlinePlan(t, t.TempDir())
+	if _, err := Apply(context.Background(), p, Options{}); err == nil {
+		t.Error("no error without a state writer")
+	}
+	if _, err := Apply(context.Background(), &planner.Plan{}, Options{}); err == nil {
+		t.Error("no error for a plan without configuration")
+	}
+}
