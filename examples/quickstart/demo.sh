@@ -39,8 +39,11 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 # run prints a command the way a user would type it, then runs it.
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 
+# runc lives in /usr/sbin, which a user's PATH kept through `sudo env PATH=...` lacks.
+export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 [ "$(id -u)" -eq 0 ] || die "run me as root (sudo make demo): buildkitd's runc worker needs root"
-command -v "$GO" >/dev/null || die "Go is needed (https://go.dev/dl/); set GO=/path/to/go if it is not in PATH"
+command -v "$GO" >/dev/null ||
+  die "Go is needed (https://go.dev/dl/) and is not in root's PATH; with sudo keep yours: sudo env \"PATH=\$PATH\" make demo (or set GO=/path/to/go)"
 cd "$repo"
 
 # --- 1. what the demo needs -----------------------------------------------------------
