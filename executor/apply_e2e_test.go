@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -48,6 +49,12 @@ func TestApplyFactory(t *testing.T) {
 		t.Errorf("registry kernel:%s = %s, state %s", k.Tag, got, k.Digest)
 	}
 	checkProfiles(t, f, st)
+	cert, err := executor.FetchCertificate(ctx, f.repo+"/kernel", k.Digest, []string{f.registry})
+	if err != nil {
+		t.Errorf("the kernel's certificate is not stored next to its image: %v", err)
+	} else if !bytes.Equal(cert.Raw, k.SigningCert) {
+		t.Error("the certificate stored next to the kernel image differs from the state's")
+	}
 	solves := f.solves()
 	if solves == 0 {
 		t.Fatal("the daemon recorded no build")
@@ -164,6 +171,35 @@ RUN /usr/bin/modsign genkey /k && /usr/bin/modsign sign /k/signing_key.pem /k/si
 		t.Errorf("state moved the extension's stable tag: %v", bad.Tags)
 	}
 	f.write("ext/Dockerfile", string(goodExt))
+	for _, extra := range []string{"modsign", "foreign.ko"} {
+		if err := os.Remove(filepath.Join(f.dir, "ext", extra)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// 6. A lost state rebuilds nothing: every artifact is adopted from the registry by
+	// its hash annotation, the kernel's certificate is found next to its image, and the
+	// extension passes verification against it.
+	if err := os.RemoveAll(filepath.Join(f.dir, ".sovos", "state")); err != nil {
+		t.Fatal(err)
+	}
+	p = f.plan(false)
+	equalMaps(t, "plan without a state", actions(p), map[string]string{
+		"kernel.k": "adopt", "extension.e": "adopt", "installer.i": "adopt", "profile.cm4": "create", "profile.cm5": "adopt"})
+	solves = f.solves()
+	if _, err := f.apply(ctx, p, executor.Options{}); err != nil {
+		t.Fatalf("apply without a state: %v", err)
+	}
+	if n := f.solves(); n != solves {
+		t.Errorf("adopting ran %d builds", n-solves)
+	}
+	adopted := f.state()
+	if !bytes.Equal(adopted.Resource("kernel.k").SigningCert, st.Resource("kernel.k").SigningCert) {
+		t.Error("the adopted kernel's certificate differs from the one recorded at build time")
+	}
+	if e := adopted.Resource("extension.e"); e.Digest != st.Resource("extension.e").Digest || e.Verified == nil || !e.Verified.OK {
+		t.Errorf("adopted extension: digest %s (want %s), verified %+v", e.Digest, st.Resource("extension.e").Digest, e.Verified)
+	}
 }
 
 func copyFile(t testing.TB, from, to string) {

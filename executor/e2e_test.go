@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/hashicorp/go-hclog"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	controlapi "github.com/moby/buildkit/api/services/control"
 	"github.com/moby/buildkit/client"
@@ -146,6 +147,7 @@ func (f *factory) apply(ctx context.Context, p *planner.Plan, opts executor.Opti
 	if testing.Verbose() {
 		opts.Progress, opts.ProgressMode = testWriter{f.t}, "plain"
 	}
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{f.t}})
 	sum, err := executor.Apply(ctx, p, opts)
 	if sum != nil && testing.Verbose() {
 		var b strings.Builder

@@ -180,6 +180,11 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 			return fmt.Errorf("%s: signing_cert %s in target %s: %w", c.Address, r.Build.SigningCert.Path, r.Build.SigningCert.Target, err)
 		}
 		art.cert = cert
+		// Next to the kernel image, so a kernel adopted without a state (a lost state, a
+		// new workspace) still has its certificate.
+		if err := PushCertificate(ctx, art.image, art.digest, cert, a.opts.InsecureRegistries, a.remoteOptions(ctx)...); err != nil {
+			a.log.Warn("could not store the signing certificate next to the kernel image", "address", c.Address, "error", err)
+		}
 	}
 	return a.record(c, art, time.Now())
 }
@@ -200,7 +205,12 @@ func (a *applier) adopt(ctx context.Context, c *planner.ResourceChange) error {
 			}
 		}
 		if art.cert == nil {
-			a.log.Warn("adopted kernel without its signing certificate: extensions built on it cannot be verified until it is rebuilt (-replace)", "address", c.Address)
+			cert, err := FetchCertificate(ctx, art.image, art.digest, a.opts.InsecureRegistries, a.remoteOptions(ctx)...)
+			if err != nil {
+				a.log.Warn("adopted kernel without its signing certificate: extensions built on it cannot be verified until it is rebuilt (-replace)", "address", c.Address, "error", err)
+			} else {
+				art.cert = cert
+			}
 		}
 	}
 	return a.record(c, art, time.Time{})
