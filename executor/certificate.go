@@ -136,4 +136,3 @@ func FetchCertificate(ctx context.Context, image, digest string, insecure []stri
 	}
 	return nil, errors.New("no signing certificate is stored next to " + image + "@" + digest)
 }
-
