@@ -36,7 +36,8 @@ type Options struct {
 	// (Plan.Promote) promotes too.
 	Promote bool
 	// Drivers returns the BuildKit driver of a builder by name ("default" when the
-	// configuration declares none). It is called at most once per builder name.
+	// configuration declares none). It is called at most once per builder name, on
+	// first use; the caller closes the drivers it returned.
 	Drivers func(ctx context.Context, builder string) (*buildkit.Driver, error)
 	// Writer records results in the state as they come. Apply closes it (a final flush)
 	// before returning.
@@ -310,8 +311,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 		failures = append([]string{"apply interrupted: running builds were cancelled; what finished is recorded in the state"}, failures...)
 	}
 	if len(failures) > 0 {
-		sort := failures
-		return sum, &Error{Messages: sort}
+		return sum, &Error{Messages: failures}
 	}
 	return sum, nil
 }

@@ -232,10 +232,9 @@ func (a *applier) record(c *planner.ResourceChange, art *artifact, builtAt time.
 		Digest:    art.digest,
 		Inputs:    inputs,
 		BuiltFrom: a.dependencyDigests(r),
-		BuiltAt:   builtAt.UTC(),
 	}
-	if builtAt.IsZero() {
-		rec.BuiltAt = time.Time{}
+	if !builtAt.IsZero() {
+		rec.BuiltAt = builtAt.UTC()
 	}
 	if len(art.stages) > 0 {
 		rec.Stages = art.stages

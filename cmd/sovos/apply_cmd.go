@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
@@ -126,15 +127,16 @@ func applyAction(c *cli.Context) (err error) {
 	}
 	working.SovosVersion = Version
 
-	progress := os.Stderr
+	connect, closeDrivers := drivers(cfg)
+	defer closeDrivers()
 	sum, applyErr := executor.Apply(ctx, p, executor.Options{
 		Parallelism:        c.Int("parallelism"),
 		Promote:            c.Bool("promote") && file == nil,
-		Drivers:            drivers(cfg),
+		Drivers:            connect,
 		Writer:             state.NewWriter(backend, working, held),
 		Dir:                cfg.Dir,
 		CacheDir:           filepath.Join(cfg.Dir, ".sovos", "cache"),
-		Progress:           progress,
+		Progress:           os.Stderr,
 		ProgressMode:       c.String("progress"),
 		Logger:             logger(c),
 		InsecureRegistries: cfg.Settings.InsecureRegistries,
@@ -213,10 +215,13 @@ func loadHashed(c *cli.Context) (*config.Config, state.Backend, error) {
 	return cfg, backend, nil
 }
 
-// drivers connects to the builders of the configuration on first use; a configuration
-// without builder blocks has one "default" builder at $BUILDKIT_HOST.
-func drivers(cfg *config.Config) func(ctx context.Context, name string) (*buildkit.Driver, error) {
-	return func(ctx context.Context, name string) (*buildkit.Driver, error) {
+// drivers connects to the builders of the configuration on first use (a configuration
+// without builder blocks has one "default" builder at $BUILDKIT_HOST), and closes every
+// connection it made.
+func drivers(cfg *config.Config) (func(ctx context.Context, name string) (*buildkit.Driver, error), func()) {
+	var mu sync.Mutex
+	var opened []*buildkit.Driver
+	connect := func(ctx context.Context, name string) (*buildkit.Driver, error) {
 		opts := []buildkit.Option{buildkit.WithInsecureRegistries(cfg.Settings.InsecureRegistries...)}
 		addr := ""
 		if b := cfg.Builders[name]; b != nil {
@@ -229,8 +234,18 @@ func drivers(cfg *config.Config) func(ctx context.Context, name string) (*buildk
 		}
 		d, err := buildkit.New(ctx, addr, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("builder %s: %w", name, err)
+			return nil, fmt.Errorf("builder.%s: %w", name, err)
 		}
+		mu.Lock()
+		opened = append(opened, d)
+		mu.Unlock()
 		return d, nil
+	}
+	return connect, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range opened {
+			d.Close()
+		}
 	}
 }
