@@ -27,7 +27,7 @@ func TestApplyFactory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
-	equalMaps(t, "first apply", outcomes(sum), map[string]string{"kernel.k": "built", "extension.e": "built", "installer.i": "built", "profile.cm4": "built", "profile.cm5": "built"})
+	equalMaps(t, "first apply", outcomes(sum), map[string]string{"kernel.k": "built", "extension.e": "built", "installer.i": "built", "profile.cm4": "rendered", "profile.cm5": "built"})
 	st := f.state()
 	first := digests(st)
 	for _, addr := range []string{"kernel.k", "extension.e", "installer.i", "profile.cm5"} {

@@ -53,7 +53,7 @@ func TestApplyOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Count(Built) != 1 || sum.Count(Forgotten) != 1 {
+	if sum.Count(Rendered) != 1 || sum.Count(Forgotten) != 1 {
 		t.Errorf("outcomes: %+v", sum.Resources)
 	}
 	s, _, err := backend.Read(context.Background())

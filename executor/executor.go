@@ -64,7 +64,9 @@ type Outcome string
 
 // Outcomes of a resource in an apply.
 const (
-	Built     Outcome = "built"
+	Built Outcome = "built"
+	// Rendered: a profile without imager, whose YAML was written.
+	Rendered  Outcome = "rendered"
 	Adopted   Outcome = "adopted"
 	Forgotten Outcome = "forgotten"
 	Unchanged Outcome = "unchanged"
@@ -82,6 +84,8 @@ type NodeResult struct {
 	Duration time.Duration
 	// Digest is the artifact's digest after the apply ("" for profiles without output).
 	Digest string
+	// Files are the files the node wrote (a profile's YAML).
+	Files []string
 }
 
 // Promotion is one stable tag moved.
@@ -130,6 +134,9 @@ func (s *Summary) Render(w io.Writer) {
 			if r.Digest != "" {
 				line += " " + r.Digest
 			}
+			if len(r.Files) > 0 {
+				line += " -> " + strings.Join(r.Files, ", ")
+			}
 			if r.Duration > 0 {
 				line += fmt.Sprintf(" (%s)", r.Duration.Round(100*time.Millisecond))
 			}
@@ -144,7 +151,7 @@ func (s *Summary) Render(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nApply %s! %d built, %d adopted, %d forgotten, %d unchanged, %d failed, %d skipped",
 		map[bool]string{true: "failed", false: "complete"}[s.Failed()],
-		s.Count(Built), s.Count(Adopted), s.Count(Forgotten), s.Count(Unchanged), s.Count(Failed), s.Count(Skipped))
+		s.Count(Built)+s.Count(Rendered), s.Count(Adopted), s.Count(Forgotten), s.Count(Unchanged), s.Count(Failed), s.Count(Skipped))
 	if n := s.Count(Canceled); n > 0 {
 		fmt.Fprintf(w, ", %d canceled", n)
 	}
@@ -174,6 +181,8 @@ type applier struct {
 	mu        sync.Mutex
 	artifacts map[string]*artifact
 	verified  map[string]string // extension address -> digest that passed verification
+	files     map[string][]string
+	rendered  map[string]bool // profiles created or rebuilt without an imager run
 	drivers   map[string]*driverOnce
 
 	// refs maps every "image:tag" a resource exposes (.ref, .stage[T].ref) to its
@@ -215,6 +224,8 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 		p: p, opts: opts, log: opts.Logger,
 		artifacts: map[string]*artifact{},
 		verified:  map[string]string{},
+		files:     map[string][]string{},
+		rendered:  map[string]bool{},
 		drivers:   map[string]*driverOnce{},
 		refs:      map[string]refTarget{},
 	}
@@ -255,6 +266,12 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 			if art := a.artifact(r.ID); art != nil && c.Action != planner.ActionForget {
 				nr.Digest = art.digest
 			}
+			a.mu.Lock()
+			nr.Files = a.files[r.ID]
+			if a.rendered[r.ID] {
+				nr.Outcome = Rendered
+			}
+			a.mu.Unlock()
 		case dag.Failed:
 			nr.Outcome, nr.Err = Failed, r.Err
 			failures = append(failures, r.Err.Error())
@@ -263,7 +280,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 		case dag.Canceled:
 			nr.Outcome, nr.Err = Canceled, r.Err
 		}
-		if nr.Outcome != outcomeOf(c.Action) {
+		if r.Status != dag.Succeeded {
 			failedAddrs[r.ID] = true
 		}
 		sum.Resources = append(sum.Resources, nr)

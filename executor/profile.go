@@ -54,6 +54,9 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 		return fmt.Errorf("%s: writing its profile: %w", c.Address, err)
 	}
 	a.log.Debug("profile written", "address", c.Address, "path", path)
+	a.mu.Lock()
+	a.files[c.Address] = append(a.files[c.Address], relPath(a.p.Config.Dir, path))
+	a.mu.Unlock()
 
 	switch c.Action {
 	case planner.ActionCreate, planner.ActionRebuild, planner.ActionAdopt:
@@ -74,6 +77,11 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	}
 	if art.digest == "" {
 		art.image = ""
+		if c.Action != planner.ActionAdopt {
+			a.mu.Lock()
+			a.rendered[c.Address] = true
+			a.mu.Unlock()
+		}
 	}
 	inputs, err := planner.RecordedInputs(r)
 	if err != nil {
@@ -273,4 +281,15 @@ func yamlScalar(v any) string {
 		return strconv.FormatBool(v)
 	}
 	return fmt.Sprint(v)
+}
+
+// relPath shows path relative to the configuration directory when it is inside it.
+func relPath(dir, path string) string {
+	if dir == "" {
+		return path
+	}
+	if rel, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }

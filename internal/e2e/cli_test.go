@@ -131,7 +131,7 @@ func TestCLIApplyVerify(t *testing.T) {
 		t.Errorf("apply FILE -promote: exit %d\n%s", code, errOut)
 	}
 	out = c.ok("apply", "tfplan", "-progress=plain")
-	for _, want := range []string{"kernel.k: built", "extension.e: built", "profile.cm5: built", "Apply complete! 4 built" /* profile.cm4 was recorded by the apply without a daemon */, "Outputs:", "kernel = "} {
+	for _, want := range []string{"kernel.k: built", "extension.e: built", "profile.cm5: built", "Apply complete! 4 built" /* profile.cm4 was rendered by the apply without a daemon */, "Outputs:", "kernel = "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %q:\n%s", want, out)
 		}
