@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -145,9 +146,13 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		t.Fatalf("the stand-in upstream installer is %s, but main.sovos.hcl pins %s: update the pin (and the README)", pushed.Digest, pin)
 	}
 
+	// Run from the configuration directory, as the README's tour does after
+	// `cd examples/quickstart`, and keep standard output for checkReadme.
+	var transcript strings.Builder
 	sovos := func(wantCode int, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"-chdir=" + dir, "-no-color"}, args...)...)
+		cmd := exec.Command(bin, append([]string{"-no-color"}, args...)...)
+		cmd.Dir = dir
 		cmd.Env = env
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -161,6 +166,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		if code != wantCode {
 			t.Fatalf("sovos %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, wantCode, out, stderr.String())
 		}
+		transcript.Write(out)
 		return string(out)
 	}
 
@@ -187,7 +193,12 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(manifest, append(data, "# changed\n"...), 0o644); err != nil {
+	// The README's one-file change.
+	changed := strings.Replace(string(data), "\n  author: quickstart\n", "\n  author: you\n", 1)
+	if changed == string(data) {
+		t.Fatal("extension/manifest.yaml has no `author: quickstart` line for the README's one-file change")
+	}
+	if err := os.WriteFile(manifest, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var plan struct {
@@ -216,6 +227,81 @@ func TestQuickstartEndToEnd(t *testing.T) {
 			t.Errorf("after changing extension/manifest.yaml: %s is %s, want %s", addr, got, want)
 		}
 	}
+
+	// The rest of the README's tour: the saved plan, its PR comment, applying it,
+	// promoting, verifying, a kernel rebuilt under the same hash, and a new workspace
+	// adopting everything.
+	sovos(2, "plan", "-out=change.plan", "-detailed-exitcode")
+	sovos(0, "show", "-format=markdown", "change.plan")
+	sovos(0, "apply", "change.plan")
+	sovos(0, "apply", "-promote", "-auto-approve")
+	sovos(0, "verify")
+	sovos(0, "apply", "-auto-approve", "-replace=kernel.sovereign")
+	if out := sovos(2, "plan", "-workspace=fresh", "-detailed-exitcode"); !strings.Contains(out, "4 to adopt") {
+		t.Errorf("a new workspace does not adopt the four pushed artifacts:\n%s", out)
+	}
+	sovos(0, "apply", "-workspace=fresh", "-auto-approve")
+
+	checkReadme(t, strings.ReplaceAll(transcript.String(), host, "127.0.0.1:5000"))
+}
+
+// checkReadme fails for every line of the README's captured output (```console
+// blocks) that the commands no longer print, hashes, digests, ids and durations aside:
+// the tour must show what sovos prints today.
+func checkReadme(t *testing.T, transcript string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := map[string]bool{}
+	for _, l := range strings.Split(transcript, "\n") {
+		printed[normalizeOutput(l)] = true
+	}
+	blocks := regexp.MustCompile("(?s)```console\n(.*?)```").FindAllStringSubmatch(string(data), -1)
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no ```console blocks")
+	}
+	for _, b := range blocks {
+		lines := strings.Split(b[1], "\n")
+		// A block inside a list item is indented as a whole.
+		indent := -1
+		for _, l := range lines {
+			if strings.TrimSpace(l) != "" {
+				if n := len(l) - len(strings.TrimLeft(l, " ")); indent < 0 || n < indent {
+					indent = n
+				}
+			}
+		}
+		for _, l := range lines {
+			if len(l) >= indent && indent > 0 {
+				l = l[indent:]
+			}
+			trimmed := strings.TrimSpace(l)
+			switch {
+			case trimmed == "", strings.HasPrefix(trimmed, "$ "), strings.HasPrefix(trimmed, "..."):
+				continue // commands, and the README's own elisions
+			case strings.HasPrefix(trimmed, "Error: locking"):
+				continue // needs a concurrent apply; not reproduced here
+			case strings.HasPrefix(trimmed, "<!-- sovos-plan"):
+				continue // names the directory relative to the git root; this copy has none
+			}
+			if !printed[normalizeOutput(l)] {
+				t.Errorf("README.md shows a line sovos no longer prints:\n%s", l)
+			}
+		}
+	}
+}
+
+var (
+	hexRun   = regexp.MustCompile(`\b[0-9a-f]{8,64}\b`)
+	duration = regexp.MustCompile(`\(\d+(\.\d+)?(ms|s|m\d+(\.\d+)?s)\)`)
+)
+
+func normalizeOutput(l string) string {
+	l = hexRun.ReplaceAllString(l, "H")
+	l = duration.ReplaceAllString(l, "(T)")
+	return strings.TrimRight(l, " \t")
 }
 
 // skipOrFail skips a test whose prerequisite is missing, except in CI.

@@ -180,7 +180,7 @@ say "The plan for an empty registry: everything is created"
 run sovos -chdir=$qs plan
 
 say "The main job: build, push, verify, record, and move the stable tags"
-run sovos -chdir=$qs apply -auto-approve -promote -progress=plain
+run sovos -chdir=$qs apply -auto-approve -promote
 
 say "Planning again: nothing to do"
 out=$(sovos -chdir=$qs plan -detailed-exitcode) && rc=0 || rc=$?
