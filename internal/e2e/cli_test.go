@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -11,8 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urmanac/sovos/internal/testenv"
+	"github.com/urmanac/sovos/state"
 )
 
 type cli struct {
@@ -163,6 +166,22 @@ func TestCLIApplyVerify(t *testing.T) {
 	}
 	if len(checks) != 1 || !checks[0].OK || len(checks[0].Modules) != 1 || checks[0].Modules[0].Verdict != "ok" {
 		t.Errorf("verify -format=json: %+v", checks)
+	}
+
+	// Someone else holds the lock: apply fails at once and names the holder.
+	backend, err := state.NewLayout(filepath.Join(c.dir, ".sovos", "state"), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := state.Hold(context.Background(), backend, state.NewLockInfo("apply", "test"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := c.run("apply", "-auto-approve", "-progress=quiet"); code != 1 || !strings.Contains(errOut, "locked") {
+		t.Errorf("apply while locked: exit %d\n%s", code, errOut)
+	}
+	if err := held.Release(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 
 	// -promote with apply: the stable tags move.
