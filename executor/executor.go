@@ -247,7 +247,10 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 
 	stopProgress := a.startProgress(ctx)
 	results, walkErr := g.Walk(ctx, opts.Parallelism, func(ctx context.Context, addr string) error {
-		return a.node(ctx, nodes[addr])
+		start := time.Now()
+		err := a.node(ctx, nodes[addr])
+		a.log.Info("applied", "address", addr, "action", nodes[addr].Action, "duration", time.Since(start), "error", err)
+		return err
 	})
 	stopProgress()
 

@@ -49,9 +49,22 @@ func applyAction(c *cli.Context) (err error) {
 	if c.Int("parallelism") < 1 {
 		return fmt.Errorf("-parallelism=%d: give at least 1", c.Int("parallelism"))
 	}
-	// Ctrl-C cancels the builds; the state is still written before exit.
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// Ctrl-C cancels the builds; the state is still written before exit. A second Ctrl-C
+	// ends the process at once: the default handling is restored after the first.
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintln(c.App.ErrWriter, "\nInterrupt received: cancelling the running builds and saving the state. Press Ctrl-C again to quit at once (the state may then miss what finished).")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 
 	var (
 		p       *planner.Plan

@@ -145,7 +145,10 @@ func TestCLIApplyVerify(t *testing.T) {
 	}
 
 	// Nothing to do: the second apply builds nothing and still succeeds.
-	out = c.ok("apply", "-auto-approve", "-progress=quiet")
+	out, errOut, code = c.run("apply", "-auto-approve", "-progress=quiet")
+	if code != 0 || strings.Contains(errOut, "Interrupt") {
+		t.Errorf("second apply: exit %d\n%s", code, errOut)
+	}
 	if !strings.Contains(out, "No changes.") || !strings.Contains(out, "0 built") {
 		t.Errorf("second apply:\n%s", out)
 	}

@@ -86,7 +86,7 @@ func TestCLIInterrupt(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("apply did not exit after SIGINT")
 	}
-	if !strings.Contains(stderr.String(), "apply interrupted") {
+	if !strings.Contains(stderr.String(), "apply interrupted") || !strings.Contains(stderr.String(), "Interrupt received") {
 		t.Errorf("stderr lacks the interruption:\n%s", stderr.String())
 	}
 	after := read()
