@@ -123,6 +123,7 @@ func verifyAction(c *cli.Context) error {
 // checkExtension verifies one recorded extension against its kernel's recorded key, and
 // its Talos compatibility against every profile that uses it.
 func checkExtension(c *cli.Context, cfg *config.Config, s *state.State, r *state.Resource, opts []remote.Option) *extensionCheck {
+	var err error
 	ch := &extensionCheck{Address: r.Address, Ref: r.Image + "@" + r.Digest}
 	fail := func(format string, args ...any) *extensionCheck {
 		ch.Error = fmt.Sprintf(format, args...)
@@ -148,12 +149,22 @@ func checkExtension(c *cli.Context, cfg *config.Config, s *state.State, r *state
 		return fail("its kernel is unknown (not in the configuration nor the state)")
 	}
 	kr := s.Resource(ch.Kernel)
-	if kr == nil || len(kr.SigningCert) == 0 {
-		return fail("%s has no recorded signing certificate (declare its signing_cert and rebuild it)", ch.Kernel)
+	if kr == nil {
+		return fail("%s is not in the state: apply it first", ch.Kernel)
 	}
-	cert, err := x509.ParseCertificate(kr.SigningCert)
-	if err != nil {
-		return fail("%s: recorded signing certificate: %v", ch.Kernel, err)
+	var cert *x509.Certificate
+	if len(kr.SigningCert) > 0 {
+		if cert, err = x509.ParseCertificate(kr.SigningCert); err != nil {
+			return fail("%s: recorded signing certificate: %v", ch.Kernel, err)
+		}
+	} else if kr.Digest != "" {
+		// Not in the state (an adopted kernel): the artifact stored next to its image.
+		cert, err = executor.FetchCertificate(c.Context, kr.Image, kr.Digest, cfg.Settings.InsecureRegistries, opts...)
+		if err != nil {
+			return fail("%s has no recorded signing certificate, and none is stored next to its image (declare its signing_cert and rebuild it): %v", ch.Kernel, err)
+		}
+	} else {
+		return fail("%s has no recorded signing certificate (declare its signing_cert and rebuild it)", ch.Kernel)
 	}
 	platform := ""
 	if cr != nil {
