@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -218,7 +219,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 		opts.Logger = hclog.NewNullLogger()
 	}
 	if opts.CacheDir == "" {
-		opts.CacheDir = joinDir(opts.Dir, ".sovos/cache")
+		opts.CacheDir = filepath.Join(opts.Dir, ".sovos", "cache")
 	}
 	a := &applier{
 		p: p, opts: opts, log: opts.Logger,
@@ -498,11 +499,4 @@ func (a *applier) dependencyDigests(r *config.Resource) map[string]string {
 		return nil
 	}
 	return out
-}
-
-func joinDir(dir, rel string) string {
-	if dir == "" {
-		dir = "."
-	}
-	return strings.TrimSuffix(dir, "/") + "/" + rel
 }
