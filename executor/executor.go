@@ -459,6 +459,10 @@ func (a *applier) startProgress(ctx context.Context) func() {
 	var err error
 	if a.opts.Progress != nil {
 		disp, err = progressui.NewDisplay(a.opts.Progress, mode)
+		if err != nil && mode == progressui.TtyMode {
+			// -progress=tty without a terminal: plain lines rather than nothing.
+			disp, err = progressui.NewDisplay(a.opts.Progress, progressui.PlainMode)
+		}
 		if err != nil {
 			a.log.Warn("progress display unavailable", "error", err)
 		}
