@@ -188,7 +188,7 @@ func TestCLIApplyVerify(t *testing.T) {
 	}
 
 	// -promote with apply: the stable tags move.
-	out = c.ok("apply", "-auto-approve", "-promote", "-progress=quiet")
+	out = c.ok("apply", "-auto-approve", "-promote", "-progress=tty") // not a terminal: plain
 	if !strings.Contains(out, "promoted") || !strings.Contains(out, "/factory/kernel:stable") {
 		t.Errorf("apply -promote:\n%s", out)
 	}
