@@ -1,0 +1,29 @@
+// Package executor carries out a plan: it walks the plan's resources in dependency order
+// (package dag), builds kernels, extensions and installers through a BuildKit daemon
+// (package buildkit), checks every extension's modules against its kernel's key (package
+// verify), renders and runs imager profiles, records each result in the state as soon as
+// it is known, and finally moves stable tags when asked to promote.
+//
+// What each action does:
+//
+//   - create, rebuild (kernel, extension, installer): one BuildKit session per resource
+//     builds its target, its stages and its signing_cert target, and pushes IMAGE:TAG
+//     (annotated dev.sovos.hash). Every reference to another resource (contexts, build
+//     args equal to a .ref, the installer's PKG_KERNEL) is pinned as image@digest first.
+//     A kernel's certificate is kept in the state (DER) and pushed as an OCI artifact
+//     (CertArtifactType) whose subject is the kernel manifest.
+//   - extension (any action): its image is checked against its kernel's certificate,
+//     unless this exact digest already passed; a bad module fails the node, so nothing
+//     built on it (a profile) runs.
+//   - profile: its imager profile is rendered to DEST/ADDRESS.yaml on every apply; when
+//     created or rebuilt with an imager, the imager image runs `imager -` on it (mounted
+//     at /profile/profile.yaml) through BuildKit, and /out is pushed to the profile's
+//     image and, for kinds other than installer, exported to DEST/ADDRESS/.
+//   - adopt: the digest the plan found is recorded, with no build (a kernel's
+//     certificate comes from the artifact next to its image). forget: dropped from the
+//     state. no-op: nothing.
+//
+// The state is updated as each node finishes (the state.Writer coalesces writes) and
+// flushed before Apply returns, also when the context is cancelled; when that last write
+// fails, the state is saved to .sovos/errored-state.json for `sovos state push`.
+package executor
