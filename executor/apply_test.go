@@ -3,11 +3,13 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
@@ -106,4 +108,34 @@ func TestApplyWithoutWriter(t *testing.T) {
 	if _, err := Apply(context.Background(), &planner.Plan{}, Options{}); err == nil {
 		t.Error("no error for a plan without configuration")
 	}
+}
+
+// BenchmarkApplyBookkeeping is the executor's fixed cost without any build: 8 unchanged
+// kernels walked, and the state flushed to a local layout once. It bounds what sovos adds
+// per node besides the BuildKit work itself.
+func BenchmarkApplyBookkeeping(b *testing.B) {
+	dir := b.TempDir()
+	backend, err := state.NewLayout(filepath.Join(dir, "state"), "default")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &config.Config{Dir: dir}
+	p := &planner.Plan{Config: cfg}
+	s := state.New("default", "bench")
+	for i := range 8 {
+		r := &config.Resource{Addr: config.Address{Type: "kernel", Name: fmt.Sprintf("k%d", i)}, Hash: strings.Repeat("a", 64), Tag: strings.Repeat("a", 16),
+			Build: &config.BuildSpec{Image: "example.com/k"}}
+		cfg.Resources = append(cfg.Resources, r)
+		p.Changes = append(p.Changes, &planner.ResourceChange{Address: r.Addr.String(), Type: "kernel", Action: planner.ActionNoop, Resource: r})
+		s.Resources = append(s.Resources, &state.Resource{Address: r.Addr.String(), Type: "kernel", Hash: r.Hash, Tag: r.Tag, Image: "example.com/k",
+			Digest: "sha256:" + strings.Repeat("b", 64)})
+	}
+	p.Prior = s
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Apply(context.Background(), p, Options{Writer: state.NewWriter(backend, s, nil), Dir: dir}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/8, "µs/node")
 }
