@@ -62,6 +62,9 @@ type Request struct {
 	// result (a kernel's signing certificate). That target is not pushed unless it
 	// is also a stage.
 	ReadFile *FileRef
+	// NoCache solves every step afresh (BuildKit's no-cache), so a step that makes a
+	// random key, like a kernel's kernel-build, makes a new one.
+	NoCache bool
 	// Insecure pushes to (and uses a cache in) plain-HTTP registries.
 	Insecure bool
 	// InsecureRegistries lists plain-HTTP registry hosts, added to the driver's.
@@ -351,6 +354,9 @@ func (req *Request) frontend() (filesync.StaticDirSource, map[string]string, err
 	}
 
 	opts := map[string]string{"filename": filepath.Base(dfPath)}
+	if req.NoCache {
+		opts["no-cache"] = ""
+	}
 	if req.Platform != "" {
 		opts["platform"] = req.Platform
 	}
@@ -429,6 +435,9 @@ func localFS(dir string) (fsutil.FS, error) {
 		return nil, fmt.Errorf("serving %s: %w", dir, err)
 	}
 	return fsutil.NewFilterFS(fs, &fsutil.FilterOpt{
+		// The planner's content hash leaves these out (planner/source.go), so the build
+		// must not see them either: a build may depend only on what is hashed.
+		ExcludePatterns: []string{".git", "**/.git", ".sovos", "**/.sovos"},
 		Map: func(_ string, st *fstypes.Stat) fsutil.MapResult {
 			st.Uid, st.Gid = 0, 0
 			return fsutil.MapResultKeep

@@ -127,6 +127,55 @@ func TestBuildSharesStepsInOneSession(t *testing.T) {
 	if !bytes.Equal(kernel, res3.File) || !bytes.Equal(module, res3.File) {
 		t.Fatalf("after prune, one session must still give one key:\n read back %x\n kernel    %x\n module    %x", res3.File, kernel, module)
 	}
+
+	// NoCache (what -replace asks for) regenerates the key without a prune, and the
+	// session still shares it between the three outputs.
+	req.NoCache = true
+	res4, err := e.build(t, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(res4.File, res3.File) {
+		t.Fatalf("a no-cache build should regenerate the key")
+	}
+	kernel = imageFiles(t, req.Image+"@"+res4.Digest)["/boot/signing_key.x509"]
+	module = imageFiles(t, req.Stages[0].Image+"@"+res4.Stages["module-pkg"])["/lib/modules/signed-by"]
+	if !bytes.Equal(kernel, res4.File) || !bytes.Equal(module, res4.File) {
+		t.Fatalf("no-cache, one session must still give one key:\n read back %x\n kernel    %x\n module    %x", res4.File, kernel, module)
+	}
+}
+
+// The planner's hash leaves .git and .sovos out of a path source, so the build context
+// must too: a build may depend only on what is hashed.
+func TestBuildContextLeavesOutGitAndSovos(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"Dockerfile":         "FROM scratch\nCOPY . /ctx/\n",
+		"keep.txt":           "kept\n",
+		"sub/keep.txt":       "kept too\n",
+		".git/HEAD":          "ref: refs/heads/main\n",
+		"sub/.git/config":    "[core]\n",
+		".sovos/cache/x":     "cache\n",
+		"sub/.sovos/state/y": "state\n",
+	})
+	req := Request{Address: "kernel.k", ContextDir: src, Platform: "linux/" + runtime.GOARCH,
+		Image: e.registry + "/test/ctx", Tag: "0123456789abcdef"}
+	res, err := e.build(t, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := imageFiles(t, req.Image+"@"+res.Digest)
+	for _, want := range []string{"/ctx/keep.txt", "/ctx/sub/keep.txt"} {
+		if _, ok := files[want]; !ok {
+			t.Errorf("%s missing from the image", want)
+		}
+	}
+	for p := range files {
+		if strings.Contains(p, "/.git") || strings.Contains(p, "/.sovos") {
+			t.Errorf("%s reached the build context", p)
+		}
+	}
 }
 
 // Build args, named contexts (a local directory and an image), a secret, a
