@@ -236,7 +236,23 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	sovos(0, "apply", "change.plan")
 	sovos(0, "apply", "-promote", "-auto-approve")
 	sovos(0, "verify")
+	before := sovos(0, "state", "show", "kernel.sovereign")
 	sovos(0, "apply", "-auto-approve", "-replace=kernel.sovereign")
+	// -replace bypasses BuildKit's cache: a new kernel-build, a new key, a new digest,
+	// and the extension rebuilt on it still verifies.
+	digestLine := func(show string) string {
+		for _, l := range strings.Split(show, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "digest ") {
+				return l
+			}
+		}
+		t.Fatalf("no digest in `state show`:\n%s", show)
+		return ""
+	}
+	if after := sovos(0, "state", "show", "kernel.sovereign"); digestLine(after) == digestLine(before) {
+		t.Errorf("-replace=kernel.sovereign left the kernel's digest as it was: %s", digestLine(after))
+	}
+	sovos(0, "verify")
 	if out := sovos(2, "plan", "-workspace=fresh", "-detailed-exitcode"); !strings.Contains(out, "4 to adopt") {
 		t.Errorf("a new workspace does not adopt the four pushed artifacts:\n%s", out)
 	}

@@ -162,6 +162,13 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Address, err)
 	}
+	// -replace asks for a real rebuild: from BuildKit's cache it would come back
+	// identical, with the same signing key.
+	for _, why := range c.Reasons {
+		if why.Kind == planner.ReasonReplace {
+			req.NoCache = true
+		}
+	}
 	drv, err := a.driver(ctx, r.Builder)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Address, err)
