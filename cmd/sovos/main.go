@@ -103,10 +103,3 @@ func run(args []string) int {
 	}
 	return 0
 }
-
-// notBuilt is the action of a command whose feature has not landed yet.
-func notBuilt(name string) cli.ActionFunc {
-	return func(*cli.Context) error {
-		return cli.Exit(fmt.Sprintf("Error: `sovos %s` is not built yet.", name), 1)
-	}
-}
