@@ -186,46 +186,8 @@ func approve(c *cli.Context) (bool, error) {
 // loadHashed evaluates the configuration with the hasher, as plan does, so a saved plan
 // can be checked against it, and opens the state backend.
 func loadHashed(c *cli.Context) (*config.Config, state.Backend, error) {
-	ctx := c.Context
-	m, diags := config.LoadDir(configDir(c))
-	if diags.HasErrors() {
-		writeDiags(c, filesOf(m), diags)
-		return nil, nil, cli.Exit("", 1)
-	}
-	first, ds := m.Evaluate(ctx, evalOptions(c, nil))
-	if ds.HasErrors() {
-		writeDiags(c, first.Files, append(diags, ds...))
-		return nil, nil, cli.Exit("", 1)
-	}
-	backend, err := openBackend(c, first)
-	if err != nil {
-		return nil, nil, err
-	}
-	prior, _, err := backend.Read(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the state from %s: %w", backend, err)
-	}
-	known := map[string]string{}
-	if prior != nil {
-		for _, r := range prior.Resources {
-			if r.Type == config.TypeImage && r.Digest != "" {
-				known[r.Address] = r.Digest
-			}
-		}
-	}
-	hasher := planner.NewHasher(planner.HasherOptions{
-		CacheDir:     filepath.Join(first.Dir, ".sovos", "cache"),
-		Refresh:      true,
-		Insecure:     first.Settings.InsecureRegistries,
-		KnownDigests: known,
-	})
-	cfg, ds := m.Evaluate(ctx, evalOptions(c, hasher))
-	diags = append(diags, ds...)
-	writeDiags(c, cfg.Files, diags)
-	if diags.HasErrors() {
-		return nil, nil, cli.Exit("", 1)
-	}
-	return cfg, backend, nil
+	cfg, backend, _, _, err := loadWithState(c, true)
+	return cfg, backend, err
 }
 
 // drivers connects to the builders of the configuration on first use (a configuration

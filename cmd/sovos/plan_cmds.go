@@ -162,51 +162,12 @@ type planResult struct {
 // makePlan evaluates the configuration, reads the state and plans. It takes no lock and
 // writes nothing to the registry: a pull request from a fork has read access only, and
 // a saved plan is guarded by the state digest instead.
-//
-// The state's location is part of the configuration (the sovos block), and hashing needs
-// the state (recorded image digests under -refresh=false), so the configuration is
-// evaluated twice: first without hooks, which is cheap and yields the settings, then with
-// the hasher.
 func makePlan(c *cli.Context) (*planResult, error) {
 	ctx := c.Context
-	m, diags := config.LoadDir(configDir(c))
-	if diags.HasErrors() {
-		writeDiags(c, filesOf(m), diags)
-		return nil, cli.Exit("", 1)
-	}
-	first, ds := m.Evaluate(ctx, evalOptions(c, nil))
-	if ds.HasErrors() {
-		writeDiags(c, first.Files, append(diags, ds...))
-		return nil, cli.Exit("", 1)
-	}
-	backend, err := openBackend(c, first)
+	refresh := c.Bool("refresh")
+	cfg, backend, prior, digest, err := loadWithState(c, refresh)
 	if err != nil {
 		return nil, err
-	}
-	prior, digest, err := backend.Read(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the state from %s: %w", backend, err)
-	}
-	known := map[string]string{}
-	if prior != nil {
-		for _, r := range prior.Resources {
-			if r.Type == config.TypeImage && r.Digest != "" {
-				known[r.Address] = r.Digest
-			}
-		}
-	}
-	refresh := c.Bool("refresh")
-	hasher := planner.NewHasher(planner.HasherOptions{
-		CacheDir:     filepath.Join(first.Dir, ".sovos", "cache"),
-		Refresh:      refresh,
-		Insecure:     first.Settings.InsecureRegistries,
-		KnownDigests: known,
-	})
-	cfg, ds := m.Evaluate(ctx, evalOptions(c, hasher))
-	diags = append(diags, ds...)
-	writeDiags(c, cfg.Files, diags)
-	if diags.HasErrors() {
-		return nil, cli.Exit("", 1)
 	}
 	p, err := planner.Build(ctx, cfg, prior, digest, planner.Options{
 		SovosVersion: Version,
@@ -222,6 +183,53 @@ func makePlan(c *cli.Context) (*planResult, error) {
 	logger(c).Debug("planned", "state", backend.String(), "digest", digest, "create", p.Summary.Create,
 		"adopt", p.Summary.Adopt, "rebuild", p.Summary.Rebuild, "promote", p.Summary.Promote, "forget", p.Summary.Forget)
 	return &planResult{Plan: p, Config: cfg, Backend: backend, Prior: prior, PriorDigest: digest}, nil
+}
+
+// loadWithState evaluates the configuration and reads its state. The state's location
+// is part of the configuration (the sovos block), and hashing needs the state (recorded
+// image digests under -refresh=false), so the configuration is evaluated twice: first
+// without hooks, which is cheap and yields the settings, then with the hasher.
+func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend, *state.State, string, error) {
+	ctx := c.Context
+	m, diags := config.LoadDir(configDir(c))
+	if diags.HasErrors() {
+		writeDiags(c, filesOf(m), diags)
+		return nil, nil, nil, "", cli.Exit("", 1)
+	}
+	first, ds := m.Evaluate(ctx, evalOptions(c, nil))
+	if ds.HasErrors() {
+		writeDiags(c, first.Files, append(diags, ds...))
+		return nil, nil, nil, "", cli.Exit("", 1)
+	}
+	backend, err := openBackend(c, first)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	prior, digest, err := backend.Read(ctx)
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("reading the state from %s: %w", backend, err)
+	}
+	known := map[string]string{}
+	if prior != nil {
+		for _, r := range prior.Resources {
+			if r.Type == config.TypeImage && r.Digest != "" {
+				known[r.Address] = r.Digest
+			}
+		}
+	}
+	hasher := planner.NewHasher(planner.HasherOptions{
+		CacheDir:     filepath.Join(first.Dir, ".sovos", "cache"),
+		Refresh:      refresh,
+		Insecure:     first.Settings.InsecureRegistries,
+		KnownDigests: known,
+	})
+	cfg, ds := m.Evaluate(ctx, evalOptions(c, hasher))
+	diags = append(diags, ds...)
+	writeDiags(c, cfg.Files, diags)
+	if diags.HasErrors() {
+		return nil, nil, nil, "", cli.Exit("", 1)
+	}
+	return cfg, backend, prior, digest, nil
 }
 
 func filesOf(m *config.Module) map[string]*hcl.File {
