@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,7 +106,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "quickstart")
-	copyTree(t, "quickstart", dir)
+	testenv.CopyTree(t, "quickstart", dir, ".sovos", "_out", "kernel/busybox", "kernel/modsign", "talos/busybox")
 	modsign := filepath.Join(dir, "kernel", "modsign")
 	build := exec.Command("go", "build", "-trimpath", "-o", modsign, "./executor/verify/cmd/modsign")
 	build.Dir = ".."
@@ -330,37 +329,6 @@ func skipOrFail(t *testing.T, why string) {
 }
 
 // copyTree copies the checked-in quickstart (not what a demo run left in it).
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	skip := map[string]bool{".sovos": true, "_out": true, "kernel/busybox": true, "kernel/modsign": true, "talos/busybox": true}
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if skip[filepath.ToSlash(rel)] {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		copyFile(t, path, filepath.Join(dst, rel), info.Mode().Perm())
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	t.Helper()

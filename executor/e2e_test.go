@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +44,7 @@ func newFactory(t testing.TB) *factory {
 	ref, dgst, _ := strings.Cut(busybox, "@")
 
 	dir := t.TempDir()
-	copyTree(t, filepath.Join("testdata", "factory"), dir)
+	testenv.CopyTree(t, filepath.Join("testdata", "factory"), dir)
 	// The kernel build signs its module with the static modsign tool, as a kernel build
 	// runs sign-file; the foreign-key test signs with it in the extension too.
 	modsign := filepath.Join(dir, "kernel", "modsign")
@@ -62,32 +61,6 @@ func newFactory(t testing.TB) *factory {
 		t: t, dir: dir, registry: host, repo: host + "/factory", daemon: bk, backend: backend,
 		vars:     []string{"registry=" + host + "/factory", "busybox=" + ref, "busybox_digest=" + dgst},
 		dockerCf: t.TempDir(),
-	}
-}
-
-func copyTree(t testing.TB, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		dst := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

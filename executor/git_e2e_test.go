@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 // TestApplyGitSource builds the extension from a git source: the repository is fetched
@@ -30,7 +31,7 @@ func TestApplyGitSource(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	git("init", "-q")
-	copyTree(t, filepath.Join(f.dir, "ext"), filepath.Join(repo, "pkgs", "hello"))
+	testenv.CopyTree(t, filepath.Join(f.dir, "ext"), filepath.Join(repo, "pkgs", "hello"))
 	git("add", ".")
 	git("commit", "-q", "-m", "hello extension")
 	commit := git("rev-parse", "HEAD")

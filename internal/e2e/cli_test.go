@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +64,7 @@ func setup(t *testing.T) *cli {
 		t.Fatalf("building sovos: %v\n%s", err, out)
 	}
 	dir := filepath.Join(tmp, "factory")
-	copyTree(t, "../../executor/testdata/factory", dir)
+	testenv.CopyTree(t, "../../executor/testdata/factory", dir)
 	modsign := filepath.Join(dir, "kernel", "modsign")
 	cmd := exec.Command("go", "build", "-o", modsign, "../../executor/verify/cmd/modsign")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -80,32 +79,6 @@ func setup(t *testing.T) *cli {
 		"SOVOS_VAR_busybox_digest="+dgst,
 	)
 	return &cli{t: t, bin: bin, dir: dir, env: env}
-}
-
-func copyTree(t testing.TB, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		dst := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestCLIApplyVerify drives `sovos apply` and `sovos verify` as a user would.
