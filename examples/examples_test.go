@@ -841,6 +841,17 @@ func TestSovereignOSPlanOffline(t *testing.T) {
 	if !strings.HasPrefix(string(md), mark+"\n") {
 		t.Fatalf("markdown does not start with the marker the workflow expects:\n%s", md)
 	}
+	// The reviewer sees that cm4-standard boots the upstream installer, by digest, and
+	// cm5-hailo10h the sovereign one — in the saved plan's PR comment too.
+	for _, want := range []string{
+		`# profile.talos["cm4-standard-hailort"] will be created`,
+		"installer: ghcr.io/siderolabs/installer:v1.13.3@sha256:0d767883b78df3dc9a36abe9172a0ee0170d6680d10c92fd80a87f065243e5c6",
+		"installer: ghcr.io/urmanac/installer-base:",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("the PR comment lacks %q", want)
+		}
+	}
 	run := runSticky(t, map[string]any{
 		"comments": []map[string]any{{"id": 11, "body": mark + "\nan older plan"}},
 		"options":  map[string]any{"body": string(md), "workspace": workspace, "dir": dir, "exitcode": "2"},

@@ -97,6 +97,17 @@ type ResourceChange struct {
 	// AdoptStages the digests of its stages (target → digest).
 	AdoptDigest string
 	AdoptStages map[string]string
+
+	// Boots is, for a profile, the images it boots: what a reviewer checks first
+	// (upstream or sovereign). Kept in saved plans, so `show FILE` renders it too.
+	Boots *ProfileImages
+}
+
+// ProfileImages are the images a profile's YAML names, as evaluated at plan time.
+type ProfileImages struct {
+	Installer  string   `json:"installer,omitempty"`
+	Imager     string   `json:"imager,omitempty"`
+	Extensions []string `json:"extensions,omitempty"`
 }
 
 // StateRef identifies the state a plan was made against.

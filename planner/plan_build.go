@@ -270,6 +270,9 @@ func newChange(r *config.Resource, addr string, pr *state.Resource) *ResourceCha
 	if r.Builder != "" {
 		c.Builder = "builder." + r.Builder
 	}
+	if pr := r.Profile; pr != nil {
+		c.Boots = &ProfileImages{Installer: pr.Installer, Imager: pr.Imager, Extensions: pr.Extensions}
+	}
 	c.DependsOn = make([]string, 0, len(r.DependsOn))
 	for _, d := range r.DependsOn {
 		c.DependsOn = append(c.DependsOn, d.String())

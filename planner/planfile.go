@@ -42,18 +42,19 @@ type File struct {
 }
 
 type fileDoc struct {
-	Magic         string               `json:"magic"`
-	Version       int                  `json:"version"`
-	StateDigest   string               `json:"state_digest"`
-	ConfigDigest  string               `json:"config_digest"`
-	VarsDigest    string               `json:"variables_digest"`
-	SensitiveSalt string               `json:"sensitive_salt"`
-	SensitiveHMAC string               `json:"sensitive_hmac"`
-	Promote       bool                 `json:"promote"`
-	Targets       []string             `json:"targets,omitempty"`
-	Plan          *jsonPlan            `json:"plan"`
-	Adopt         map[string]fileAdopt `json:"adopt,omitempty"`
-	Data          []*jsonChange        `json:"data,omitempty"`
+	Magic         string                    `json:"magic"`
+	Version       int                       `json:"version"`
+	StateDigest   string                    `json:"state_digest"`
+	ConfigDigest  string                    `json:"config_digest"`
+	VarsDigest    string                    `json:"variables_digest"`
+	SensitiveSalt string                    `json:"sensitive_salt"`
+	SensitiveHMAC string                    `json:"sensitive_hmac"`
+	Promote       bool                      `json:"promote"`
+	Targets       []string                  `json:"targets,omitempty"`
+	Plan          *jsonPlan                 `json:"plan"`
+	Adopt         map[string]fileAdopt      `json:"adopt,omitempty"`
+	Boots         map[string]*ProfileImages `json:"boots,omitempty"`
+	Data          []*jsonChange             `json:"data,omitempty"`
 }
 
 type fileAdopt struct {
@@ -93,6 +94,14 @@ func WriteFile(path string, p *Plan) error {
 				doc.Adopt = map[string]fileAdopt{}
 			}
 			doc.Adopt[c.Address] = fileAdopt{Digest: c.AdoptDigest, Stages: c.AdoptStages}
+		}
+	}
+	for _, c := range p.Changes {
+		if c.Boots != nil {
+			if doc.Boots == nil {
+				doc.Boots = map[string]*ProfileImages{}
+			}
+			doc.Boots[c.Address] = c.Boots
 		}
 	}
 	for _, d := range p.Data {
@@ -161,6 +170,7 @@ func ReadFile(path string) (*File, error) {
 		if a, ok := doc.Adopt[c.Address]; ok {
 			c.AdoptDigest, c.AdoptStages = a.Digest, a.Stages
 		}
+		c.Boots = doc.Boots[c.Address]
 		p.Changes = append(p.Changes, c)
 	}
 	for _, jc := range doc.Data {

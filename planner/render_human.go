@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/urmanac/sovos/config"
 )
 
 // ANSI colours of the human renderer, one per action as in Terraform.
@@ -143,7 +141,7 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 			field("ref", c.After.Ref)
 		}
 	}
-	if pr := profileOf(c); pr != nil && (c.Action == ActionCreate || c.Action == ActionRebuild) {
+	if pr := c.Boots; pr != nil && (c.Action == ActionCreate || c.Action == ActionRebuild) {
 		// What the profile boots is what a reviewer checks first (upstream or sovereign).
 		if pr.Installer != "" {
 			field("installer", pr.Installer)
@@ -176,13 +174,6 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 		}
 	}
 	return b.String()
-}
-
-func profileOf(c *ResourceChange) *config.ProfileSpec {
-	if c.Resource == nil {
-		return nil
-	}
-	return c.Resource.Profile
 }
 
 func paint(color bool, code, s string) string {

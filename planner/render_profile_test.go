@@ -19,6 +19,7 @@ func TestRenderHumanShowsProfileImages(t *testing.T) {
 	}
 	p := &Plan{Changes: []*ResourceChange{{
 		Address: r.Addr.String(), Type: "profile", Action: ActionCreate, Resource: r,
+		Boots:   &ProfileImages{Installer: r.Profile.Installer, Imager: r.Profile.Imager, Extensions: r.Profile.Extensions},
 		After:   &Snapshot{Ref: "r/p:0123456789abcdef"},
 		Reasons: []Reason{{ReasonNotInState, "not in the state"}},
 	}}, Summary: Summary{Create: 1}}
