@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -161,7 +162,11 @@ func (r *Registry) get(ctx context.Context, p *remote.Puller, tag name.Tag) (*re
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w", tag, err)
+		var ne net.Error
+		if errors.As(err, &ne) {
+			return nil, fmt.Errorf("cannot reach the registry %s (is it running, and is the address right?): %w", tag.RegistryStr(), err)
+		}
+		return nil, fmt.Errorf("%s: %w", tag, err)
 	}
 	return desc, nil
 }
