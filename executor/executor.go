@@ -122,7 +122,9 @@ func (s *Summary) Render(w io.Writer) {
 		case Unchanged:
 			continue
 		case Failed, Canceled:
-			fmt.Fprintf(w, "%s: %s: %v\n", r.Address, r.Outcome, r.Err)
+			// Errors name their resource already (the driver's do): say it once.
+			msg := strings.TrimPrefix(fmt.Sprint(r.Err), r.Address+": ")
+			fmt.Fprintf(w, "%s: %s: %s\n", r.Address, r.Outcome, msg)
 		case Skipped:
 			fmt.Fprintf(w, "%s: %v\n", r.Address, r.Err)
 		default:
