@@ -38,3 +38,9 @@ var testCmd = cli.Command{
 		&cli.StringSliceFlag{Name: "var"},
 	},
 }
+
+func TestUnknownCommandExitsOne(t *testing.T) {
+	if code := run([]string{"sovos", "bogus"}); code != 1 {
+		t.Errorf("sovos bogus: exit %d, want 1", code)
+	}
+}

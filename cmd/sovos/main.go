@@ -91,7 +91,15 @@ func run(args []string) int {
 		defer closer.Close()
 	}
 	app.Metadata = map[string]any{"logger": log}
-	if err := app.Run(interspersedArgs(app, args)); err != nil {
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		fmt.Fprintf(c.App.ErrWriter, "Error: %q is not a sovos command; run `sovos -h` for the list.\n", name)
+		c.App.Metadata["unknown"] = true
+	}
+	err = app.Run(interspersedArgs(app, args))
+	if app.Metadata["unknown"] == true {
+		return 1
+	}
+	if err != nil {
 		if ec, ok := err.(cli.ExitCoder); ok {
 			if msg := ec.Error(); msg != "" {
 				fmt.Fprintln(os.Stderr, msg)
