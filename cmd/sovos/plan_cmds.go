@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
@@ -79,6 +80,12 @@ func planAction(c *cli.Context) error {
 	}
 	p := res.Plan
 	stdout := c.App.Writer
+	if c.Bool("refresh") {
+		// -refresh=false makes no network call at all, so only a refreshing plan asks.
+		for _, w := range planner.CheckGitRefs(c.Context, res.Config, 15*time.Second) {
+			fmt.Fprintf(c.App.ErrWriter, "Warning: %s\n", w)
+		}
+	}
 	if err := render(c, stdout, p, format); err != nil {
 		return err
 	}

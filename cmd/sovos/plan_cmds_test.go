@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,5 +153,37 @@ func TestPlanShowOutputCommands(t *testing.T) {
 	out, _, code = runApp(t, chdir, "show")
 	if code != 0 || !strings.Contains(out, "kernel.k\n    ref:      registry.example.com/kernel:") {
 		t.Errorf("show (state): exit %d\n%s", code, out)
+	}
+}
+
+// A git source whose informational ref moved past the pinned commit is a warning on
+// standard error (nothing is rebuilt for it); with -refresh=false nothing is asked.
+func TestPlanWarnsWhenGitRefMoved(t *testing.T) {
+	repo := t.TempDir()
+	gitCmd := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	gitCmd("init", "-q", "-b", "main")
+	gitCmd("commit", "-q", "--allow-empty", "-m", "one")
+	pinned := gitCmd("rev-parse", "HEAD")
+	gitCmd("commit", "-q", "--allow-empty", "-m", "two")
+	dir := writeFiles(t, map[string]string{"main.sovos.hcl": `
+source "pkgs" {
+  git    = "file://` + repo + `"
+  ref    = "main"
+  commit = "` + pinned + `"
+}
+`})
+	_, errOut, code := runApp(t, "-chdir="+dir, "plan", "-state-path=st")
+	if code != 0 || !strings.Contains(errOut, "Warning: source.pkgs: ref main now points to") {
+		t.Errorf("plan: exit %d, stderr:\n%s", code, errOut)
+	}
+	_, errOut, _ = runApp(t, "-chdir="+dir, "plan", "-state-path=st", "-refresh=false")
+	if strings.Contains(errOut, "Warning") {
+		t.Errorf("plan -refresh=false asked the remote:\n%s", errOut)
 	}
 }
