@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/planner"
 )
 
 // TestApplyFactory applies the miniature factory through a real BuildKit daemon and
@@ -169,6 +170,13 @@ RUN /usr/bin/modsign genkey /k && /usr/bin/modsign sign /k/signing_key.pem /k/si
 	}
 	if bad.Tags["stable"] != st.Resource("extension.e").Digest {
 		t.Errorf("state moved the extension's stable tag: %v", bad.Tags)
+	}
+	// The next plan shows the recorded verdict: the extension is built and checked
+	// again, and the profile it blocked is still to be built.
+	p = f.plan(false)
+	if c := p.Change("extension.e"); c == nil || c.Action != planner.ActionRebuild || len(c.Reasons) == 0 ||
+		c.Reasons[len(c.Reasons)-1].Kind != planner.ReasonVerifyFailed || !strings.Contains(c.Reasons[len(c.Reasons)-1].Message, "foreign.ko: foreign_key") {
+		t.Errorf("plan after the failed verification: %+v", c)
 	}
 	f.write("ext/Dockerfile", string(goodExt))
 	for _, extra := range []string{"modsign", "foreign.ko"} {

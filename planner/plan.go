@@ -42,6 +42,7 @@ const (
 	ReasonHashChanged     = "hash_changed"
 	ReasonPromote         = "promote"
 	ReasonRemoved         = "removed_from_config"
+	ReasonVerifyFailed    = "verification_failed"
 )
 
 // AnnotationHash is the manifest annotation every sovos build carries: the resource hash

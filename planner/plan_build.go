@@ -404,6 +404,11 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 	if hashChanged && len(reasons) == 0 {
 		reasons = append(reasons, Reason{ReasonHashChanged, unexplainedHash(r, pr)})
 	}
+	if v := pr.Verified; v != nil && !v.OK && v.Digest == pr.Digest && !hashChanged {
+		// The state records the verdict so a reviewer sees it: the extension is built and
+		// checked again, and nothing downstream is built on it until it passes.
+		reasons = append(reasons, Reason{ReasonVerifyFailed, failedVerification(pr)})
+	}
 	if len(reasons) > 0 {
 		c.Action, c.Reasons = ActionRebuild, reasons
 		b.changed[addr] = ActionRebuild
@@ -600,4 +605,26 @@ func consumedDeps(r *config.Resource) []string {
 		out[i] = d.String()
 	}
 	return out
+}
+
+// failedVerification says which modules of the recorded build failed, at most three.
+func failedVerification(pr *state.Resource) string {
+	v := pr.Verified
+	var bad []string
+	for _, m := range v.Modules {
+		if m.Verdict != "ok" {
+			bad = append(bad, m.Path+": "+m.Verdict)
+		}
+	}
+	msg := fmt.Sprintf("its build %s failed verification", shortDigest(pr.Digest))
+	if v.Kernel != "" {
+		msg += " against " + v.Kernel + "'s signing key"
+	}
+	if len(bad) > 3 {
+		bad = append(bad[:3], fmt.Sprintf("%d more", len(bad)-3))
+	}
+	if len(bad) > 0 {
+		msg += " (" + strings.Join(bad, ", ") + ")"
+	}
+	return msg + "; it is built and checked again"
 }

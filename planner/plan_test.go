@@ -306,3 +306,23 @@ func TestUnhashedConfigIsAnError(t *testing.T) {
 		t.Errorf("err = %v, want one naming kernel.sovereign", err)
 	}
 }
+
+// An extension whose recorded build failed verification is not a no-op: the plan says
+// why, and apply builds and checks it again.
+func TestFailedVerificationIsShown(t *testing.T) {
+	cfg := standard(planRegistry, defaultParams())
+	prior := applied(t, cfg, false)
+	ext := prior.Resource("extension.hailort")
+	ext.Verified = &state.Verification{Digest: ext.Digest, Kernel: "kernel.sovereign", OK: false,
+		Modules: []state.ModuleVerdict{{Path: "/lib/modules/good.ko", Verdict: "ok"}, {Path: "/lib/modules/hailo1x_pci.ko", Verdict: "foreign_key"}}}
+	got := actions(mustPlan(t, cfg, prior, Options{}))
+	want := "rebuild: its build " + shortDigest(ext.Digest) + " failed verification against kernel.sovereign's signing key (/lib/modules/hailo1x_pci.ko: foreign_key); it is built and checked again"
+	if got["extension.hailort"] != want {
+		t.Errorf("extension.hailort: %q\nwant %q", got["extension.hailort"], want)
+	}
+	// A verification that passed, or that was for another digest, changes nothing.
+	ext.Verified.OK = true
+	if p := mustPlan(t, cfg, prior, Options{}); p.HasChanges() {
+		t.Errorf("a passed verification gives changes: %v", actions(p))
+	}
+}
