@@ -152,7 +152,9 @@ func (b *builder) matchAddrs(flag string, addrs []string) (map[string]bool, erro
 	out := map[string]bool{}
 	for _, a := range addrs {
 		if _, err := config.ParseAddress(a); err != nil {
-			return nil, fmt.Errorf("%s=%s: %w", flag, a, err)
+			// ParseAddress names the address too; say it once.
+			why := strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid address %q: ", a))
+			return nil, fmt.Errorf("%s=%s: not a resource address: %s; write TYPE.NAME or TYPE.NAME[\"KEY\"], e.g. kernel.sovereign", flag, a, why)
 		}
 		found := false
 		for _, r := range b.cfg.Resources {
@@ -164,7 +166,7 @@ func (b *builder) matchAddrs(flag string, addrs []string) (map[string]bool, erro
 			out[a], found = true, true
 		}
 		if !found {
-			return nil, fmt.Errorf("%s=%s: no resource with that address in the configuration or the state", flag, a)
+			return nil, fmt.Errorf("%s=%s: no resource with that address in the configuration or the state; `sovos graph` shows the configured resources and `sovos state list` the recorded ones", flag, a)
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -133,7 +134,10 @@ func WriteFile(path string, p *Plan) error {
 func ReadFile(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the plan: %w", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("the plan file %s does not exist; create it with `sovos plan -out=%s`", path, path)
+		}
+		return nil, fmt.Errorf("reading the plan file: %w", err)
 	}
 	notPlan := fmt.Errorf("%s is not a sovos plan file; create one with `sovos plan -out=%s`", path, path)
 	trimmed := bytes.TrimSpace(data)
@@ -192,7 +196,7 @@ func ReadFile(path string) (*File, error) {
 // sensitive variables given again, or a resource's inputs (e.g. a path source's files).
 func (f *File) Check(cfg *config.Config, stateDigest string) error {
 	if f.StateDigest != stateDigest {
-		return fmt.Errorf("stale plan: the state changed since this plan was made (state digest %s, now %s); run `sovos plan` again", orNone(f.StateDigest), orNone(stateDigest))
+		return fmt.Errorf("stale plan: the state changed since this plan was made (the plan was made against %s, the state is now %s); run `sovos plan` again", orNone(f.StateDigest), orNone(stateDigest))
 	}
 	fp, err := fingerprint(cfg, f.SensitiveSalt)
 	if err != nil {
@@ -247,11 +251,12 @@ func (f *File) Bind(cfg *config.Config, prior *state.State) (*Plan, error) {
 	return p, nil
 }
 
+// orNone names a state digest, or its absence (a workspace nothing was applied to).
 func orNone(s string) string {
 	if s == "" {
-		return "none"
+		return "no state"
 	}
-	return s
+	return "state " + s
 }
 
 type fingerprints struct {

@@ -100,7 +100,7 @@ func parseArtifact(raw []byte, mediaType types.MediaType, artifactType string, l
 		return nil, fmt.Errorf("%s: %w: the artifact type is %s, want %s (is this repository or tag used by something else?)", where, ErrNotState, got, artifactType)
 	}
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != layerType {
-		return nil, fmt.Errorf("%s: the artifact is malformed: want exactly one layer of type %s", where, layerType)
+		return nil, corrupt(fmt.Errorf("%s: the artifact is malformed: want exactly one layer of type %s", where, layerType))
 	}
 	if m.Layers[0].Size < 0 || m.Layers[0].Size > maxBlob {
 		return nil, fmt.Errorf("%s: the artifact's layer claims %d bytes, more than sovos accepts (%d)", where, m.Layers[0].Size, maxBlob)
@@ -117,14 +117,14 @@ func readBlob(rc io.ReadCloser, desc *v1.Descriptor, where string) ([]byte, erro
 		return nil, fmt.Errorf("%s: reading layer %s: %w", where, desc.Digest, err)
 	}
 	if int64(len(data)) != desc.Size {
-		return nil, fmt.Errorf("%s: layer %s is corrupted: %d bytes, the manifest says %d", where, desc.Digest, len(data), desc.Size)
+		return nil, corrupt(fmt.Errorf("%s: layer %s is corrupted: %d bytes, the manifest says %d", where, desc.Digest, len(data), desc.Size))
 	}
 	got, _, err := v1.SHA256(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
 	if desc.Digest.Algorithm != "sha256" || got != desc.Digest {
-		return nil, fmt.Errorf("%s: layer %s is corrupted: its content has digest %s", where, desc.Digest, got)
+		return nil, corrupt(fmt.Errorf("%s: layer %s is corrupted: its content has digest %s", where, desc.Digest, got))
 	}
 	return data, nil
 }

@@ -16,6 +16,21 @@ import (
 // not a sovos state at all, as opposed to a sovos state that is damaged.
 var ErrNotState = errors.New("not a sovos state")
 
+// ErrCorrupt is matched (errors.Is) by the errors of a sovos state that is damaged: a
+// blob whose content does not match its digest, a document that is not valid JSON or
+// breaks the format's rules. The message is the underlying error's; the CLI uses the
+// match to say how to recover.
+var ErrCorrupt = errors.New("the state is corrupted")
+
+// corruptError marks err as ErrCorrupt without changing its message.
+type corruptError struct{ err error }
+
+func (e *corruptError) Error() string        { return e.err.Error() }
+func (e *corruptError) Unwrap() error        { return e.err }
+func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
+
+func corrupt(err error) error { return &corruptError{err: err} }
+
 // New returns an empty state for workspace, with a fresh lineage. Its serial is 0: the
 // first write stores serial 1.
 func New(workspace, sovosVersion string) *State {
@@ -63,18 +78,19 @@ func Decode(data []byte, where string) (*State, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		if !json.Valid(data) {
-			return nil, fmt.Errorf("%s: the state document is not valid JSON (%v): it is corrupted, or not a sovos state", where, err)
+			return nil, corrupt(fmt.Errorf("%s: the state document is not valid JSON (%v): it is corrupted, or not a sovos state", where, err))
 		}
 		return nil, fmt.Errorf("%s: %w: the document is JSON but not an object", where, ErrNotState)
+	}
+	// Terraform states have a version and a lineage too: tell them apart first.
+	if _, tf := probe["terraform_version"]; tf {
+		return nil, fmt.Errorf("%s: %w: this is a Terraform state", where, ErrNotState)
 	}
 	rawVersion, ok := probe["version"]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w: the document has no \"version\" field", where, ErrNotState)
 	}
 	if _, ok := probe["lineage"]; !ok {
-		if _, tf := probe["terraform_version"]; tf {
-			return nil, fmt.Errorf("%s: %w: this is a Terraform state", where, ErrNotState)
-		}
 		return nil, fmt.Errorf("%s: %w: the document has no \"lineage\" field", where, ErrNotState)
 	}
 	var version int
@@ -90,13 +106,13 @@ func Decode(data []byte, where string) (*State, error) {
 
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s: the state document is malformed: %w", where, err)
+		return nil, corrupt(fmt.Errorf("%s: the state document is malformed: %w", where, err))
 	}
 	if s.Resources == nil {
 		s.Resources = []*Resource{}
 	}
 	if err := validate(&s); err != nil {
-		return nil, fmt.Errorf("%s: the state document is invalid: %w", where, err)
+		return nil, corrupt(fmt.Errorf("%s: the state document is invalid: %w", where, err))
 	}
 	return &s, nil
 }

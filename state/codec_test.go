@@ -104,6 +104,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"array", `[1,2]`, "not an object", true},
 		{"foreign", `{"name": "x"}`, `no "version" field`, true},
 		{"terraform", `{"version": 4, "terraform_version": "1.9.0", "serial": 1}`, "Terraform state", true},
+		{"terraform with lineage", `{"version": 4, "terraform_version": "1.9.0", "serial": 1, "lineage": "3f1c"}`, "Terraform state", true},
 		{"newer", valid(func(m map[string]any) { m["version"] = 2 }), "newer sovos", false},
 		{"zero version", valid(func(m map[string]any) { m["version"] = 0 }), "invalid format version 0", false},
 		{"string version", valid(func(m map[string]any) { m["version"] = "1" }), "must be an integer", false},
@@ -137,6 +138,11 @@ func TestDecodeErrors(t *testing.T) {
 			}
 			if got := errors.Is(err, ErrNotState); got != tt.notState {
 				t.Errorf("errors.Is(ErrNotState) = %v, want %v (%v)", got, tt.notState, err)
+			}
+			// A foreign document or a newer format is not a damaged state: the
+			// CLI must not suggest replacing it.
+			if (tt.notState || tt.name == "newer") && errors.Is(err, ErrCorrupt) {
+				t.Errorf("errors.Is(ErrCorrupt) for %v", err)
 			}
 		})
 	}

@@ -106,7 +106,7 @@ func (l *Layout) read() (*State, string, error) {
 		return nil, "", fmt.Errorf("%s: reading manifest %s: %w", where, desc.Digest, err)
 	}
 	if got, _, _ := v1.SHA256(bytes.NewReader(raw)); got != desc.Digest {
-		return nil, "", fmt.Errorf("%s: manifest %s is corrupted: its content has digest %s", where, desc.Digest, got)
+		return nil, "", corrupt(fmt.Errorf("%s: manifest %s is corrupted: its content has digest %s", where, desc.Digest, got))
 	}
 	ld, err := parseArtifact(raw, desc.MediaType, ArtifactType, LayerMediaType, where)
 	if err != nil {

@@ -164,7 +164,7 @@ func (r *Registry) get(ctx context.Context, p *remote.Puller, tag name.Tag) (*re
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) {
-			return nil, fmt.Errorf("cannot reach the registry %s (is it running, and is the address right?): %w", tag.RegistryStr(), err)
+			return nil, fmt.Errorf("cannot reach the registry %s: %w; is it running, and is the address right?", tag.RegistryStr(), err)
 		}
 		return nil, fmt.Errorf("%s: %w", tag, err)
 	}

@@ -118,7 +118,7 @@ func applyAction(c *cli.Context) (err error) {
 	// Read again under the lock: the plan must still describe the stored state.
 	current, digest, err := backend.Read(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the state from %s: %w", backend, err)
+		return stateReadError(backend, err)
 	}
 	if file != nil {
 		if err := file.Check(cfg, digest); err != nil {
@@ -133,7 +133,7 @@ func applyAction(c *cli.Context) (err error) {
 	// The writer gets its own copy: the plan keeps pointing at the state it was made from.
 	working, _, err := backend.Read(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the state from %s: %w", backend, err)
+		return stateReadError(backend, err)
 	}
 	if working == nil {
 		working = state.New(p.Workspace, Version)

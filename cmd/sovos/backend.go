@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/urfave/cli/v2"
@@ -100,3 +102,26 @@ func lockState(c *cli.Context, b state.Backend, operation string) (*state.Held, 
 		return nil
 	}, nil
 }
+
+// stateReadError is how every command reports a state it cannot read: it names the
+// backend once (the state package's errors often start with it already) and says what
+// to do about a damaged or foreign state.
+func stateReadError(b state.Backend, err error) error {
+	msg := strings.TrimPrefix(err.Error(), b.String()+": ")
+	switch {
+	case errors.Is(err, state.ErrCorrupt):
+		msg += "; restore a good copy (a `sovos state pull` backup, or the errored state a failed apply saved) with `sovos state push -force FILE`"
+	case errors.Is(err, state.ErrNotState):
+		msg += "; check that the state location (-state-path, -state-registry or the sovos.state block) is the right one"
+	}
+	return &wrappedError{msg: fmt.Sprintf("reading the state from %s: %s", b, msg), err: err}
+}
+
+// wrappedError has its own message but still matches what it wraps (errors.Is/As).
+type wrappedError struct {
+	msg string
+	err error
+}
+
+func (e *wrappedError) Error() string { return e.msg }
+func (e *wrappedError) Unwrap() error { return e.err }

@@ -321,7 +321,7 @@ func graphCommand() *cli.Command {
 func runGraph(c *cli.Context) error {
 	format := c.String("format")
 	if format != "dot" && format != "mermaid" {
-		return cli.Exit(fmt.Sprintf("Error: unknown graph format %q; use -format=dot or -format=mermaid.", format), 1)
+		return fmt.Errorf("-format=%s: use dot or mermaid", format)
 	}
 	cfg, err := loadConfig(c, nil)
 	if err != nil {

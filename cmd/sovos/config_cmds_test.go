@@ -146,7 +146,7 @@ source "s" {
 	if code != 1 {
 		t.Errorf("missing var-file: exit %d, %s", code, out)
 	}
-	if _, errOut, code := runApp(t, "-chdir="+dir, "graph", "-format=svg", "-var", "names=x"); code != 1 || !strings.Contains(errOut, "-format=dot") {
+	if _, errOut, code := runApp(t, "-chdir="+dir, "graph", "-format=svg", "-var", "names=x"); code != 1 || !strings.Contains(errOut, "-format=svg: use dot or mermaid") {
 		t.Errorf("bad format: exit %d, %s", code, errOut)
 	}
 }

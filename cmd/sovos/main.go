@@ -3,9 +3,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
@@ -47,10 +50,27 @@ func applyChdir(args []string) ([]string, error) {
 			value = args[i]
 		}
 		if err := os.Chdir(value); err != nil {
-			return nil, fmt.Errorf("-chdir=%s: %w", value, err)
+			return nil, chdirError(value, err)
 		}
 	}
 	return out, nil
+}
+
+// chdirError says why -chdir=dir failed without repeating the path (os.Chdir's error
+// names it again).
+func chdirError(dir string, err error) error {
+	why := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		why = pe.Err
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("-chdir=%s: no such directory", dir)
+	case errors.Is(why, syscall.ENOTDIR):
+		return fmt.Errorf("-chdir=%s: not a directory", dir)
+	}
+	return fmt.Errorf("-chdir=%s: %w", dir, why)
 }
 
 func newApp() *cli.App {

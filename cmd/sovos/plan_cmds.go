@@ -214,7 +214,7 @@ func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend,
 	}
 	prior, digest, err := backend.Read(ctx)
 	if err != nil {
-		return nil, nil, nil, "", fmt.Errorf("reading the state from %s: %w", backend, err)
+		return nil, nil, nil, "", stateReadError(backend, err)
 	}
 	known := map[string]string{}
 	if prior != nil {
@@ -288,7 +288,7 @@ func readState(c *cli.Context) (*state.State, state.Backend, error) {
 	}
 	s, _, err := backend.Read(c.Context)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the state from %s: %w", backend, err)
+		return nil, nil, stateReadError(backend, err)
 	}
 	return s, backend, nil
 }

@@ -93,7 +93,7 @@ func openState(c *cli.Context) (state.Backend, error) {
 func readStored(c *cli.Context, b state.Backend, required bool) (*state.State, error) {
 	s, _, err := b.Read(c.Context)
 	if err != nil {
-		return nil, fmt.Errorf("reading the state: %w", err)
+		return nil, stateReadError(b, err)
 	}
 	if s == nil && required {
 		return nil, fmt.Errorf("no state in %s: nothing has been applied to this workspace yet", b)
@@ -152,7 +152,7 @@ func stateShow(c *cli.Context) error {
 	}
 	r := s.Resource(addr)
 	if r == nil {
-		return fmt.Errorf("no resource %s in the state (%s); `sovos state list` shows what is recorded", addr, b)
+		return fmt.Errorf("no resource %s in the state in %s; `sovos state list` shows what is recorded", addr, b)
 	}
 	writeResource(c.App.Writer, r)
 	return nil
@@ -250,7 +250,7 @@ func stateRm(c *cli.Context) (err error) {
 	drop := map[string]bool{}
 	for _, a := range c.Args().Slice() {
 		if s.Resource(a) == nil {
-			return fmt.Errorf("no resource %s in the state (%s); nothing was removed", a, b)
+			return fmt.Errorf("no resource %s in the state in %s; nothing was removed (`sovos state list` shows what is recorded)", a, b)
 		}
 		drop[a] = true
 	}
@@ -342,11 +342,16 @@ func statePush(c *cli.Context) (err error) {
 			err = rerr
 		}
 	}()
+	force := c.Bool("force")
 	cur, err := readStored(c, b, false)
 	if err != nil {
-		return err
+		// A damaged state is what -force is for: stateReadError points here.
+		if !force || !errors.Is(err, state.ErrCorrupt) {
+			return err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "Warning: %v\nReplacing it with %s (-force).\n", err, where)
+		cur = nil
 	}
-	force := c.Bool("force")
 	if cur != nil && !force {
 		// The same checks as Terraform's: another lineage is another workspace's history;
 		// a lower serial is an older copy that would undo later applies.

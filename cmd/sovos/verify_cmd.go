@@ -65,7 +65,7 @@ func verifyAction(c *cli.Context) error {
 	}
 	s, _, err := backend.Read(c.Context)
 	if err != nil {
-		return fmt.Errorf("reading the state from %s: %w", backend, err)
+		return stateReadError(backend, err)
 	}
 	if s == nil {
 		return fmt.Errorf("no state in %s: nothing has been applied yet, so there is nothing to verify", backend)
@@ -81,7 +81,7 @@ func verifyAction(c *cli.Context) error {
 		for _, a := range c.Args().Slice() {
 			r := s.Resource(a)
 			if r == nil {
-				return fmt.Errorf("no resource %s in the state (%s)", a, backend)
+				return fmt.Errorf("no resource %s in the state in %s; `sovos state list` shows what is recorded", a, backend)
 			}
 			if r.Type != config.TypeExtension {
 				return fmt.Errorf("%s is a %s: verify checks extensions", a, r.Type)
