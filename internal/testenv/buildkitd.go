@@ -25,6 +25,9 @@ type Buildkitd struct {
 	Addr string
 	// Root is the daemon's state directory.
 	Root string
+	// TLS is set for a daemon started WithTLS: it listens on Addr
+	// (tcp://127.0.0.1:PORT) and requires a client certificate from these files.
+	TLS *TLSFiles
 
 	cmd     *exec.Cmd
 	logPath string
@@ -37,6 +40,14 @@ type BuildkitdOption func(*buildkitdConfig)
 
 type buildkitdConfig struct {
 	insecure []string
+	tls      *TLSFiles
+}
+
+// WithTLS makes the daemon listen on tcp://127.0.0.1:PORT instead of a unix socket,
+// serving the server certificate of files and requiring a client certificate signed
+// by its CA, as a remote builder does (see NewTLS).
+func WithTLS(files *TLSFiles) BuildkitdOption {
+	return func(c *buildkitdConfig) { c.tls = files }
 }
 
 // WithInsecureRegistries lets the daemon pull from and push to these plain-HTTP
@@ -89,17 +100,19 @@ func StartBuildkitd(t testing.TB, opts ...BuildkitdOption) *Buildkitd {
 		Root:    filepath.Join(root, "state"),
 		logPath: filepath.Join(root, "buildkitd.log"),
 		done:    make(chan struct{}),
+		TLS:     cfg.tls,
 	}
+	args := []string{"--root", b.Root, "--oci-worker-snapshotter=native", "--config", confPath}
+	if f := cfg.tls; f != nil {
+		b.Addr = "tcp://" + freeTCPAddr(t)
+		args = append(args, "--tlscacert", f.CACert, "--tlscert", f.ServerCert, "--tlskey", f.ServerKey)
+	}
+	args = append(args, "--addr", b.Addr)
 	logf, err := os.Create(b.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.cmd = exec.Command(bin,
-		"--root", b.Root,
-		"--addr", b.Addr,
-		"--oci-worker-snapshotter=native",
-		"--config", confPath,
-	)
+	b.cmd = exec.Command(bin, args...)
 	b.cmd.Stdout = logf
 	b.cmd.Stderr = logf
 	// Its own process group, so a Ctrl-C of `go test` does not race our SIGTERM.
@@ -137,7 +150,7 @@ func (b *Buildkitd) waitReady(timeout time.Duration) error {
 			return fmt.Errorf("buildkitd exited: %v", b.cmd.ProcessState)
 		default:
 		}
-		if err := ping(ctx, b.Addr); err == nil {
+		if err := ping(ctx, b.Addr, b.ClientOpts()...); err == nil {
 			return nil
 		} else {
 			last = err
@@ -150,10 +163,19 @@ func (b *Buildkitd) waitReady(timeout time.Duration) error {
 	}
 }
 
-func ping(ctx context.Context, addr string) error {
+// ClientOpts are the options client.New needs to reach the daemon at Addr: its TLS
+// credentials when started WithTLS, else none.
+func (b *Buildkitd) ClientOpts() []client.ClientOpt {
+	if b.TLS == nil {
+		return nil
+	}
+	return b.TLS.ClientOpts()
+}
+
+func ping(ctx context.Context, addr string, opts ...client.ClientOpt) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, addr)
+	c, err := client.New(ctx, addr, opts...)
 	if err != nil {
 		return err
 	}
@@ -224,7 +246,7 @@ func (b *Buildkitd) Solves(t testing.TB) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, b.Addr)
+	c, err := client.New(ctx, b.Addr, b.ClientOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

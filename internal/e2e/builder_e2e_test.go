@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/urmanac/sovos/internal/testenv"
+)
+
+// builderKernel is the smallest kernel there is: FROM scratch and a COPY, no RUN, so it
+// builds for any platform without emulation.
+var builderKernel = map[string]string{
+	"k/Dockerfile": "FROM scratch\nCOPY vmlinuz /boot/vmlinuz\n",
+	"k/vmlinuz":    "not really a kernel\n",
+}
+
+// builderCLI builds sovos and writes files into a fresh configuration directory; the
+// environment points BUILDKIT_HOST nowhere, so a build that is not routed to a
+// declared builder fails instead of finding a daemon by accident.
+func builderCLI(t *testing.T, files map[string]string, env ...string) *cli {
+	t.Helper()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "sovos")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/sovos").CombinedOutput(); err != nil {
+		t.Fatalf("building sovos: %v\n%s", err, out)
+	}
+	dir := filepath.Join(tmp, "cfg")
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env = append(append(os.Environ(),
+		"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock",
+		"DOCKER_CONFIG="+t.TempDir(),
+	), env...)
+	return &cli{t: t, bin: bin, dir: dir, env: env}
+}
+
+const tlsConfig = `variable "registry" { type = string }
+variable "remote" { type = string }
+variable "ca" {
+  type    = string
+  default = "certs/ca.pem"
+}
+variable "server_name" {
+  type    = string
+  default = "` + testenv.TLSServerName + `"
+}
+
+sovos {
+  insecure_registries = [split("/", var.registry)[0]]
+}
+
+# Paths relative to this directory; server_name differs from the dialled address.
+builder "remote" {
+  address   = var.remote
+  platforms = ["linux/amd64"]
+  tls {
+    ca_cert     = var.ca
+    cert        = "certs/client.pem"
+    key         = "certs/client-key.pem"
+    server_name = var.server_name
+  }
+}
+
+source "k" { path = "./k" }
+
+kernel "k" {
+  source = source.k
+  image  = "${var.registry}/k"
+}
+`
+
+// TestBuilderTLS routes a build to a remote builder spoken to over mutual TLS, with the
+// configuration's tls paths relative to its directory: the build lands on that daemon.
+// A CA that did not sign the daemon's certificate is one clear error naming the builder
+// and its address.
+func TestBuilderTLS(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	files := map[string]string{"main.sovos.hcl": tlsConfig}
+	for k, v := range builderKernel {
+		files[k] = v
+	}
+	c := builderCLI(t, files)
+	pki := testenv.NewTLS(t, filepath.Join(c.dir, "certs"))
+	testenv.NewTLS(t, filepath.Join(c.dir, "other")) // an unrelated CA
+	bk := testenv.StartBuildkitd(t, testenv.WithTLS(pki))
+	c.env = append(c.env, "SOVOS_VAR_registry="+host+"/tls", "SOVOS_VAR_remote="+bk.Addr)
+
+	// The wrong CA: nothing builds, and the error says which builder and where.
+	good := c.env
+	c.env = append(append([]string{}, good...), "SOVOS_VAR_ca=other/ca.pem")
+	out, errOut, code := c.run("apply", "-auto-approve", "-progress=quiet")
+	c.env = good
+	if code != 1 || !strings.Contains(errOut, "builder.remote") || !strings.Contains(errOut, bk.Addr) ||
+		!strings.Contains(errOut, "certificate") || strings.Contains(errOut, "goroutine") {
+		t.Errorf("apply with the wrong CA: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	t.Logf("wrong CA:\n%s%s", out, errOut)
+	// A server name the daemon's certificate is not for: the name is what is verified.
+	c.env = append(append([]string{}, good...), "SOVOS_VAR_server_name=elsewhere.sovos.test")
+	out, errOut, code = c.run("apply", "-auto-approve", "-progress=quiet")
+	c.env = good
+	if code != 1 || !strings.Contains(errOut, "builder.remote") || !strings.Contains(errOut, "elsewhere.sovos.test") {
+		t.Errorf("apply with the wrong server_name: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if n := bk.Solves(t); n != 0 {
+		t.Errorf("the daemon recorded %d solves from an apply that could not connect", n)
+	}
+
+	out = c.ok("plan")
+	if !strings.Contains(out, "+ kernel.k (on builder.remote)") {
+		t.Errorf("plan does not name the builder:\n%s", out)
+	}
+	out = c.ok("apply", "-auto-approve", "-progress=quiet")
+	if !strings.Contains(out, "kernel.k: built") {
+		t.Errorf("apply:\n%s", out)
+	}
+	if n := bk.Solves(t); n != 1 {
+		t.Errorf("the TLS daemon recorded %d solves, want 1", n)
+	}
+}
+
+const routingConfig = `variable "registry" { type = string }
+variable "a" { type = string }
+variable "b" { type = string }
+
+sovos {
+  insecure_registries = [split("/", var.registry)[0]]
+}
+
+builder "default" {
+  address   = var.a
+  platforms = ["linux/amd64"]
+}
+
+builder "b" {
+  address   = var.b
+  platforms = ["linux/arm64"]
+}
+
+source "k" { path = "./k" }
+
+# No platform: the default builder, linux/amd64.
+kernel "amd" {
+  source = source.k
+  image  = "${var.registry}/amd"
+}
+
+# linux/arm64 is listed by builder.b only.
+kernel "arm" {
+  source   = source.k
+  image    = "${var.registry}/arm"
+  platform = "linux/arm64"
+}
+
+# An explicit builder wins over the builder that lists the platform.
+kernel "pinned" {
+  source   = source.k
+  image    = "${var.registry}/pinned"
+  platform = "linux/amd64"
+  builder  = builder.b
+}
+`
+
+// TestBuilderRouting routes resources across two daemons, by platform and by an
+// explicit builder, and checks on each daemon that it ran exactly its builds.
+func TestBuilderRouting(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	a := testenv.StartBuildkitd(t)
+	b := testenv.StartBuildkitd(t)
+	files := map[string]string{"main.sovos.hcl": routingConfig}
+	for k, v := range builderKernel {
+		files[k] = v
+	}
+	c := builderCLI(t, files, "SOVOS_VAR_registry="+host+"/route", "SOVOS_VAR_a="+a.Addr, "SOVOS_VAR_b="+b.Addr)
+
+	out := c.ok("plan")
+	for _, want := range []string{
+		"+ kernel.amd (on builder.default)",
+		"+ kernel.arm (on builder.b)",
+		"+ kernel.pinned (on builder.b)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	out = c.ok("apply", "-auto-approve", "-progress=quiet")
+	for _, want := range []string{"kernel.amd: built", "kernel.arm: built", "kernel.pinned: built"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply lacks %q:\n%s", want, out)
+		}
+	}
+	if n := a.Solves(t); n != 1 {
+		t.Errorf("builder.default ran %d solves, want 1 (kernel.amd)", n)
+	}
+	if n := b.Solves(t); n != 2 {
+		t.Errorf("builder.b ran %d solves, want 2 (kernel.arm, kernel.pinned)", n)
+	}
+	// The platform reached the daemon: the images are for what their resources declared.
+	for repo, want := range map[string]string{"amd": "amd64", "arm": "arm64", "pinned": "amd64"} {
+		if got := pushedArch(t, host+"/route/"+repo); got != want {
+			t.Errorf("%s/route/%s is built for %s, want %s", host, repo, got, want)
+		}
+	}
+}
+
+// pushedArch returns the architecture of the one image pushed to repo.
+func pushedArch(t *testing.T, repo string) string {
+	t.Helper()
+	r, err := name.NewRepository(repo, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := remote.List(r)
+	if err != nil || len(tags) != 1 {
+		t.Fatalf("tags of %s: %v %v", repo, tags, err)
+	}
+	img, err := remote.Image(r.Tag(tags[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf.Architecture
+}
