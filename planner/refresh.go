@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -92,6 +93,10 @@ func (rf *refresher) connect(ctx context.Context, repos []string) error {
 		}
 		tr, err := transport.NewWithContext(ctx, reg, auth, inner, scopes[key])
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) {
+				return fmt.Errorf("cannot reach the registry %s: %w; is it running, and is the address right?", key, err)
+			}
 			return fmt.Errorf("connecting to %s: %w", key, err)
 		}
 		// A *transport.Wrapper tells go-containerregistry the transport is already
@@ -258,11 +263,11 @@ func refresh(ctx context.Context, opts Options, q *refreshRequest) (*registryVie
 	rf := newRefresher(opts)
 	repos := sortedKeys(q.repos)
 	if err := rf.connect(ctx, repos); err != nil {
-		return nil, fmt.Errorf("%w (run with -refresh=false to plan without the registry)", err)
+		return nil, fmt.Errorf("%w (or run with -refresh=false to plan without asking the registry)", err)
 	}
 	var err error
 	if view.tags, err = rf.listTags(ctx, repos); err != nil {
-		return nil, fmt.Errorf("%w (run with -refresh=false to plan without the registry)", err)
+		return nil, fmt.Errorf("%w (or run with -refresh=false to plan without asking the registry)", err)
 	}
 	var refs []string
 	for _, ref := range sortedKeys(q.candidates) {
@@ -272,7 +277,7 @@ func refresh(ctx context.Context, opts Options, q *refreshRequest) (*registryVie
 		}
 	}
 	if view.manifests, err = rf.manifests(ctx, refs); err != nil {
-		return nil, fmt.Errorf("%w (run with -refresh=false to plan without the registry)", err)
+		return nil, fmt.Errorf("%w (or run with -refresh=false to plan without asking the registry)", err)
 	}
 	return view, nil
 }

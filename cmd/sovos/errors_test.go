@@ -156,6 +156,17 @@ output "o" { value = var.reg }
 	}
 	closed := ln.Addr().String()
 	ln.Close()
+	// A configuration whose kernel image is in that registry: plan asks it for tags.
+	if err := os.MkdirAll(p("artreg/k"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p("artreg/k/Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	artreg := "source \"k\" { path = \"./k\" }\nkernel \"k\" {\n  source = source.k\n  image  = \"" + closed + "/x/kernel\"\n}\n"
+	if err := os.WriteFile(p("artreg/main.sovos.hcl"), []byte(artreg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -199,6 +210,12 @@ output "o" { value = var.reg }
 			[]string{"reading the state from registry " + closed + "/x/state:default: cannot reach the registry", "is it running"}},
 		{"state push -force over a corrupted state", []string{"state", "push", "-state-path=" + corruptPush, "-force", good}, 0,
 			[]string{"Warning: ", "is corrupted", "Replacing it with " + good}},
+		{"unreachable image registry", []string{"@artreg", "plan", "-state-path=" + p("s")}, 1,
+			[]string{"cannot reach the registry " + closed, "is it running", "-refresh=false"}},
+		{"unknown flag", []string{"plan", "-bogus"}, 1,
+			[]string{"flag provided but not defined: -bogus; run `sovos plan -h` for the usage"}},
+		{"bad flag value", []string{"state", "list", "-lock-timeout=abc"}, 1,
+			[]string{`invalid value "abc" for flag -lock-timeout`, "run `sovos state list -h`"}},
 		{"stale plan", []string{"apply", "-state-path=" + p("stale"), p("stale.plan")}, 1,
 			[]string{"stale plan", "run `sovos plan` again"}},
 		{"configuration changed after plan -out", []string{"@" + changed, "apply", "-state-path=" + p("changed"), p("changed.plan")}, 1,
@@ -265,7 +282,7 @@ output "o" { value = var.reg }
 					t.Errorf("stderr lacks %q", w)
 				}
 			}
-			for _, bad := range []string{"goroutine ", "panic:", "&{", "Error: Error:"} {
+			for _, bad := range []string{"goroutine ", "panic:", "&{", "Error: Error:", "Incorrect Usage"} {
 				if strings.Contains(out+errOut, bad) {
 					t.Errorf("output contains %q:\n%s%s", bad, out, errOut)
 				}

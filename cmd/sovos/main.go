@@ -74,7 +74,7 @@ func chdirError(dir string, err error) error {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "sovos",
 		Usage: "plan and apply OS supply chains built with BuildKit",
 		Flags: []cli.Flag{
@@ -96,6 +96,25 @@ func newApp() *cli.App {
 			forceUnlockCommand(),
 			versionCommand(),
 		},
+	}
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return fmt.Errorf("%w; run `sovos -h` for the usage", err)
+	}
+	setUsageErrors(app.Commands, "sovos")
+	return app
+}
+
+// setUsageErrors makes a bad flag one error line naming the command's help, instead of
+// "Incorrect Usage" and the whole help page on standard output plus the error.
+func setUsageErrors(cmds []*cli.Command, parent string) {
+	for _, cmd := range cmds {
+		full := parent + " " + cmd.Name
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				return fmt.Errorf("%w; run `%s -h` for the usage", err, full)
+			}
+		}
+		setUsageErrors(cmd.Subcommands, full)
 	}
 }
 

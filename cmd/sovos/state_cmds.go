@@ -400,7 +400,7 @@ func forceUnlock(c *cli.Context) error {
 	if lr, ok := b.(state.LockReader); ok {
 		cur, err := lr.ReadLock(c.Context)
 		if err != nil {
-			return fmt.Errorf("reading the lock: %w", err)
+			return fmt.Errorf("reading the lock of %s: %w", b, err)
 		}
 		if cur == nil {
 			return fmt.Errorf("%s is not locked; nothing to unlock", b)
