@@ -40,22 +40,47 @@ type Driver struct {
 type Option func(*options)
 
 type options struct {
-	clientOpts      []client.ClientOpt
 	dockerConfigDir string
 	dockerConfig    *configfile.ConfigFile
 	insecure        []string
 	connectTimeout  time.Duration
+	tls             *tlsFiles
 }
 
-// WithTLS connects to the daemon over TLS (a builder block's tls settings). Empty
-// cert and key mean server authentication only.
+type tlsFiles struct{ caCert, cert, key, serverName string }
+
+// WithTLS connects to the daemon over TLS (a builder block's tls settings). An
+// empty caCert trusts the system's CAs; empty cert and key mean server
+// authentication only; an empty serverName verifies the address's host.
 func WithTLS(caCert, cert, key, serverName string) Option {
-	return func(o *options) {
-		o.clientOpts = append(o.clientOpts, client.WithServerConfig(serverName, caCert))
-		if cert != "" || key != "" {
-			o.clientOpts = append(o.clientOpts, client.WithCredentials(cert, key))
+	return func(o *options) { o.tls = &tlsFiles{caCert: caCert, cert: cert, key: key, serverName: serverName} }
+}
+
+// clientOpts checks that the tls files can be read, so a wrong path is reported as
+// such rather than as an unreachable daemon, and returns the client options.
+func (t *tlsFiles) clientOpts() ([]client.ClientOpt, error) {
+	for _, f := range []struct{ attr, path string }{{"ca_cert", t.caCert}, {"cert", t.cert}, {"key", t.key}} {
+		if f.path == "" {
+			continue
 		}
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return nil, fmt.Errorf("tls %s: %w; fix the path in the builder's tls block (relative paths are from the configuration's directory)", f.attr, err)
+		}
+		fh.Close()
 	}
+	if (t.cert == "") != (t.key == "") {
+		return nil, errors.New("tls: cert and key go together (a client certificate and its private key); set both or neither")
+	}
+	opt := client.WithServerConfig(t.serverName, t.caCert)
+	if t.caCert == "" {
+		opt = client.WithServerConfigSystem(t.serverName)
+	}
+	opts := []client.ClientOpt{opt}
+	if t.cert != "" {
+		opts = append(opts, client.WithCredentials(t.cert, t.key))
+	}
+	return opts, nil
 }
 
 // WithDockerConfigDir reads registry credentials from the Docker config in dir
@@ -99,9 +124,19 @@ func New(ctx context.Context, address string, opts ...Option) (*Driver, error) {
 	}
 
 	unreachable := func(err error) error {
+		if isTLSError(err) {
+			return fmt.Errorf("cannot reach BuildKit daemon at %s: %w; check the builder's tls block (ca_cert must be the CA that signed the daemon's --tlscert, server_name a name in that certificate, cert and key a client certificate the daemon's --tlscacert trusts)", address, err)
+		}
 		return fmt.Errorf("cannot reach BuildKit daemon at %s: %w; start buildkitd there, or set the builder's address (or BUILDKIT_HOST) to a running daemon", address, err)
 	}
-	c, err := client.New(ctx, address, o.clientOpts...)
+	var clientOpts []client.ClientOpt
+	if o.tls != nil {
+		var err error
+		if clientOpts, err = o.tls.clientOpts(); err != nil {
+			return nil, fmt.Errorf("BuildKit daemon at %s: %w", address, err)
+		}
+	}
+	c, err := client.New(ctx, address, clientOpts...)
 	if err != nil {
 		return nil, unreachable(err)
 	}
@@ -171,6 +206,19 @@ func (d *Driver) explain(ctx context.Context, err error) error {
 		return fmt.Errorf("lost the connection to the BuildKit daemon at %s (did it stop or crash?): %w", d.addr, err)
 	}
 	return err
+}
+
+// isTLSError tells a failed TLS handshake (an unknown CA, a wrong server name, a
+// missing client certificate) from a daemon that is not there. gRPC flattens the
+// error to a string, so the string is all there is to go by.
+func isTLSError(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"tls:", "x509:", "authentication handshake failed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // simplifyGRPCError strips gRPC's "rpc error: code = Unavailable desc =" framing,

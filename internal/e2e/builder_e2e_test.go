@@ -104,10 +104,20 @@ func TestBuilderTLS(t *testing.T) {
 	out, errOut, code := c.run("apply", "-auto-approve", "-progress=quiet")
 	c.env = good
 	if code != 1 || !strings.Contains(errOut, "builder.remote") || !strings.Contains(errOut, bk.Addr) ||
-		!strings.Contains(errOut, "certificate") || strings.Contains(errOut, "goroutine") {
+		!strings.Contains(errOut, "certificate signed by unknown authority") || !strings.Contains(errOut, "check the builder's tls block") ||
+		strings.Contains(errOut, "goroutine") {
 		t.Errorf("apply with the wrong CA: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	t.Logf("wrong CA:\n%s%s", out, errOut)
+	// A CA file that is not there: said so, with the resolved path, not "cannot reach".
+	c.env = append(append([]string{}, good...), "SOVOS_VAR_ca=missing/ca.pem")
+	out, errOut, code = c.run("apply", "-auto-approve", "-progress=quiet")
+	c.env = good
+	if code != 1 || !strings.Contains(errOut, "builder.remote") || !strings.Contains(errOut, "tls ca_cert") ||
+		!strings.Contains(errOut, filepath.Join(c.dir, "missing", "ca.pem")) || strings.Contains(errOut, "cannot reach") {
+		t.Errorf("apply with a missing ca_cert: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
 	// A server name the daemon's certificate is not for: the name is what is verified.
 	c.env = append(append([]string{}, good...), "SOVOS_VAR_server_name=elsewhere.sovos.test")
 	out, errOut, code = c.run("apply", "-auto-approve", "-progress=quiet")
