@@ -181,6 +181,26 @@ func hasTie(ts []tie, attr string) bool {
 	return false
 }
 
+// checkRoute warns when a build's platform is listed by no builder, so it went to a
+// builder that declares other platforms: BuildKit would emulate it (hours for a
+// kernel) or refuse it, and the user most likely forgot a builder or misspelt the
+// platform. A builder without platforms takes anything, silently.
+func (e *evaluator) checkRoute(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	b := e.cfg.Builders[r.Builder]
+	if b == nil || len(b.Platforms) == 0 || r.Platform == "" {
+		return nil
+	}
+	for _, p := range b.Platforms {
+		if p == r.Platform {
+			return nil
+		}
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Platform served by no builder",
+		Detail: fmt.Sprintf("No builder lists %s in its platforms, so %s goes to builder.%s (platforms %s), which would have to emulate it; add the platform to a builder, or set builder = builder.%s to mean it.",
+			r.Platform, r.Addr, b.Name, strings.Join(b.Platforms, ", "), b.Name),
+		Subject: ib.rangeOf("platform").Ptr()}}
+}
+
 // checkKernelSecrets warns when the signing key could leave the kernel's build: the
 // signing_cert target holds signing_key.pem next to the certificate.
 func (e *evaluator) checkKernelSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics {

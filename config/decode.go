@@ -328,6 +328,9 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 		diags = append(diags, ds...)
 	}
 	r.Builder, r.Platform = e.route(explicit, str(ib.vals["platform"]))
+	if explicit == "" {
+		diags = append(diags, e.checkRoute(r, ib)...)
+	}
 	diags = append(diags, e.checkKernelSecrets(r, ib)...)
 	return diags
 }
@@ -488,6 +491,11 @@ func (e *evaluator) evalBuilder(n *node) hcl.Diagnostics {
 		if blk.Type == "tls" {
 			b.TLS = &BuilderTLS{CACert: e.abs(str(blk.vals["ca_cert"])), Cert: e.abs(str(blk.vals["cert"])),
 				Key: e.abs(str(blk.vals["key"])), ServerName: str(blk.vals["server_name"])}
+			if (b.TLS.Cert == "") != (b.TLS.Key == "") {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Client certificate without its key",
+					Detail:  fmt.Sprintf("builder.%s: tls cert and key go together (a client certificate and its private key); set both, or neither for server authentication only.", b.Name),
+					Subject: blk.DefRange.Ptr()})
+			}
 		}
 	}
 	e.builders = append(e.builders, b)

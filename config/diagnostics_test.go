@@ -199,6 +199,22 @@ profile "p" {
     mode = "max"
   }
 }`, line: 13, summary: "Signing key would be cached", detail: `mode = "min"`},
+		{name: "tls cert without key", src: `builder "remote" {
+  address = "tcp://h:1234"
+  tls {
+    ca_cert = "ca.pem"
+    cert    = "client.pem"
+  }
+}`, line: 8, summary: "Client certificate without its key", detail: "builder.remote: tls cert and key go together"},
+		{name: "platform no builder lists", src: `builder "arm" {
+  address   = "tcp://arm:1234"
+  platforms = ["linux/arm64"]
+}
+kernel "k" {
+  source   = source.pkgs
+  image    = "r/k"
+  platform = "linux/riscv64"
+}`, line: 13, summary: "Platform served by no builder", detail: "kernel.k goes to builder.arm (platforms linux/arm64)", warning: true},
 		{name: "for_each list", src: `source "s" {
   for_each = ["a"]
   path     = each.key
