@@ -196,7 +196,7 @@ func ReadFile(path string) (*File, error) {
 // sensitive variables given again, or a resource's inputs (e.g. a path source's files).
 func (f *File) Check(cfg *config.Config, stateDigest string) error {
 	if f.StateDigest != stateDigest {
-		return fmt.Errorf("stale plan: the state changed since this plan was made (the plan was made against %s, the state is now %s); run `sovos plan` again", orNone(f.StateDigest), orNone(stateDigest))
+		return fmt.Errorf("stale plan: the state changed since this plan was made (state digest when planned: %s, now: %s); run `sovos plan` again", orNone(f.StateDigest), orNone(stateDigest))
 	}
 	fp, err := fingerprint(cfg, f.SensitiveSalt)
 	if err != nil {
@@ -251,12 +251,12 @@ func (f *File) Bind(cfg *config.Config, prior *state.State) (*Plan, error) {
 	return p, nil
 }
 
-// orNone names a state digest, or its absence (a workspace nothing was applied to).
+// orNone is a state digest, or "none" for a workspace nothing was applied to.
 func orNone(s string) string {
 	if s == "" {
-		return "no state"
+		return "none"
 	}
-	return "state " + s
+	return s
 }
 
 type fingerprints struct {

@@ -69,7 +69,7 @@ func TestPlanFileCheckRefuses(t *testing.T) {
 		change func(cfg *config.Config) (stateDigest string)
 		want   string
 	}{
-		{"stale state", func(*config.Config) string { return "sha256:moved" }, "stale plan: the state changed since this plan was made (the plan was made against state sha256:5555"},
+		{"stale state", func(*config.Config) string { return "sha256:moved" }, "stale plan: the state changed since this plan was made (state digest when planned: sha256:5555"},
 		{"configuration", func(cfg *config.Config) string {
 			cfg.Files = map[string]*hcl.File{"main.sovos.hcl": {Bytes: []byte("# edited\n")}}
 			return ""

@@ -209,7 +209,7 @@ output "o" { value = var.reg }
 		{"unreachable state registry, state list", []string{"state", "list", "-state-registry=" + closed + "/x/state"}, 1,
 			[]string{"reading the state from registry " + closed + "/x/state:default: cannot reach the registry", "is it running"}},
 		{"state push -force over a corrupted state", []string{"state", "push", "-state-path=" + corruptPush, "-force", good}, 0,
-			[]string{"Warning: ", "is corrupted", "Replacing it with " + good}},
+			[]string{"Warning: the state in layout " + corruptPush + " (workspace default) is damaged", "replacing it with " + good}},
 		{"unreachable image registry", []string{"@artreg", "plan", "-state-path=" + p("s")}, 1,
 			[]string{"cannot reach the registry " + closed, "is it running", "-refresh=false"}},
 		{"unknown flag", []string{"plan", "-bogus"}, 1,
@@ -237,9 +237,9 @@ output "o" { value = var.reg }
 		{"corrupted state index", []string{"state", "list", "-state-path=" + badIndex}, 1,
 			[]string{"reading the state from layout " + badIndex, "index.json is not an OCI image index", "check that the state location"}},
 		{"state push of garbage", []string{"state", "push", "-state-path=" + p("s"), p("garbage.json")}, 1,
-			[]string{"garbage.json: the state document is not valid JSON", "not a sovos state"}},
+			[]string{"garbage.json: the state document is not valid JSON", "push a state written by `sovos state pull`"}},
 		{"state push of a Terraform state", []string{"state", "push", "-state-path=" + p("s"), p("tf.json")}, 1,
-			[]string{"tf.json: not a sovos state: this is a Terraform state"}},
+			[]string{"tf.json: not a sovos state: this is a Terraform state; push a state written by `sovos state pull`"}},
 		{"state rm unknown", []string{"state", "rm", "-state-path=" + applied, "profile.nope"}, 1,
 			[]string{"no resource profile.nope in the state", "nothing was removed", "sovos state list"}},
 		{"output unknown", []string{"output", "-state-path=" + applied, "nope"}, 1,
@@ -288,6 +288,11 @@ output "o" { value = var.reg }
 				}
 			}
 		})
+	}
+
+	// The forced push replaced the damaged state with one that reads.
+	if out, errOut, code := run("state", "list", "-state-path="+corruptPush); code != 0 || out != "kernel.k\n" {
+		t.Errorf("state list after push -force over a damaged state: exit %d, %q, %q", code, out, errOut)
 	}
 }
 

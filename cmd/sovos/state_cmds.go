@@ -327,6 +327,9 @@ func statePush(c *cli.Context) (err error) {
 	}
 	pushed, err := state.Decode(data, where)
 	if err != nil {
+		if errors.Is(err, state.ErrNotState) || errors.Is(err, state.ErrCorrupt) {
+			return fmt.Errorf("%w; push a state written by `sovos state pull`, or the errored state a failed apply saved", err)
+		}
 		return err
 	}
 	b, err := openState(c)
@@ -349,7 +352,7 @@ func statePush(c *cli.Context) (err error) {
 		if !force || !errors.Is(err, state.ErrCorrupt) {
 			return err
 		}
-		fmt.Fprintf(c.App.ErrWriter, "Warning: %v\nReplacing it with %s (-force).\n", err, where)
+		fmt.Fprintf(c.App.ErrWriter, "Warning: the state in %s is damaged and cannot be read; replacing it with %s (-force).\n", b, where)
 		cur = nil
 	}
 	if cur != nil && !force {
