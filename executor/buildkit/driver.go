@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/connhelper"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
@@ -129,6 +131,9 @@ func New(ctx context.Context, address string, opts ...Option) (*Driver, error) {
 		}
 		return fmt.Errorf("cannot reach BuildKit daemon at %s: %w; start buildkitd there, or set the builder's address (or BUILDKIT_HOST) to a running daemon", address, err)
 	}
+	if err := checkAddress(address); err != nil {
+		return nil, err
+	}
 	var clientOpts []client.ClientOpt
 	if o.tls != nil {
 		var err error
@@ -206,6 +211,22 @@ func (d *Driver) explain(ctx context.Context, err error) error {
 		return fmt.Errorf("lost the connection to the BuildKit daemon at %s (did it stop or crash?): %w", d.addr, err)
 	}
 	return err
+}
+
+// checkAddress rejects an address the BuildKit client cannot dial, which it would
+// otherwise report as a DNS failure of "tcp///HOST".
+func checkAddress(address string) error {
+	u, err := url.Parse(address)
+	if err == nil {
+		switch u.Scheme {
+		case "unix", "tcp":
+			return nil
+		}
+		if h, err := connhelper.GetConnectionHelper(address); err == nil && h != nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("BuildKit daemon address %q: not an address sovos can dial; use unix:///PATH, tcp://HOST:PORT, docker-container://NAME, podman-container://NAME, nerdctl-container://NAME, kube-pod://POD or ssh://USER@HOST", address)
 }
 
 // isTLSError tells a failed TLS handshake (an unknown CA, a wrong server name, a

@@ -54,3 +54,21 @@ func TestIsTLSError(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAddress(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"unix:///run/buildkit/buildkitd.sock": true,
+		"tcp://arm-runner:1234":               true,
+		"docker-container://buildkitd":        true,
+		"podman-container://buildkitd":        true,
+		"kube-pod://buildkitd-0":              true,
+		"ssh://me@arm-runner":                 true,
+		"foo://x":                             false,
+		"arm-runner:1234":                     false,
+		"/run/buildkit/buildkitd.sock":        false,
+	} {
+		if err := checkAddress(addr); (err == nil) != ok {
+			t.Errorf("checkAddress(%q) = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
