@@ -175,22 +175,30 @@ kernel "arm" {
   platform = "linux/arm64"
 }
 
-# An explicit builder wins over the builder that lists the platform.
+source "p" { path = "./p" }
+
+# An explicit builder wins over the builder that lists the platform. Its build
+# consumes kernel.amd, built on the other daemon, through the registry.
 kernel "pinned" {
-  source   = source.k
+  source   = source.p
   image    = "${var.registry}/pinned"
   platform = "linux/amd64"
   builder  = builder.b
+  contexts = { amd = kernel.amd.ref }
 }
 `
 
 // TestBuilderRouting routes resources across two daemons, by platform and by an
-// explicit builder, and checks on each daemon that it ran exactly its builds.
+// explicit builder, and checks on each daemon that it ran exactly its builds; one
+// build on builder.b consumes one built on builder.default.
 func TestBuilderRouting(t *testing.T) {
 	host := testenv.StartRegistry(t)
 	a := testenv.StartBuildkitd(t)
-	b := testenv.StartBuildkitd(t)
-	files := map[string]string{"main.sovos.hcl": routingConfig}
+	b := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
+	files := map[string]string{
+		"main.sovos.hcl": routingConfig,
+		"p/Dockerfile":   "FROM scratch\nCOPY --from=amd /boot/vmlinuz /boot/vmlinuz\n",
+	}
 	for k, v := range builderKernel {
 		files[k] = v
 	}
@@ -218,6 +226,23 @@ func TestBuilderRouting(t *testing.T) {
 	if n := b.Solves(t); n != 2 {
 		t.Errorf("builder.b ran %d solves, want 2 (kernel.arm, kernel.pinned)", n)
 	}
+	// Builders are not hashed: moving kernel.pinned back to builder.default rebuilds
+	// nothing, and a second apply asks neither daemon for anything.
+	moved := strings.Replace(routingConfig, "  builder  = builder.b\n", "", 1)
+	if moved == routingConfig {
+		t.Fatal("routingConfig has no builder = builder.b line to remove")
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, "main.sovos.hcl"), []byte(moved), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok("plan"); !strings.Contains(out, "No changes.") {
+		t.Errorf("plan after moving a build to another builder:\n%s", out)
+	}
+	c.ok("apply", "-auto-approve", "-progress=quiet")
+	if na, nb := a.Solves(t), b.Solves(t); na != 1 || nb != 2 {
+		t.Errorf("after a no-op apply the daemons recorded %d and %d solves, want 1 and 2", na, nb)
+	}
+
 	// The platform reached the daemon: the images are for what their resources declared.
 	for repo, want := range map[string]string{"amd": "amd64", "arm": "arm64", "pinned": "amd64"} {
 		if got := pushedArch(t, host+"/route/"+repo); got != want {
