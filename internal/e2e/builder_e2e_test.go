@@ -214,8 +214,19 @@ func TestBuilderRouting(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
 	}
+	// builder.b down: what builder.default serves is built all the same, and the
+	// error names the builder that is missing.
+	good := c.env
+	c.env = append(append([]string{}, good...), "SOVOS_VAR_b=unix:///nonexistent/b.sock")
+	out, errOut, code := c.run("apply", "-auto-approve", "-progress=quiet")
+	c.env = good
+	if code != 1 || !strings.Contains(out, "kernel.amd: built") || !strings.Contains(out, "kernel.arm: failed") ||
+		!strings.Contains(errOut, "builder.b: cannot reach BuildKit daemon at unix:///nonexistent/b.sock") {
+		t.Errorf("apply with builder.b down: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
 	out = c.ok("apply", "-auto-approve", "-progress=quiet")
-	for _, want := range []string{"kernel.amd: built", "kernel.arm: built", "kernel.pinned: built"} {
+	for _, want := range []string{"kernel.arm: built", "kernel.pinned: built"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply lacks %q:\n%s", want, out)
 		}
