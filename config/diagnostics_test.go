@@ -73,6 +73,22 @@ func TestDiagnostics(t *testing.T) {
   source = source.pgks
   image  = "r/k"
 }`, line: 7, summary: "Reference to undeclared source resource", detail: "Did you mean source.pkgs?"},
+		{name: "unknown attribute of a resource", src: `kernel "k" {
+  source = source.pkgs
+  image  = "r/k"
+}
+output "o" { value = kernel.k.reff }`, line: 10, summary: "Unsupported attribute", detail: `Did you mean "ref"?`},
+		{name: "unrelated attribute of a resource", src: `kernel "k" {
+  source = source.pkgs
+  image  = "r/k"
+}
+output "o" { value = kernel.k.zzzzzzzz }`, line: 10, summary: "Unsupported attribute", detail: "It has: hash, image, ref, stage, tag."},
+		{name: "unknown stage", src: `kernel "k" {
+  source = source.pkgs
+  image  = "r/k"
+  stage "hailort-pkg" { image = "r/h" }
+}
+output "o" { value = kernel.k.stage["hailort-pk"].ref }`, line: 11, summary: "Invalid index", detail: `Did you mean "hailort-pkg"?`},
 		{name: "unknown reference type", src: `kernel "k" {
   source = sourse.pkgs
   image  = "r/k"

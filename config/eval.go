@@ -92,6 +92,7 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 		}
 	}
 	cfg.index = e.instances
+	suggestAttributes(diags)
 	return cfg, diags
 }
 

@@ -229,3 +229,64 @@ func (ns names) references(d *decl) ([]ref, hcl.Diagnostics) {
 	}
 	return refs, diags
 }
+
+// suggestAttributes completes HCL's "Unsupported attribute" and "Invalid index" errors
+// (kernel.k.reff, kernel.k.stage["typo"]) with the closest attribute or key the value
+// has, or the list of them, as unknownName does for names: HCL itself only says the
+// attribute or key is not there.
+func suggestAttributes(diags hcl.Diagnostics) {
+	for _, d := range diags {
+		if (d.Summary != "Unsupported attribute" && d.Summary != "Invalid index") || d.Expression == nil ||
+			d.EvalContext == nil || d.Subject == nil || strings.Contains(d.Detail, "Did you mean") {
+			continue
+		}
+		trav, td := hcl.AbsTraversalForExpr(d.Expression)
+		if td.HasErrors() {
+			continue
+		}
+		for i := 1; i < len(trav); i++ {
+			var name string
+			switch step := trav[i].(type) {
+			case hcl.TraverseAttr:
+				if step.SrcRange != *d.Subject {
+					continue
+				}
+				name = step.Name
+			case hcl.TraverseIndex:
+				if step.SrcRange != *d.Subject || !step.Key.IsKnown() || step.Key.IsNull() || step.Key.Type() != cty.String {
+					continue
+				}
+				name = step.Key.AsString()
+			default:
+				continue
+			}
+			v, vd := trav[:i].TraverseAbs(d.EvalContext)
+			if vd.HasErrors() {
+				break
+			}
+			// References carry marks; a sensitive map's keys are not shown.
+			v, marks := v.UnmarkDeep()
+			_, sensitive := marks[MarkSensitive]
+			var keys []string
+			switch {
+			case v.Type().IsObjectType():
+				for n := range v.Type().AttributeTypes() {
+					keys = append(keys, n)
+				}
+			case v.Type().IsMapType() && !sensitive && v.IsKnown() && !v.IsNull():
+				for it := v.ElementIterator(); it.Next(); {
+					k, _ := it.Element()
+					keys = append(keys, k.AsString())
+				}
+			}
+			sort.Strings(keys)
+			switch s := closest(name, keys); {
+			case s != "":
+				d.Detail += fmt.Sprintf(" Did you mean %q?", s)
+			case len(keys) > 0:
+				d.Detail += fmt.Sprintf(" It has: %s.", strings.Join(keys, ", "))
+			}
+			break
+		}
+	}
+}
