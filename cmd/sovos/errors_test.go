@@ -58,6 +58,12 @@ func TestUserErrors(t *testing.T) {
 }
 output "o" { value = image.upstrem.ref }
 `,
+		"unkattrref/main.sovos.hcl": `image "upstream" {
+  ref    = "127.0.0.1:1/x:y"
+  digest = "sha256:5fbc6235d2c41e3a4fcec46cf680cb20ad33d9562ade2f5436ca023d65f13e59"
+}
+output "o" { value = image.upstream.reff }
+`,
 		"cycle/main.sovos.hcl": `source "s" { path = "." }
 kernel "a" {
   source = source.s
@@ -201,6 +207,8 @@ output "o" { value = var.reg }
 			[]string{"Error: Unsupported argument", "main.sovos.hcl line 3", `"colour"`}},
 		{"unknown reference", []string{"@unkref", "plan", "-state-path=" + p("s")}, 1,
 			[]string{"Error: Reference to undeclared image resource", "main.sovos.hcl line 5", "Did you mean image.upstream?"}},
+		{"unknown attribute of a reference", []string{"@unkattrref", "validate"}, 1,
+			[]string{"Error: Unsupported attribute", "main.sovos.hcl line 5", `Did you mean "ref"?`}},
 		{"cycle", []string{"@cycle", "validate"}, 1,
 			[]string{"Error: Dependency cycle: kernel.a -> kernel.b -> kernel.a", "main.sovos.hcl line 5", "main.sovos.hcl:10", "remove one of the references"}},
 		{"missing variable", []string{"@missvar", "plan", "-state-path=" + p("s")}, 1,
