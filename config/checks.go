@@ -154,16 +154,8 @@ func (e *evaluator) carriedRefs(v cty.Value) []refMark {
 	strs := collectStrings(v, nil)
 	var out []refMark
 	for _, m := range refsOf(v) {
-		dr := e.instances[m.Addr]
-		if dr == nil || dr.Hash == "" {
+		if e.carried(m.Addr, strs) {
 			out = append(out, m)
-			continue
-		}
-		for _, s := range strs {
-			if strings.Contains(s, dr.Hash) || dr.Tag != "" && strings.Contains(s, dr.Tag) {
-				out = append(out, m)
-				break
-			}
 		}
 	}
 	return out

@@ -79,24 +79,29 @@ func (e *evaluator) consumed(d *decl, deps []Address, vals map[string]cty.Value)
 			strs = collectStrings(v, strs)
 		}
 	}
-	carried := func(needle string) bool {
-		for _, s := range strs {
-			if strings.Contains(s, needle) {
-				return true
-			}
-		}
-		return false
-	}
 	out := make([]Address, 0, len(deps))
 	for _, d := range deps {
-		dr := e.instances[d.String()]
-		switch {
-		case explicit[d.Base()], dr == nil, dr.Hash == "",
-			carried(dr.Hash), dr.Tag != "" && carried(dr.Tag):
+		if explicit[d.Base()] || e.carried(d.String(), strs) {
 			out = append(out, d)
 		}
 	}
 	return out
+}
+
+// carried reports whether the evaluated strings carry the instance addr: its hash or
+// content tag appears in one of them. An instance not hashed yet (validate) counts as
+// carried, since nothing can tell.
+func (e *evaluator) carried(addr string, strs []string) bool {
+	dr := e.instances[addr]
+	if dr == nil || dr.Hash == "" {
+		return true
+	}
+	for _, s := range strs {
+		if strings.Contains(s, dr.Hash) || dr.Tag != "" && strings.Contains(s, dr.Tag) {
+			return true
+		}
+	}
+	return false
 }
 
 func collectStrings(v cty.Value, out []string) []string {
