@@ -68,16 +68,7 @@ func markdown(p *Plan, dir string, limit int) string {
 	var b strings.Builder
 	b.WriteString(head.String())
 	b.WriteString(tableHead)
-	used := len(tableHead)
-	shown := 0
-	for _, r := range rows {
-		if used+len(r) > tableBudget {
-			break
-		}
-		b.WriteString(r)
-		used += len(r)
-		shown++
-	}
+	shown, used := writeWithin(&b, rows, len(tableHead), tableBudget)
 	if left := len(rows) - shown; left > 0 {
 		fmt.Fprintf(&b, "\n… %s more changed resources not listed in this table.\n", thousands(left))
 	}
@@ -90,16 +81,7 @@ func markdown(p *Plan, dir string, limit int) string {
 	b.WriteString("\n<details><summary>Full plan</summary>\n\n")
 	b.WriteString(fence + "text\n")
 	b.WriteString(intro)
-	dused := len(intro) + len(tail)
-	dshown := 0
-	for _, blk := range blocks {
-		if dused+len(blk) > detailBudget {
-			break
-		}
-		b.WriteString(blk)
-		dused += len(blk)
-		dshown++
-	}
+	dshown, _ := writeWithin(&b, blocks, len(intro)+len(tail), detailBudget)
 	if left := len(blocks) - dshown; left > 0 {
 		fmt.Fprintf(&b, "\n… %s more resources not shown; run `sovos show PLANFILE` (or `sovos plan`) locally for the full plan.\n", thousands(left))
 	}
@@ -151,4 +133,19 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// writeWithin writes items in order while used stays within budget, and returns how many
+// it wrote and the characters used then.
+func writeWithin(b *strings.Builder, items []string, used, budget int) (int, int) {
+	n := 0
+	for _, it := range items {
+		if used+len(it) > budget {
+			break
+		}
+		b.WriteString(it)
+		used += len(it)
+		n++
+	}
+	return n, used
 }
