@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,9 +14,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/urmanac/sovos/internal/testenv"
+)
 
 func mustLoad(t testing.TB, dir string, opts EvalOptions) *Config {
 	t.Helper()
@@ -215,24 +214,7 @@ func TestGraphGolden(t *testing.T) {
 		if err := tc.write(&buf); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, filepath.Join("testdata", "adr005", tc.file), buf.Bytes())
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%s (run go test ./config -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+		testenv.Golden(t, filepath.Join("testdata", "adr005", tc.file), buf.Bytes())
 	}
 }
 

@@ -98,7 +98,7 @@ func TestQuickstartValidates(t *testing.T) {
 func TestQuickstartEndToEnd(t *testing.T) {
 	bin := buildSovos(t)
 	if st, err := os.Stat("/bin/busybox"); err != nil || st.Size() < 1<<20 {
-		skipOrFail(t, "a static /bin/busybox is needed (apt-get install busybox-static)")
+		testenv.SkipOrFail(t, "a static /bin/busybox is needed (apt-get install busybox-static)")
 	}
 	host := testenv.StartRegistry(t)
 	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
@@ -317,15 +317,6 @@ func normalizeOutput(l string) string {
 	l = hexRun.ReplaceAllString(l, "H")
 	l = duration.ReplaceAllString(l, "(T)")
 	return strings.TrimRight(l, " \t")
-}
-
-// skipOrFail skips a test whose prerequisite is missing, except in CI.
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
 }
 
 // copyTree copies the checked-in quickstart (not what a demo run left in it).

@@ -2,41 +2,19 @@ package executor
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor/dag"
+	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-func golden(t *testing.T, name string, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", name, diff)
-	}
-}
 
 const (
 	dInstaller = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -79,7 +57,7 @@ func TestRenderProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "profile_cm5.golden.yaml", string(got))
+	testenv.Golden(t, filepath.Join("testdata", "profile_cm5.golden.yaml"), got)
 
 	// It is YAML the imager reads: field names and values where Talos expects them.
 	var doc struct {
@@ -144,7 +122,7 @@ func TestSummaryRender(t *testing.T) {
 	}
 	var b strings.Builder
 	s.Render(&b)
-	golden(t, "summary.golden.txt", b.String())
+	testenv.Golden(t, filepath.Join("testdata", "summary.golden.txt"), []byte(b.String()))
 	if !s.Failed() {
 		t.Error("Failed() = false")
 	}
