@@ -93,11 +93,11 @@ func (e *evaluator) consumed(d *decl, deps []Address, vals map[string]cty.Value)
 // carried, since nothing can tell.
 func (e *evaluator) carried(addr string, strs []string) bool {
 	dr := e.instances[addr]
-	if dr == nil || dr.Hash == "" {
+	if dr == nil || dr.hashInput() == "" {
 		return true
 	}
 	for _, s := range strs {
-		if strings.Contains(s, dr.Hash) || dr.Tag != "" && strings.Contains(s, dr.Tag) {
+		if strings.Contains(s, dr.hashInput()) || dr.Tag != "" && strings.Contains(s, dr.Tag) {
 			return true
 		}
 	}
@@ -145,13 +145,12 @@ func (e *evaluator) hash(r *Resource, ib *instanceBody) hcl.Diagnostics {
 			return fail(err)
 		}
 		r.Image.Digest = d
-		r.Hash = d
 		return nil
 	default:
 		deps := make(map[string]string, len(r.Consumes))
 		for _, a := range r.Consumes {
 			if dr := e.instances[a.String()]; dr != nil {
-				deps[a.String()] = dr.Hash
+				deps[a.String()] = dr.hashInput()
 			}
 		}
 		s, err := h.ResourceHash(r, deps)
@@ -160,9 +159,7 @@ func (e *evaluator) hash(r *Resource, ib *instanceBody) hcl.Diagnostics {
 		}
 		r.Hash = s
 	}
-	if len(r.Hash) >= 16 {
-		r.Tag = r.Hash[:16]
-	}
+	r.Tag = h.ContentTag(r.Hash)
 	return nil
 }
 
@@ -213,9 +210,6 @@ func (e *evaluator) decodeImage(r *Resource, ib *instanceBody) hcl.Diagnostics {
 			Detail: "Give the digest in the digest attribute, not in ref; ref names the repository and tag.", Subject: ib.rangeOf("ref").Ptr()})
 	}
 	r.HashedAttrs["ref"] = hashed(ib.vals["ref"])
-	if spec.Digest != "" {
-		r.Hash = spec.Digest
-	}
 	return diags
 }
 

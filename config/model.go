@@ -170,8 +170,9 @@ type Resource struct {
 	// carry the "sensitive" mark (see MarkSensitive); hashers must unmark them.
 	HashedAttrs map[string]cty.Value
 
-	// Hash (full sha256 hex) and Tag (first 16 hex) are filled during evaluation by
-	// Hooks.ResourceHash; empty when evaluated without hooks (validate, graph).
+	// Hash (full sha256 hex) and Tag (its content tag) are filled during evaluation by
+	// the Hooks; empty when evaluated without hooks (validate, graph). An image has no
+	// hash: it is identified by its digest (ImageSpec.Digest).
 	Hash string
 	Tag  string
 
@@ -180,6 +181,15 @@ type Resource struct {
 	Image   *ImageSpec
 	Build   *BuildSpec
 	Profile *ProfileSpec
+}
+
+// hashInput is what r contributes to the hash of a resource that consumes it: its hash,
+// or an image's digest.
+func (r *Resource) hashInput() string {
+	if r.Image != nil {
+		return r.Image.Digest
+	}
+	return r.Hash
 }
 
 // MarkSensitive is the cty mark carried by values derived from sensitive variables.
@@ -293,6 +303,8 @@ type Hooks interface {
 	// ImageDigest resolves an image resource to a digest ("sha256:...").
 	ImageDigest(ctx context.Context, r *Resource) (string, error)
 	// ResourceHash returns the hash (sha256 hex) of a build resource or profile from its
-	// type, platform, HashedAttrs and the hashes of its dependencies.
+	// type, platform, HashedAttrs and the hashes of its dependencies (an image's digest).
 	ResourceHash(r *Resource, deps map[string]string) (string, error)
+	// ContentTag returns the content tag of a hash: the tag a build is pushed under.
+	ContentTag(hash string) string
 }

@@ -148,8 +148,8 @@ func goValue(v cty.Value) map[string]any {
 // resourceValue is what a reference to a resource instance evaluates to.
 func (e *evaluator) resourceValue(r *Resource) cty.Value {
 	hash, tag, ref := unknownStr(), unknownStr(), unknownStr()
-	if r.Hash != "" {
-		hash = cty.StringVal(r.Hash)
+	if r.hashInput() != "" {
+		hash = cty.StringVal(r.hashInput())
 	}
 	if r.Tag != "" {
 		tag = cty.StringVal(r.Tag)
@@ -200,8 +200,8 @@ func (e *evaluator) resourceValue(r *Resource) cty.Value {
 
 // hashOf is the value a reference to the resource at addr contributes to a hash.
 func (e *evaluator) hashOf(addr string) cty.Value {
-	if r := e.instances[addr]; r != nil && r.Hash != "" {
-		return cty.StringVal(r.Hash)
+	if r := e.instances[addr]; r != nil && r.hashInput() != "" {
+		return cty.StringVal(r.hashInput())
 	}
 	return unknownStr()
 }

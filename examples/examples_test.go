@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
@@ -546,6 +547,8 @@ func (fakeHooks) ImageDigest(_ context.Context, r *config.Resource) (string, err
 func (fakeHooks) ResourceHash(r *config.Resource, _ map[string]string) (string, error) {
 	return addrHash(r), nil
 }
+
+func (fakeHooks) ContentTag(hash string) string { return hashing.ContentTag(hash) }
 
 // TestSovereignOSLoads evaluates the example as `sovos validate` does (no hooks) and
 // checks the matrix: 2 hardware × 2 variants.

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -38,9 +39,14 @@ func offlinePlan(t *testing.T, dir string) (*planner.Plan, *state.State) {
 	p := a.p
 	p.Changes = []*planner.ResourceChange{
 		{Address: prof.Addr.String(), Type: "profile", Action: planner.ActionCreate, Resource: prof,
-			DependsOn: []string{"installer.i", "extension.hailort"}},
+			DependsOn: []string{"installer.i", "extension.hailort"},
+			Inputs:    map[string]json.RawMessage{"arch": json.RawMessage(`"arm64"`)}},
 		{Address: "kernel.old", Type: "kernel", Action: planner.ActionForget, Prior: prior.Resources[2]},
 	}
+	// The executor records what the plan carries, not what it would compute itself.
+	p.Data = []*planner.ResourceChange{{Address: "image.base", Type: "image", Action: planner.ActionNoop,
+		After:  &planner.Snapshot{Hash: strings.Repeat("1", 64), Ref: "ghcr.io/siderolabs/installer-base:v1.13.3", Digest: "sha256:" + strings.Repeat("1", 64)},
+		Inputs: map[string]json.RawMessage{"ref": json.RawMessage(`"ghcr.io/siderolabs/installer-base:v1.13.3"`)}}}
 	return p, prior
 }
 
@@ -66,8 +72,13 @@ func TestApplyOffline(t *testing.T) {
 		t.Error("kernel.old is still in the state")
 	}
 	rec := s.Resource(`profile.talos["cm5-hailo10h"]`)
-	if rec == nil || rec.Hash != strings.Repeat("c", 64) || rec.Digest != "" {
+	if rec == nil || rec.Hash != strings.Repeat("c", 64) || rec.Digest != "" || string(rec.Inputs["arch"]) != `"arm64"` {
 		t.Errorf("profile record: %+v", rec)
+	}
+	img := s.Resource("image.base")
+	if img == nil || img.Hash != strings.Repeat("1", 64) || img.Digest != "sha256:"+strings.Repeat("1", 64) ||
+		img.Image != "ghcr.io/siderolabs/installer-base:v1.13.3" || len(img.Inputs) != 1 {
+		t.Errorf("image record: %+v", img)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "profiles", "profile.talos_cm5-hailo10h.yaml")); err != nil {
 		t.Error(err)

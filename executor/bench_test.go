@@ -15,6 +15,7 @@ import (
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
@@ -81,7 +82,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 // plan makes the plan of iteration n against the state in backend.
 func (e *benchEnv) plan(b *testing.B, backend state.Backend, n string) (*planner.Plan, *state.State) {
 	ctx := context.Background()
-	h := planner.NewHasher(planner.HasherOptions{CacheDir: filepath.Join(e.dir, ".sovos", "cache")})
+	h := hashing.NewHasher(hashing.HasherOptions{CacheDir: filepath.Join(e.dir, ".sovos", "cache")})
 	cfg, diags := config.Load(ctx, e.dir, config.EvalOptions{Hooks: h, Vars: []string{
 		"registry=" + e.registry + "/bench", "busybox=" + e.busybox, "n=" + n}})
 	if diags.HasErrors() {

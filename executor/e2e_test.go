@@ -19,6 +19,7 @@ import (
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
@@ -80,7 +81,7 @@ func (f *factory) write(rel, content string) {
 func (f *factory) plan(promote bool) *planner.Plan {
 	f.t.Helper()
 	ctx := context.Background()
-	h := planner.NewHasher(planner.HasherOptions{CacheDir: filepath.Join(f.dir, ".sovos", "cache"), Refresh: true})
+	h := hashing.NewHasher(hashing.HasherOptions{CacheDir: filepath.Join(f.dir, ".sovos", "cache"), Refresh: true})
 	cfg, diags := config.Load(ctx, f.dir, config.EvalOptions{Hooks: h, Vars: f.vars})
 	if diags.HasErrors() {
 		f.t.Fatalf("config: %s", diags.Error())

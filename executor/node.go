@@ -226,10 +226,6 @@ func (a *applier) adopt(ctx context.Context, c *planner.ResourceChange) error {
 // record stores a build resource's artifact in this apply and in the state.
 func (a *applier) record(c *planner.ResourceChange, art *artifact, builtAt time.Time) error {
 	r := c.Resource
-	inputs, err := planner.RecordedInputs(r)
-	if err != nil {
-		return err
-	}
 	rec := &state.Resource{
 		Address:   c.Address,
 		Type:      r.Addr.Type,
@@ -237,7 +233,7 @@ func (a *applier) record(c *planner.ResourceChange, art *artifact, builtAt time.
 		Tag:       r.Tag,
 		Image:     art.image,
 		Digest:    art.digest,
-		Inputs:    inputs,
+		Inputs:    c.Inputs,
 		BuiltFrom: a.dependencyDigests(r),
 	}
 	if !builtAt.IsZero() {
@@ -357,18 +353,12 @@ func (a *applier) recordData(failed map[string]bool) {
 		}
 	}
 	for _, d := range a.p.Data {
-		r := d.Resource
-		if r == nil || blocked[d.Address] || r.Hash == "" {
+		if blocked[d.Address] || d.After == nil || d.After.Hash == "" {
 			continue
 		}
-		inputs, err := planner.RecordedInputs(r)
-		if err != nil {
-			a.log.Warn("recording inputs", "address", d.Address, "error", err)
-			continue
-		}
-		rec := &state.Resource{Address: d.Address, Type: r.Addr.Type, Hash: strings.TrimPrefix(r.Hash, "sha256:"), Inputs: inputs}
-		if r.Image != nil {
-			rec.Image, rec.Digest = r.Image.Ref, r.Image.Digest
+		rec := &state.Resource{Address: d.Address, Type: d.Type, Hash: d.After.Hash, Inputs: d.Inputs}
+		if d.Type == config.TypeImage {
+			rec.Image, rec.Digest = d.After.Ref, d.After.Digest
 		}
 		a.opts.Writer.Update(func(s *state.State) { upsert(s, rec) })
 	}

@@ -83,13 +83,9 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 			a.mu.Unlock()
 		}
 	}
-	inputs, err := planner.RecordedInputs(r)
-	if err != nil {
-		return err
-	}
 	rec := &state.Resource{
 		Address: c.Address, Type: r.Addr.Type, Hash: r.Hash, Tag: r.Tag,
-		Image: art.image, Digest: art.digest, Inputs: inputs,
+		Image: art.image, Digest: art.digest, Inputs: c.Inputs,
 		BuiltFrom: a.dependencyDigests(r),
 	}
 	if !builtAt.IsZero() {

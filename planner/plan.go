@@ -1,9 +1,11 @@
-// Package planner decides what sovos must do: it hashes resources, compares them with the
-// recorded state and the registry, and produces a Plan with one action and its reasons per
-// resource. It never builds and never prints; renderers turn a Plan into text.
+// Package planner decides what sovos must do: it compares the hashed configuration with
+// the recorded state and the registry, and produces a Plan with one action and its
+// reasons per resource. It never hashes (package hashing does), never builds and never
+// prints (package views renders a Plan).
 package planner
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -87,6 +89,10 @@ type ResourceChange struct {
 	After  *Snapshot // nil for forget
 
 	DependsOn []string
+
+	// Inputs are what the state records as the resource's inputs (RecordedInputs),
+	// computed when planning, so the executor records what was planned; nil for forget.
+	Inputs map[string]json.RawMessage
 
 	// Resource is the configuration of the resource; nil for forget and for a plan read
 	// from a file until it is bound to a configuration (File.Bind).

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -92,7 +93,11 @@ func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDig
 			continue
 		}
 		if isData(r.Addr.Type) {
-			p.Data = append(p.Data, b.data(r, addr))
+			d, err := b.data(r, addr)
+			if err != nil {
+				return nil, err
+			}
+			p.Data = append(p.Data, d)
 			continue
 		}
 		c, err := b.plan(r, addr, replace[addr])
@@ -243,8 +248,8 @@ func refOf(image, tag string) string {
 	return image + ":" + tag
 }
 
+// shortHash is the first 8 hex characters of a hash or commit, as reasons show them.
 func shortHash(h string) string {
-	h = strings.TrimPrefix(h, "sha256:")
 	if len(h) > 8 {
 		return h[:8]
 	}
@@ -258,8 +263,13 @@ func shortDigest(d string) string {
 	return d
 }
 
-func newChange(r *config.Resource, addr string, pr *state.Resource) *ResourceChange {
+func newChange(r *config.Resource, addr string, pr *state.Resource) (*ResourceChange, error) {
+	inputs, err := RecordedInputs(r)
+	if err != nil {
+		return nil, err
+	}
 	c := &ResourceChange{
+		Inputs:   inputs,
 		Address:  addr,
 		Type:     r.Addr.Type,
 		Name:     r.Addr.Name,
@@ -282,19 +292,22 @@ func newChange(r *config.Resource, addr string, pr *state.Resource) *ResourceCha
 	if pr != nil {
 		c.Before = &Snapshot{Hash: pr.Hash, Tag: pr.Tag, Ref: refOf(pr.Image, pr.Tag), Digest: pr.Digest}
 	}
-	return c
+	return c, nil
 }
 
 // data describes a source or image: never built, only read.
-func (b *builder) data(r *config.Resource, addr string) *ResourceChange {
-	c := newChange(r, addr, b.prior[addr])
+func (b *builder) data(r *config.Resource, addr string) (*ResourceChange, error) {
+	c, err := newChange(r, addr, b.prior[addr])
+	if err != nil {
+		return nil, err
+	}
 	c.After.Tag, c.After.Ref = "", ""
 	if r.Image != nil {
-		c.After.Ref = r.Image.Ref
-		c.After.Digest = r.Image.Digest
+		// An image is identified by its digest; After.Hash is what the state records.
+		c.After = &Snapshot{Hash: hashing.ImageHash(r.Image.Digest), Ref: r.Image.Ref, Digest: r.Image.Digest}
 		b.digest[c.Address] = r.Image.Digest
 	}
-	return c
+	return c, nil
 }
 
 func forget(pr *state.Resource) *ResourceChange {
@@ -320,7 +333,10 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 		return nil, fmt.Errorf("%s: its hash is unknown (the configuration was evaluated without hashing)", addr)
 	}
 	pr := b.prior[addr]
-	c := newChange(r, addr, pr)
+	c, err := newChange(r, addr, pr)
+	if err != nil {
+		return nil, err
+	}
 	img := imageOf(r)
 	ref := refOf(img, r.Tag)
 	consumed := consumedDeps(r)
@@ -368,10 +384,7 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 	hashChanged := pr.Hash != r.Hash
 	var explainedDeps map[string]bool
 	if hashChanged {
-		rs, deps, err := b.hashReasons(r, consumed, pr)
-		if err != nil {
-			return nil, err
-		}
+		rs, deps := b.hashReasons(r, consumed, pr, c.Inputs)
 		reasons, explainedDeps = append(reasons, rs...), deps
 	}
 	for _, da := range consumed {
@@ -404,7 +417,7 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 		}
 	}
 	if hashChanged && len(reasons) == 0 {
-		reasons = append(reasons, Reason{ReasonHashChanged, unexplainedHash(r, pr)})
+		reasons = append(reasons, Reason{ReasonHashChanged, unexplainedHash(r, pr, c.Inputs)})
 	}
 	if v := pr.Verified; v != nil && !v.OK && v.Digest == pr.Digest && !hashChanged {
 		// The state records the verdict so a reviewer sees it: the extension is built and
@@ -496,7 +509,7 @@ func sortedTagNames(m map[string]TagChange) []string {
 // hashReasons explains a changed hash: changed sources and images first, then attributes
 // (old -> new, from the recorded inputs). Dependencies that are rebuilt are explained by
 // the caller.
-func (b *builder) hashReasons(r *config.Resource, deps []string, pr *state.Resource) ([]Reason, map[string]bool, error) {
+func (b *builder) hashReasons(r *config.Resource, deps []string, pr *state.Resource, cur map[string]json.RawMessage) ([]Reason, map[string]bool) {
 	var reasons []Reason
 	explainedDeps := map[string]bool{}
 	// explained holds the hashes/digests whose change another reason already names, so
@@ -523,10 +536,6 @@ func (b *builder) hashReasons(r *config.Resource, deps []string, pr *state.Resou
 			}
 		}
 	}
-	cur, err := RecordedInputs(r)
-	if err != nil {
-		return nil, nil, err
-	}
 	skip := func(_ string, v json.RawMessage) bool {
 		for _, h := range explained {
 			if h != "" && strings.Contains(string(v), h) {
@@ -538,7 +547,7 @@ func (b *builder) hashReasons(r *config.Resource, deps []string, pr *state.Resou
 	for _, m := range inputDiffs(pr.Inputs, cur, skip) {
 		reasons = append(reasons, Reason{ReasonAttrChanged, m})
 	}
-	return reasons, explainedDeps, nil
+	return reasons, explainedDeps
 }
 
 // dataChange says how a source or image changed since it was recorded. A source or image
@@ -582,13 +591,11 @@ func dataChange(dep *config.Resource, pr *state.Resource) (Reason, bool) {
 
 // unexplainedHash words a hash change no recorded input explains: a redacted (sensitive)
 // value, or what is hashed but not recorded (platform, dependencies' hashes, encoding).
-func unexplainedHash(r *config.Resource, pr *state.Resource) string {
+func unexplainedHash(r *config.Resource, pr *state.Resource, inputs map[string]json.RawMessage) string {
 	change := fmt.Sprintf("hash %s -> %s", shortHash(pr.Hash), shortHash(r.Hash))
-	if in, err := RecordedInputs(r); err == nil {
-		for _, v := range in {
-			if strings.Contains(string(v), Redacted) {
-				return "a sensitive value changed, or another input that is not shown (" + change + ")"
-			}
+	for _, v := range inputs {
+		if strings.Contains(string(v), Redacted) {
+			return "a sensitive value changed, or another input that is not shown (" + change + ")"
 		}
 	}
 	return "an input that is not recorded changed: platform, a dependency's hash or the hash encoding (" + change + ")"

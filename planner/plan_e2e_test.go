@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
@@ -79,7 +80,7 @@ func writeE2E(t *testing.T) string {
 
 func loadE2E(t *testing.T, dir string, vars ...string) *config.Config {
 	t.Helper()
-	h := NewHasher(HasherOptions{CacheDir: filepath.Join(dir, ".sovos", "cache")})
+	h := hashing.NewHasher(hashing.HasherOptions{CacheDir: filepath.Join(dir, ".sovos", "cache")})
 	cfg, diags := config.Load(context.Background(), dir, config.EvalOptions{Hooks: h, Vars: vars})
 	if diags.HasErrors() {
 		t.Fatalf("config: %s", diags.Error())

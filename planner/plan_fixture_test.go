@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -102,8 +103,17 @@ func (b *cfgBuilder) image(name, digest string) *config.Resource {
 		Addr:        config.Address{Type: config.TypeImage, Name: name},
 		Image:       &config.ImageSpec{Ref: "ghcr.io/siderolabs/" + name + ":v1", Digest: digest},
 		HashedAttrs: map[string]cty.Value{},
-		Hash:        strings.TrimPrefix(digest, "sha256:"),
 	})
+}
+
+// hashOf is what a dependency contributes to hashes, as in the evaluator: its hash, or
+// an image's digest.
+func (b *cfgBuilder) hashOf(addr string) string {
+	r := b.byAddr[addr]
+	if r.Image != nil {
+		return r.Image.Digest
+	}
+	return r.Hash
 }
 
 // build adds a kernel/extension/installer. attrs may be nil; src is the source address;
@@ -150,7 +160,7 @@ func (b *cfgBuilder) profile(address string, deps ...string) *config.Resource {
 	var refs []cty.Value
 	for _, d := range deps {
 		r.DependsOn = append(r.DependsOn, addr(d))
-		refs = append(refs, cty.StringVal(b.byAddr[d].Hash))
+		refs = append(refs, cty.StringVal(b.hashOf(d)))
 	}
 	if len(refs) > 0 {
 		r.HashedAttrs["inputs"] = cty.ListVal(refs)
@@ -161,10 +171,10 @@ func (b *cfgBuilder) profile(address string, deps ...string) *config.Resource {
 func (b *cfgBuilder) hash(r *config.Resource) *config.Resource {
 	deps := map[string]string{}
 	for _, d := range r.DependsOn {
-		deps[d.String()] = b.byAddr[d.String()].Hash
+		deps[d.String()] = b.hashOf(d.String())
 	}
 	r.Hash = fakeHash(r, deps)
-	r.Tag = r.Hash[:16]
+	r.Tag = hashing.ContentTag(r.Hash)
 	return r
 }
 
@@ -228,7 +238,7 @@ func appliedWith(t testing.TB, cfg *config.Config, promote bool, pushed map[stri
 		sr := &state.Resource{Address: r.Addr.String(), Type: r.Addr.Type, Hash: r.Hash, Inputs: in}
 		switch {
 		case r.Image != nil:
-			sr.Digest = r.Image.Digest
+			sr.Hash, sr.Digest = hashing.ImageHash(r.Image.Digest), r.Image.Digest
 		case r.Source != nil:
 		default:
 			sr.Tag, sr.Image = r.Tag, imageOf(r)

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"context"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -188,6 +190,30 @@ func TestRecordedInputsRedactsSensitiveValues(t *testing.T) {
 		if string(got[k]) != w {
 			t.Errorf("%s = %s, want %s", k, got[k], w)
 		}
+	}
+}
+
+// The plan carries what the executor records, computed when planning: the inputs of
+// every resource (redacted), and an image's digest with the hex hash the state keeps.
+func TestPlanCarriesRecordedInputs(t *testing.T) {
+	cfg := standard(planRegistry, defaultParams())
+	p := mustPlan(t, cfg, nil, Options{})
+	for _, c := range append(append([]*ResourceChange(nil), p.Changes...), p.Data...) {
+		want, err := RecordedInputs(c.Resource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c.Inputs, want) {
+			t.Errorf("%s: inputs %v, want %v", c.Address, c.Inputs, want)
+		}
+	}
+	if got := string(p.Change("kernel.sovereign").Inputs["key"]); got != strconv.Quote(Redacted) {
+		t.Errorf("kernel key recorded as %s", got)
+	}
+	img := p.Data[len(p.Data)-1]
+	d := defaultParams().baseDigest
+	if img.Address != "image.upstream_installer" || img.After.Digest != d || img.After.Hash != strings.TrimPrefix(d, "sha256:") {
+		t.Errorf("image data: %s %+v", img.Address, img.After)
 	}
 }
 

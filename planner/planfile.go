@@ -24,7 +24,7 @@ import (
 // PlanFileMagic marks a saved plan; PlanFileVersion is its format version.
 const (
 	PlanFileMagic   = "sovos-plan"
-	PlanFileVersion = 1
+	PlanFileVersion = 2
 )
 
 // File is a saved plan (`plan -out=FILE`): the plan, and what `apply FILE` checks before
@@ -56,6 +56,8 @@ type fileDoc struct {
 	Adopt         map[string]fileAdopt      `json:"adopt,omitempty"`
 	Boots         map[string]*ProfileImages `json:"boots,omitempty"`
 	Data          []*jsonChange             `json:"data,omitempty"`
+	// Inputs are the recorded inputs of every change and data entry, by address.
+	Inputs map[string]map[string]json.RawMessage `json:"inputs,omitempty"`
 }
 
 type fileAdopt struct {
@@ -108,6 +110,14 @@ func WriteFile(path string, p *Plan) error {
 	for _, d := range p.Data {
 		doc.Data = append(doc.Data, changeToJSON(d))
 	}
+	for _, c := range append(append([]*ResourceChange(nil), p.Changes...), p.Data...) {
+		if c.Inputs != nil {
+			if doc.Inputs == nil {
+				doc.Inputs = map[string]map[string]json.RawMessage{}
+			}
+			doc.Inputs[c.Address] = c.Inputs
+		}
+	}
 	data, err := json.MarshalIndent(doc, "", " ")
 	if err != nil {
 		return fmt.Errorf("saving the plan: %w", err)
@@ -158,6 +168,16 @@ func ReadFile(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s is a damaged sovos plan file: sensitive_salt: %w", path, err)
 	}
+	// The file is indented; recorded inputs are compact JSON, as RecordedInputs makes them.
+	for _, in := range doc.Inputs {
+		for k, raw := range in {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, raw); err != nil {
+				return nil, fmt.Errorf("%s is a damaged sovos plan file: inputs: %w", path, err)
+			}
+			in[k] = buf.Bytes()
+		}
+	}
 	jp := doc.Plan
 	p := &Plan{
 		FormatVersion: jp.FormatVersion,
@@ -175,10 +195,13 @@ func ReadFile(path string) (*File, error) {
 			c.AdoptDigest, c.AdoptStages = a.Digest, a.Stages
 		}
 		c.Boots = doc.Boots[c.Address]
+		c.Inputs = doc.Inputs[c.Address]
 		p.Changes = append(p.Changes, c)
 	}
 	for _, jc := range doc.Data {
-		p.Data = append(p.Data, changeFromJSON(jc))
+		c := changeFromJSON(jc)
+		c.Inputs = doc.Inputs[c.Address]
+		p.Data = append(p.Data, c)
 	}
 	return &File{
 		Plan:          p,
@@ -222,6 +245,12 @@ func (f *File) Check(cfg *config.Config, stateDigest string) error {
 		r := byAddr[c.Address]
 		if r == nil {
 			return fmt.Errorf("%s is in the plan %s but not in the configuration; run `sovos plan` again", c.Address, f.Path)
+		}
+		if r.Image != nil {
+			if r.Image.Digest != c.After.Digest {
+				return fmt.Errorf("%s (%s) points to %s now, not to %s as when the plan %s was made; run `sovos plan` again", c.Address, r.Image.Ref, shortDigest(r.Image.Digest), shortDigest(c.After.Digest), f.Path)
+			}
+			continue
 		}
 		if r.Hash != c.After.Hash {
 			return fmt.Errorf("the inputs of %s changed since the plan %s was made (hash %s, now %s), e.g. files of a path source; run `sovos plan` again", c.Address, f.Path, shortHash(c.After.Hash), shortHash(r.Hash))

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
@@ -224,7 +225,7 @@ func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend,
 			}
 		}
 	}
-	hasher := planner.NewHasher(planner.HasherOptions{
+	hasher := hashing.NewHasher(hashing.HasherOptions{
 		CacheDir:     filepath.Join(first.Dir, ".sovos", "cache"),
 		Refresh:      refresh,
 		Insecure:     first.Settings.InsecureRegistries,

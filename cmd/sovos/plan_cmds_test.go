@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
@@ -36,7 +37,7 @@ extension "e" {
 func recordApplied(t *testing.T, dir string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg, diags := config.Load(ctx, dir, config.EvalOptions{Hooks: planner.NewHasher(planner.HasherOptions{})})
+	cfg, diags := config.Load(ctx, dir, config.EvalOptions{Hooks: hashing.NewHasher(hashing.HasherOptions{})})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -129,7 +130,7 @@ func TestPlanShowOutputCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := config.Load(context.Background(), dir, config.EvalOptions{Hooks: planner.NewHasher(planner.HasherOptions{})})
+	cfg, _ := config.Load(context.Background(), dir, config.EvalOptions{Hooks: hashing.NewHasher(hashing.HasherOptions{})})
 	if err := f.Check(cfg, digest); err == nil || !strings.HasPrefix(err.Error(), "stale plan:") {
 		t.Errorf("Check after apply: %v", err)
 	}

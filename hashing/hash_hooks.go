@@ -1,4 +1,4 @@
-package planner
+package hashing
 
 import (
 	"context"
@@ -49,7 +49,7 @@ type ImageInput struct {
 	From string
 }
 
-// Hasher is the planner's config.Hooks: it hashes sources, resolves images and hashes
+// Hasher implements config.Hooks: it hashes sources, resolves images and hashes
 // resources while the configuration is evaluated, and remembers the inputs of each so
 // that reasons can be given later. It is safe for concurrent use. Its errors do not
 // repeat the resource's address: the evaluator's diagnostic already names it.
@@ -133,6 +133,9 @@ func (h *Hasher) ImageDigest(ctx context.Context, r *config.Resource) (string, e
 func (h *Hasher) ResourceHash(r *config.Resource, deps map[string]string) (string, error) {
 	return ResourceHash(r.Addr.Type, r.Platform, r.HashedAttrs, deps)
 }
+
+// ContentTag implements config.Hooks: the evaluator never cuts a tag itself.
+func (h *Hasher) ContentTag(hash string) string { return ContentTag(hash) }
 
 // SourceInfo returns what the source at addr was hashed from, once SourceHash has run.
 func (h *Hasher) SourceInfo(addr string) (SourceInput, bool) {

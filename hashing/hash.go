@@ -1,4 +1,4 @@
-package planner
+package hashing
 
 import (
 	"bytes"
@@ -59,12 +59,24 @@ func ResourceHashInput(typ, platform string, attrs map[string]cty.Value, deps ma
 }
 
 // ContentTag is the image tag of a hash: its first 16 hex characters (64 bits, enough
-// that two builds of one repository never collide by chance).
+// that two builds of one repository never collide by chance). It is the only place a
+// tag is cut from a hash.
 func ContentTag(hash string) string {
 	if len(hash) < ContentTagLength {
 		return hash
 	}
 	return hash[:ContentTagLength]
+}
+
+// ImageHash is the hash an image is recorded under where a record needs one (the state
+// records a hex hash for every resource): the hex part of its digest. An image has no
+// resource hash of its own; it is identified, and hashed into its consumers, by its
+// digest ("sha256:...").
+func ImageHash(digest string) string {
+	if _, hex, ok := strings.Cut(digest, ":"); ok {
+		return hex
+	}
+	return digest
 }
 
 func asCty(v any) (cty.Value, bool) {

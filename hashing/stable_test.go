@@ -1,0 +1,50 @@
+package hashing
+
+import (
+	"context"
+	"testing"
+
+	"github.com/urmanac/sovos/config"
+)
+
+// TestHashesStable evaluates testdata/stable with the real Hasher and compares every
+// resource hash with the one the first release computed: a resource hash may never
+// change for the same configuration, or every user rebuilds everything. The
+// configuration uses an image's .ref and .hash, a stage ref, a content tag and a path
+// source, so it covers what the evaluator hands the hasher, not only the encoding.
+func TestHashesStable(t *testing.T) {
+	const recorded = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	h := NewHasher(HasherOptions{CacheDir: t.TempDir(), KnownDigests: map[string]string{"image.recorded": recorded}})
+	cfg, diags := config.Load(context.Background(), "testdata/stable", config.EvalOptions{Hooks: h})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := map[string]string{
+		"source.pkgs":  "4d5f659e921a91439c41d792725d284febf63753a1e5885a8850736f02d98265",
+		"source.local": "24d394a0fa5ead959da941142f9c88dbd2e0da95987e66a277ab40c34999fdb4",
+		"kernel.k":     "a0a7f33cff94dc7e4ec15b9865df5cf7016e75c02f3b7462e3a09a9c703f1aba",
+		"extension.e":  "a3c8dd007dd866f162f36abe63456245df67343fd56d811fb8cc7c96b902abde",
+		"installer.i":  "7d9247a5f7faeb39a91d318f470f7bc7189ab8391829a3d643d255b2d8a89a43",
+		"profile.p":    "a95c15f921bc76f57ea277ed63a9e1a04b2c9d64c27eb87569157069967612ad",
+	}
+	digests := map[string]string{
+		"image.base":     "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+		"image.recorded": recorded,
+	}
+	for _, r := range cfg.Resources {
+		addr := r.Addr.String()
+		if d, ok := digests[addr]; ok {
+			// One hash format: an image is identified by its digest and has no hash.
+			if r.Hash != "" || r.Tag != "" || r.Image.Digest != d {
+				t.Errorf("%s: hash %q, tag %q, digest %q; want no hash or tag, digest %s", addr, r.Hash, r.Tag, r.Image.Digest, d)
+			}
+			continue
+		}
+		if r.Hash != want[addr] {
+			t.Errorf("%s: hash %s, the first release computed %s", addr, r.Hash, want[addr])
+		}
+		if r.Tag != ContentTag(r.Hash) || len(r.Tag) != ContentTagLength {
+			t.Errorf("%s: tag %q is not the content tag of %s", addr, r.Tag, r.Hash)
+		}
+	}
+}
