@@ -108,7 +108,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	dir := filepath.Join(tmp, "quickstart")
 	testenv.CopyTree(t, "quickstart", dir, ".sovos", "_out", "kernel/busybox", "kernel/modsign", "talos/busybox")
 	modsign := filepath.Join(dir, "kernel", "modsign")
-	build := exec.Command("go", "build", "-trimpath", "-o", modsign, "./executor/verify/cmd/modsign")
+	build := exec.Command("go", "build", "-trimpath", "-o", modsign, "./internal/modsign")
 	build.Dir = ".."
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -49,7 +49,7 @@ func newFactory(t testing.TB) *factory {
 	// The kernel build signs its module with the static modsign tool, as a kernel build
 	// runs sign-file; the foreign-key test signs with it in the extension too.
 	modsign := filepath.Join(dir, "kernel", "modsign")
-	cmd := exec.Command("go", "build", "-o", modsign, "./verify/cmd/modsign")
+	cmd := exec.Command("go", "build", "-o", modsign, "../internal/modsign")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building modsign: %v\n%s", err, out)

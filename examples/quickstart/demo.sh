@@ -64,7 +64,7 @@ make --no-print-directory tools GO="$GO"
 mkdir -p bin
 CGO_ENABLED=0 "$GO" build -trimpath -o bin/sovos ./cmd/sovos
 # -trimpath: the binary, and so the kernel source's hash, is the same in every clone.
-CGO_ENABLED=0 "$GO" build -trimpath -o bin/modsign ./executor/verify/cmd/modsign
+CGO_ENABLED=0 "$GO" build -trimpath -o bin/modsign ./internal/modsign
 sovos=$repo/bin/sovos
 buildkitd=$repo/.tools/bin/buildkitd
 buildctl=$repo/.tools/bin/buildctl

@@ -82,15 +82,6 @@ func hashFromOID(oid asn1.ObjectIdentifier) crypto.Hash {
 	return 0
 }
 
-func oidFromHash(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
-	for _, d := range digests {
-		if d.hash == h {
-			return d.oid, true
-		}
-	}
-	return nil, false
-}
-
 // verifySignature checks si's signature over content with pub. The error says why it
 // does not verify, in words fit for a report.
 func verifySignature(si SignerInfo, content []byte, pub crypto.PublicKey) error {

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/urmanac/sovos/executor/verify"
-	"github.com/urmanac/sovos/executor/verify/verifytest"
+	"github.com/urmanac/sovos/internal/modsigntest"
 )
 
 // The fuzz targets start from real signatures of both signer forms and broken ones, and
@@ -14,11 +14,11 @@ import (
 //	go test ./executor/verify -run '^$' -fuzz FuzzParse -fuzztime 30s
 
 func FuzzCheckModule(f *testing.F) {
-	key, cert := verifytest.NewKey(f)
+	key, cert := modsigntest.NewKey(f)
 	mod := []byte("\x7fELF tiny module")
 	for _, s := range [][]byte{
-		verifytest.SignModule(f, mod, key, cert),
-		verifytest.SignModuleWith(f, mod, key, cert, verify.SignOptions{KeyID: true}),
+		modsigntest.SignModule(f, mod, key, cert),
+		modsigntest.SignModuleWith(f, mod, key, cert, modsigntest.SignOptions{KeyID: true}),
 		mod,
 		[]byte(verify.Magic),
 		append([]byte{0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 4}, verify.Magic...),
@@ -44,16 +44,16 @@ func FuzzCheckModule(f *testing.F) {
 // FuzzParse feeds both the trailer parser and the PKCS#7 parser: seeds are bare DER
 // blobs and whole signed modules.
 func FuzzParse(f *testing.F) {
-	key, cert := verifytest.NewKey(f)
-	ekey, ecert := verifytest.NewECKey(f)
-	for _, opts := range []verify.SignOptions{{}, {KeyID: true}} {
-		der, err := verify.SignPKCS7([]byte("content"), key, cert, opts)
+	key, cert := modsigntest.NewKey(f)
+	ekey, ecert := modsigntest.NewECKey(f)
+	for _, opts := range []modsigntest.SignOptions{{}, {KeyID: true}} {
+		der, err := modsigntest.SignPKCS7([]byte("content"), key, cert, opts)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(der)
-		f.Add(verifytest.SignModuleWith(f, []byte("content"), key, cert, opts))
-		der, err = verify.SignPKCS7([]byte("content"), ekey, ecert, opts)
+		f.Add(modsigntest.SignModuleWith(f, []byte("content"), key, cert, opts))
+		der, err = modsigntest.SignPKCS7([]byte("content"), ekey, ecert, opts)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -21,7 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/urmanac/sovos/executor/verify"
-	"github.com/urmanac/sovos/executor/verify/verifytest"
+	"github.com/urmanac/sovos/internal/modsigntest"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -79,11 +79,11 @@ metadata:
 `
 
 func TestCheckRef(t *testing.T) {
-	key, cert := verifytest.NewKey(t)
-	otherKey, otherCert := verifytest.NewKey(t)
+	key, cert := modsigntest.NewKey(t)
+	otherKey, otherCert := modsigntest.NewKey(t)
 	const dir = "rootfs/usr/lib/modules/6.18.1/extras/"
-	good := verifytest.SignModule(t, verifytest.Module("hailo1x_pci"), key, cert)
-	foreign := verifytest.SignModule(t, verifytest.Module("hailo_foreign"), otherKey, otherCert)
+	good := modsigntest.SignModule(t, modsigntest.Module("hailo1x_pci"), key, cert)
+	foreign := modsigntest.SignModule(t, modsigntest.Module("hailo_foreign"), otherKey, otherCert)
 
 	base := layer(t,
 		entry{name: "manifest.yaml", body: []byte(manifestYAML)},
@@ -177,7 +177,7 @@ func TestCheckRef(t *testing.T) {
 }
 
 func TestCheckImageCanceled(t *testing.T) {
-	_, cert := verifytest.NewKey(t)
+	_, cert := modsigntest.NewKey(t)
 	img, err := mutate.AppendLayers(empty.Image, layer(t, entry{name: "a.ko", body: []byte("x")}))
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestCheckImageCanceled(t *testing.T) {
 }
 
 func TestCertificateFromImage(t *testing.T) {
-	_, cert := verifytest.NewKey(t)
+	_, cert := modsigntest.NewKey(t)
 	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 	img, err := mutate.AppendLayers(empty.Image,
 		layer(t,

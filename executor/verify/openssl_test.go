@@ -11,12 +11,12 @@ import (
 	"testing"
 
 	"github.com/urmanac/sovos/executor/verify"
-	"github.com/urmanac/sovos/executor/verify/verifytest"
+	"github.com/urmanac/sovos/internal/modsigntest"
 )
 
 // These tests sign with the real openssl, the way the kernel's sign-file does (sign-file
 // is a thin wrapper over the same CMS_sign call), to prove that sovos reads what kernels
-// actually write and that verify.Sign writes the same bytes.
+// actually write and that modsigntest.Sign writes the same bytes.
 
 func requireOpenSSL(t *testing.T) string {
 	t.Helper()
@@ -63,8 +63,8 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 func TestOpenSSLCompatibility(t *testing.T) {
 	openssl := requireOpenSSL(t)
 	dir := t.TempDir()
-	key, cert := verifytest.NewKey(t)
-	_, otherCert := verifytest.NewKey(t)
+	key, cert := modsigntest.NewKey(t)
+	_, otherCert := modsigntest.NewKey(t)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -72,16 +72,16 @@ func TestOpenSSLCompatibility(t *testing.T) {
 	keyPEM, certPEM := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
 	writePEM(t, keyPEM, "PRIVATE KEY", keyDER)
 	writePEM(t, certPEM, "CERTIFICATE", cert.Raw)
-	mod := verifytest.Module("openssl")
+	mod := modsigntest.Module("openssl")
 
 	for _, tt := range []struct {
 		name  string
 		args  []string
-		opts  verify.SignOptions
+		opts  modsigntest.SignOptions
 		keyID bool
 	}{
-		{"issuer and serial", []string{"-noattr", "-md", "sha512"}, verify.SignOptions{}, false},
-		{"key id", []string{"-noattr", "-md", "sha512", "-keyid"}, verify.SignOptions{KeyID: true}, true},
+		{"issuer and serial", []string{"-noattr", "-md", "sha512"}, modsigntest.SignOptions{}, false},
+		{"key id", []string{"-noattr", "-md", "sha512", "-keyid"}, modsigntest.SignOptions{KeyID: true}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			der := opensslSign(t, openssl, dir, mod, keyPEM, certPEM, tt.args...)
@@ -102,12 +102,12 @@ func TestOpenSSLCompatibility(t *testing.T) {
 			}
 
 			// RSA PKCS#1 v1.5 is deterministic, so Sign must produce openssl's bytes.
-			mine, err := verify.SignPKCS7(mod, key, cert, tt.opts)
+			mine, err := modsigntest.SignPKCS7(mod, key, cert, tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(mine, der) {
-				t.Errorf("verify.SignPKCS7 differs from openssl cms -sign:\nopenssl %x\nsovos   %x", der, mine)
+				t.Errorf("modsigntest.SignPKCS7 differs from openssl cms -sign:\nopenssl %x\nsovos   %x", der, mine)
 			}
 		})
 	}
@@ -155,7 +155,7 @@ authorityKeyIdentifier=keyid
 		"-config", genkey, "-outform", "PEM", "-out", pemPath, "-keyout", pemPath)
 	run(t, openssl, "x509", "-in", pemPath, "-outform", "DER", "-out", x509Path)
 
-	mod := verifytest.Module("kernel-key")
+	mod := modsigntest.Module("kernel-key")
 	for _, keyid := range []bool{false, true} {
 		args := []string{"-noattr", "-md", "sha512"}
 		if keyid {
@@ -179,21 +179,21 @@ authorityKeyIdentifier=keyid
 	}
 }
 
-// TestOpenSSLVerifiesSign has openssl check what verify.Sign writes with ECDSA keys,
+// TestOpenSSLVerifiesSign has openssl check what modsigntest.Sign writes with ECDSA keys,
 // whose signatures are not deterministic and so cannot be compared byte for byte.
 func TestOpenSSLVerifiesSign(t *testing.T) {
 	openssl := requireOpenSSL(t)
 	dir := t.TempDir()
-	key, cert := verifytest.NewECKey(t)
+	key, cert := modsigntest.NewECKey(t)
 	certPEM := filepath.Join(dir, "cert.pem")
 	writePEM(t, certPEM, "CERTIFICATE", cert.Raw)
-	mod := verifytest.Module("ecdsa")
+	mod := modsigntest.Module("ecdsa")
 	modPath := filepath.Join(dir, "module")
 	if err := os.WriteFile(modPath, mod, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, opts := range []verify.SignOptions{{}, {KeyID: true}} {
-		der, err := verify.SignPKCS7(mod, key, cert, opts)
+	for _, opts := range []modsigntest.SignOptions{{}, {KeyID: true}} {
+		der, err := modsigntest.SignPKCS7(mod, key, cert, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestOpenSSLVerifiesSign(t *testing.T) {
 			"-content", modPath, "-certfile", certPEM, "-noverify", "-out", os.DevNull)
 	}
 	// And openssl does refuse a signature that is not over the content.
-	if err := os.WriteFile(modPath, verifytest.Module("other"), 0o644); err != nil {
+	if err := os.WriteFile(modPath, modsigntest.Module("other"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err := exec.Command(openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", filepath.Join(dir, "module.p7s"),

@@ -69,16 +69,3 @@ func Parse(module []byte) (*Signature, error) {
 	sig.Signers = signers
 	return sig, nil
 }
-
-// appendTrailer appends a PKCS#7 blob, the signature info and the marker to module, as
-// sign-file does.
-func appendTrailer(module, pkcs7 []byte) []byte {
-	out := make([]byte, 0, len(module)+len(pkcs7)+infoSize+len(Magic))
-	out = append(out, module...)
-	out = append(out, pkcs7...)
-	var info [infoSize]byte
-	info[2] = idPKCS7
-	binary.BigEndian.PutUint32(info[8:], uint32(len(pkcs7)))
-	out = append(out, info[:]...)
-	return append(out, Magic...)
-}

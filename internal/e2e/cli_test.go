@@ -66,7 +66,7 @@ func setup(t *testing.T) *cli {
 	dir := filepath.Join(tmp, "factory")
 	testenv.CopyTree(t, "../../executor/testdata/factory", dir)
 	modsign := filepath.Join(dir, "kernel", "modsign")
-	cmd := exec.Command("go", "build", "-o", modsign, "../../executor/verify/cmd/modsign")
+	cmd := exec.Command("go", "build", "-o", modsign, "../modsign")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building modsign: %v\n%s", err, out)

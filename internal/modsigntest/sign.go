@@ -1,4 +1,4 @@
-package verify
+package modsigntest
 
 import (
 	"crypto"
@@ -8,9 +8,40 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
+
+	// Registered so that crypto.Hash.Available reports them.
+	_ "crypto/sha1"
+	_ "crypto/sha256"
+	_ "crypto/sha3"
+	_ "crypto/sha512"
 )
+
+// The encoding of a module signature, written here independently of executor/verify's
+// parser so that each checks the other (and openssl checks both, in verify's tests).
+var (
+	oidData          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidSignedData    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+)
+
+// digestOIDs are the digests sign-file offers (CONFIG_MODULE_SIG_HASH) and, for ECDSA keys,
+// the ecdsa-with-<hash> signature algorithm openssl writes with them.
+var digestOIDs = map[crypto.Hash]struct{ digest, ecdsa asn1.ObjectIdentifier }{
+	crypto.SHA1:     {asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}, asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}},
+	crypto.SHA256:   {asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}, asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}},
+	crypto.SHA384:   {asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}, asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}},
+	crypto.SHA512:   {asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}, asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}},
+	crypto.SHA224:   {asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}, asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 1}},
+	crypto.SHA3_256: {asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 8}, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 10}},
+	crypto.SHA3_384: {asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 9}, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 11}},
+	crypto.SHA3_512: {asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 10}, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 12}},
+}
+
+// Magic is the marker sign-file appends after a module's signature.
+const Magic = "~Module signature appended~\n"
 
 // SignOptions select how Sign names the signer and which digest it uses.
 type SignOptions struct {
@@ -26,7 +57,7 @@ type SignOptions struct {
 // writes it: a detached CMS SignedData without certificates or signed attributes
 // (`openssl cms -sign -binary -noattr -nocerts -nosmimecap -outform DER`), the
 // module_signature info and the marker. It is what tests and the modsign helper use to
-// make modules; sovos itself only verifies.
+// make modules; sovos itself only verifies (executor/verify).
 func Sign(module []byte, key crypto.Signer, cert *x509.Certificate, opts SignOptions) ([]byte, error) {
 	der, err := SignPKCS7(module, key, cert, opts)
 	if err != nil {
@@ -43,10 +74,14 @@ type outSignerInfo struct {
 	Signature          []byte
 }
 
+type outEncapsulatedContentInfo struct {
+	EContentType asn1.ObjectIdentifier
+}
+
 type outSignedData struct {
 	Version          int
 	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
-	EncapContentInfo encapsulatedContentInfo
+	EncapContentInfo outEncapsulatedContentInfo
 	SignerInfos      []asn1.RawValue `asn1:"set"`
 }
 
@@ -64,7 +99,7 @@ func SignPKCS7(content []byte, key crypto.Signer, cert *x509.Certificate, opts S
 	if h == 0 {
 		h = crypto.SHA512
 	}
-	hashOID, ok := oidFromHash(h)
+	oids, ok := digestOIDs[h]
 	if !ok || !h.Available() {
 		return nil, fmt.Errorf("sign: unsupported digest %v", h)
 	}
@@ -79,14 +114,7 @@ func SignPKCS7(content []byte, key crypto.Signer, cert *x509.Certificate, opts S
 	case *rsa.PublicKey:
 		sigAlg = pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}
 	case *ecdsa.PublicKey:
-		for _, a := range signatureAlgorithms {
-			if a.key == "ecdsa" && a.hash == h {
-				sigAlg = pkix.AlgorithmIdentifier{Algorithm: a.oid}
-			}
-		}
-		if sigAlg.Algorithm == nil {
-			return nil, fmt.Errorf("sign: no ECDSA signature algorithm for %v", h)
-		}
+		sigAlg = pkix.AlgorithmIdentifier{Algorithm: oids.ecdsa}
 	default:
 		return nil, fmt.Errorf("sign: unsupported key type %T (RSA or ECDSA)", key.Public())
 	}
@@ -115,7 +143,7 @@ func SignPKCS7(content []byte, key crypto.Signer, cert *x509.Certificate, opts S
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 
-	digestAlg := pkix.AlgorithmIdentifier{Algorithm: hashOID}
+	digestAlg := pkix.AlgorithmIdentifier{Algorithm: oids.digest}
 	si, err := asn1.Marshal(outSignerInfo{
 		Version:            version,
 		SID:                sid,
@@ -129,7 +157,7 @@ func SignPKCS7(content []byte, key crypto.Signer, cert *x509.Certificate, opts S
 	sd, err := asn1.Marshal(outSignedData{
 		Version:          version,
 		DigestAlgorithms: []pkix.AlgorithmIdentifier{digestAlg},
-		EncapContentInfo: encapsulatedContentInfo{EContentType: oidData},
+		EncapContentInfo: outEncapsulatedContentInfo{EContentType: oidData},
 		SignerInfos:      []asn1.RawValue{{FullBytes: si}},
 	})
 	if err != nil {
@@ -143,4 +171,19 @@ func SignPKCS7(content []byte, key crypto.Signer, cert *x509.Certificate, opts S
 		return nil, fmt.Errorf("sign: content info: %w", err)
 	}
 	return der, nil
+}
+
+// appendTrailer appends a PKCS#7 blob, the kernel's struct module_signature
+// (include/linux/module_signature.h: id_type PKEY_ID_PKCS7, the blob's length big-endian,
+// everything else zero) and the marker to module, as sign-file does.
+func appendTrailer(module, pkcs7 []byte) []byte {
+	const infoSize, idPKCS7 = 12, 2
+	out := make([]byte, 0, len(module)+len(pkcs7)+infoSize+len(Magic))
+	out = append(out, module...)
+	out = append(out, pkcs7...)
+	var info [infoSize]byte
+	info[2] = idPKCS7
+	binary.BigEndian.PutUint32(info[8:], uint32(len(pkcs7)))
+	out = append(out, info[:]...)
+	return append(out, Magic...)
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/urmanac/sovos/executor/verify"
-	"github.com/urmanac/sovos/executor/verify/verifytest"
+	"github.com/urmanac/sovos/internal/modsigntest"
 )
 
 func TestGenkeyAndSign(t *testing.T) {
@@ -30,7 +30,7 @@ func TestGenkeyAndSign(t *testing.T) {
 				t.Fatal(err)
 			}
 			mod := filepath.Join(dir, "hailo.ko")
-			content := verifytest.Module("hailo")
+			content := modsigntest.Module("hailo")
 			if err := os.WriteFile(mod, content, 0o640); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,4 @@
-// Package keygen makes module-signing certificates shaped like the kernel build's
-// (certs/default_x509.genkey), for the test helpers and the modsign tool.
-package keygen
+package modsigntest
 
 import (
 	"crypto"
@@ -15,8 +13,9 @@ import (
 )
 
 // SelfSign makes a self-signed module-signing certificate for key with the given common
-// name, with a random serial and a subject key identifier (the SHA-1 of the public key,
-// as openssl computes it), so modules can be signed by issuer+serial or by key id.
+// name, shaped like the kernel build's (certs/default_x509.genkey): a random serial and a
+// subject key identifier (the SHA-1 of the public key, as openssl computes it), so
+// modules can be signed by issuer+serial or by key id.
 func SelfSign(key crypto.Signer, commonName string) (*x509.Certificate, error) {
 	pubDER, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
