@@ -1,0 +1,104 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// The calls below are go-containerregistry's remote functions made with the client's
+// options, their errors passed through Explain.
+
+// Get fetches the manifest ref names (remote.Get).
+func (c *Client) Get(ctx context.Context, ref name.Reference, extra ...remote.Option) (*remote.Descriptor, error) {
+	d, err := remote.Get(ref, c.Options(ctx, extra...)...)
+	return d, Explain(err)
+}
+
+// Head fetches the descriptor of the manifest ref names without its body (remote.Head).
+func (c *Client) Head(ctx context.Context, ref name.Reference, extra ...remote.Option) (*v1.Descriptor, error) {
+	d, err := remote.Head(ref, c.Options(ctx, extra...)...)
+	return d, Explain(err)
+}
+
+// Image returns the image ref names; for an index, the manifest of platform
+// ("linux/arm64"; "" means go-containerregistry's default, linux/amd64).
+func (c *Client) Image(ctx context.Context, ref name.Reference, platform string) (v1.Image, error) {
+	var extra []remote.Option
+	if platform != "" {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil {
+			return nil, fmt.Errorf("platform %q: %w", platform, err)
+		}
+		extra = append(extra, remote.WithPlatform(*p))
+	}
+	img, err := remote.Image(ref, c.Options(ctx, extra...)...)
+	return img, Explain(err)
+}
+
+// Layer returns the blob at ref (remote.Layer); reading it is subject to the client's
+// deadlines.
+func (c *Client) Layer(ctx context.Context, ref name.Digest) (v1.Layer, error) {
+	l, err := remote.Layer(ref, c.Options(ctx)...)
+	return l, Explain(err)
+}
+
+// Referrers lists the manifests referring to d (remote.Referrers), through the
+// referrers API or its tag-schema fallback.
+func (c *Client) Referrers(ctx context.Context, d name.Digest) (v1.ImageIndex, error) {
+	idx, err := remote.Referrers(d, c.Options(ctx)...)
+	return idx, Explain(err)
+}
+
+// Write pushes img to ref, blobs first (remote.Write).
+func (c *Client) Write(ctx context.Context, ref name.Reference, img v1.Image) error {
+	return Explain(remote.Write(ref, img, c.Options(ctx)...))
+}
+
+// WriteLayer uploads a blob to repo (remote.WriteLayer).
+func (c *Client) WriteLayer(ctx context.Context, repo name.Repository, l v1.Layer) error {
+	return Explain(remote.WriteLayer(repo, l, c.Options(ctx)...))
+}
+
+// Put uploads a manifest whose blobs are already there (remote.Put). A manifest with a
+// subject is a referrer: hold LockSubject around it.
+func (c *Client) Put(ctx context.Context, ref name.Reference, t remote.Taggable) error {
+	return Explain(remote.Put(ref, t, c.Options(ctx)...))
+}
+
+// Tag points tag at the manifest t (remote.Tag): the manifest is re-put, no blob moves.
+func (c *Client) Tag(ctx context.Context, tag name.Tag, t remote.Taggable) error {
+	return Explain(remote.Tag(tag, t, c.Options(ctx)...))
+}
+
+// NewPuller returns a remote.Puller on the client's options: it pings and
+// authenticates once per repository and reuses that for every call. Pass its errors
+// through Explain.
+func (c *Client) NewPuller(ctx context.Context) (*remote.Puller, error) {
+	p, err := remote.NewPuller(c.Options(ctx)...)
+	return p, Explain(err)
+}
+
+// Connect pings reg and authenticates once for every scope (e.g. pull from several
+// repositories), and returns a Puller that needs no further ping or token: a
+// repository then costs its own requests and nothing else. Pass its errors through
+// Explain.
+func (c *Client) Connect(ctx context.Context, reg name.Registry, scopes []string) (*remote.Puller, error) {
+	auth, err := authn.Resolve(ctx, c.keychain, reg)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", reg.RegistryStr(), err)
+	}
+	tr, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(c.rt, c.userAgent), scopes)
+	if err != nil {
+		return nil, Explain(err)
+	}
+	// A *transport.Wrapper tells go-containerregistry the transport is authenticated:
+	// it neither pings nor wraps it again.
+	p, err := remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(tr))
+	return p, Explain(err)
+}
