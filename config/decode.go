@@ -180,8 +180,11 @@ func (e *evaluator) decodeSource(r *Resource, ib *instanceBody) hcl.Diagnostics 
 	case hasGit:
 		c, ok := ib.vals["commit"]
 		if !ok {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing commit",
-				Detail: "A git source must pin a full 40-hex commit (the hashed input); add commit = \"<sha>\" (git rev-parse REF).", Subject: ib.rangeOf("git").Ptr()})
+			c = cty.UnknownVal(cty.String)
+			if !e.opts.Pinning {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing commit",
+					Detail: fmt.Sprintf("%s pins no commit, and a git source is hashed by its full 40-hex commit: run `sovos pin` to write the commit its ref points at (or add commit = \"<sha>\").", r.Addr), Subject: ib.rangeOf("git").Ptr()})
+			}
 		} else if c.IsKnown() && !commitRe.MatchString(spec.Commit) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid commit",
 				Detail: fmt.Sprintf("%q is not a full commit id; write the 40 lowercase hex digits (git rev-parse REF).", spec.Commit), Subject: ib.rangeOf("commit").Ptr()})

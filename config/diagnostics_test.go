@@ -64,7 +64,7 @@ func TestDiagnostics(t *testing.T) {
 }`, line: 6, summary: "Neither git nor path", detail: "source.b needs"},
 		{name: "git without commit", src: `source "b" {
   git = "https://x/y.git"
-}`, line: 7, summary: "Missing commit", detail: "40-hex"},
+}`, line: 7, summary: "Missing commit", detail: "run `sovos pin`"},
 		{name: "short commit", src: `source "b" {
   git    = "https://x/y.git"
   commit = "0123abcd"

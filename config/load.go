@@ -32,6 +32,9 @@ type EvalOptions struct {
 	// Args, when set, replaces Vars and VarFiles with the -var and -var-file options in
 	// their command-line order, so a later option wins as in Terraform.
 	Args []VarArg
+	// Pinning loads the configuration for `sovos pin`, which writes the pins: a git
+	// source may lack its commit (every other command refuses that).
+	Pinning bool
 }
 
 // VarArg is one -var ("name=value") or -var-file (path) option.
