@@ -3,13 +3,13 @@ package planner
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/gitref"
 )
 
 // CheckGitRefs looks up each git source's informational `ref` on its remote (git
@@ -33,7 +33,7 @@ func CheckGitRefs(ctx context.Context, cfg *config.Config, timeout time.Duration
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			cur, err := lsRemote(cctx, s.Git, s.Ref)
+			cur, err := gitref.Resolve(cctx, s.Git, s.Ref)
 			if err != nil || cur == "" || strings.EqualFold(cur, s.Commit) {
 				return
 			}
@@ -46,28 +46,6 @@ func CheckGitRefs(ctx context.Context, cfg *config.Config, timeout time.Duration
 	wg.Wait()
 	sort.Strings(warnings)
 	return warnings
-}
-
-// lsRemote returns the commit ref names on url: the peeled commit for an annotated tag.
-func lsRemote(ctx context.Context, url, ref string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", "ls-remote", "--", url, ref, ref+"^{}")
-	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0")
-	out, err := cmd.Output()
-	if err != nil {
-		return "", err
-	}
-	var commit string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			continue
-		}
-		// A peeled tag (^{}) names the commit; it wins over the tag object.
-		if strings.HasSuffix(f[1], "^{}") || commit == "" {
-			commit = f[0]
-		}
-	}
-	return commit, nil
 }
 
 func short(commit string) string {
