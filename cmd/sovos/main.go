@@ -94,6 +94,7 @@ func newApp() *cli.App {
 			outputCommand(),
 			stateCommand(),
 			forceUnlockCommand(),
+			pinCommand(),
 			versionCommand(),
 		},
 	}
