@@ -2,10 +2,16 @@
 # cm4-standard boards keep using.
 #
 # PINS TO BE UPDATED: the commits and digests below are placeholders of the right shape
-# for the refs they name. Before a real apply, replace each `commit` with the commit the
-# `ref` points at (git ls-remote URL REF) and each `digest` with the image's digest
-# (crane digest REF). sovos hashes a git source by its commit (and subdirectory) only:
-# `ref` is informational, and switching the URL from https to ssh rebuilds nothing.
+# for the refs they name. Before a real apply, run
+#
+#     sovos -chdir=examples/sovereign-os pin -upgrade
+#
+# It asks each source's remote (git ls-remote; a tag pins the commit it peels to) and
+# each image's registry (the digest `crane digest` prints) what the ref points at now, and
+# rewrites only the `commit` and `digest` values in this file. `sovos pin -check` tells
+# whether any pin is behind (examples/github-actions/sovos-pins.yml runs it weekly).
+# sovos hashes a git source by its commit (and subdirectory) only: `ref` is what `pin`
+# follows, and switching the URL from https to ssh rebuilds nothing.
 
 # siderolabs/pkgs builds the kernel. hailort-pkg, the out-of-tree hailo1x_pci module, is a
 # package of this tree too (ADR-005 carries it on top of the release), because a module
