@@ -1,8 +1,6 @@
 package examples_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -13,50 +11,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclwrite"
-
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
-// loadQuickstart evaluates examples/quickstart as `sovos validate` does and fails on
-// any diagnostic, warnings included: it is the first configuration a newcomer runs.
-func loadQuickstart(t *testing.T, dir string, opts config.EvalOptions) *config.Config {
-	t.Helper()
-	cfg, diags := config.Load(context.Background(), dir, opts)
-	if len(diags) > 0 {
-		var buf bytes.Buffer
-		files := map[string]*hcl.File{}
-		if cfg != nil {
-			files = cfg.Files
-		}
-		if err := config.WriteDiagnostics(&buf, files, diags, false); err != nil {
-			t.Fatal(err)
-		}
-		t.Fatalf("%s does not validate cleanly:\n%s", dir, buf.String())
-	}
-	return cfg
-}
-
 // TestQuickstartValidates keeps the quickstart in the ADR-005 shape the README and
 // demo.sh describe.
 func TestQuickstartValidates(t *testing.T) {
-	cfg := loadQuickstart(t, "quickstart", config.EvalOptions{})
+	cfg := loadCleanly(t, "quickstart", config.EvalOptions{})
 
 	files, err := filepath.Glob(filepath.Join("quickstart", "*.sovos.hcl"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no *.sovos.hcl in quickstart (%v)", err)
 	}
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(hclwrite.Format(src), src) {
-			t.Errorf("%s is not formatted; run sovos fmt", f)
-		}
-	}
+	checkFormatted(t, files)
 
 	if got := cfg.Settings.State.Registry; got != "127.0.0.1:5000/quickstart/sovos-state" {
 		t.Errorf("state registry = %q", got)
@@ -96,7 +64,7 @@ func TestQuickstartValidates(t *testing.T) {
 // It also checks that the stand-in upstream installer is reproducible, i.e. that the
 // digest pinned in main.sovos.hcl is what demo.sh pushes.
 func TestQuickstartEndToEnd(t *testing.T) {
-	bin := buildSovos(t)
+	cli := testenv.SovosCLI(t)
 	if st, err := os.Stat("/bin/busybox"); err != nil || st.Size() < 1<<20 {
 		testenv.SkipOrFail(t, "a static /bin/busybox is needed (apt-get install busybox-static)")
 	}
@@ -107,15 +75,9 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "quickstart")
 	testenv.CopyTree(t, "quickstart", dir, ".sovos", "_out", "kernel/busybox", "kernel/modsign", "talos/busybox")
-	modsign := filepath.Join(dir, "kernel", "modsign")
-	build := exec.Command("go", "build", "-trimpath", "-o", modsign, "./internal/modsign")
-	build.Dir = ".."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building modsign: %v\n%s", err, out)
-	}
+	testenv.CopyFile(t, testenv.Modsign(t), filepath.Join(dir, "kernel", "modsign"), 0o755)
 	for _, dst := range []string{"kernel/busybox", "talos/busybox"} {
-		copyFile(t, "/bin/busybox", filepath.Join(dir, dst), 0o755)
+		testenv.CopyFile(t, "/bin/busybox", filepath.Join(dir, dst), 0o755)
 	}
 
 	env := append(offlineEnv(t),
@@ -140,33 +102,22 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if data, err := os.ReadFile(meta); err != nil || json.Unmarshal(data, &pushed) != nil {
 		t.Fatalf("reading %s: %v", meta, err)
 	}
-	cfg := loadQuickstart(t, dir, config.EvalOptions{Environ: env})
+	cfg := loadCleanly(t, dir, config.EvalOptions{Environ: env})
 	if pin := cfg.Resource("image.upstream_installer").Image.Digest; pin != pushed.Digest {
 		t.Fatalf("the stand-in upstream installer is %s, but main.sovos.hcl pins %s: update the pin (and the README)", pushed.Digest, pin)
 	}
 
 	// Run from the configuration directory, as the README's tour does after
 	// `cd examples/quickstart`, and keep standard output for checkReadme.
+	cli.Dir = dir
+	cli.Args = []string{"-no-color"}
+	cli.Env = env
 	var transcript strings.Builder
 	sovos := func(wantCode int, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"-no-color"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("sovos %v: %v", args, err)
-		}
-		if code != wantCode {
-			t.Fatalf("sovos %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, wantCode, out, stderr.String())
-		}
-		transcript.Write(out)
-		return string(out)
+		out := cli.Expect(wantCode, args...)
+		transcript.WriteString(out)
+		return out
 	}
 
 	if out := sovos(2, "plan", "-detailed-exitcode"); !strings.Contains(out, "Plan: 5 to create, 0 to rebuild, 0 to promote, 0 to forget.") {
@@ -317,17 +268,4 @@ func normalizeOutput(l string) string {
 	l = hexRun.ReplaceAllString(l, "H")
 	l = duration.ReplaceAllString(l, "(T)")
 	return strings.TrimRight(l, " \t")
-}
-
-// copyTree copies the checked-in quickstart (not what a demo run left in it).
-
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
-	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, mode); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,6 +36,8 @@ type factory struct {
 	dockerCf string
 }
 
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 func newFactory(t testing.TB) *factory {
 	t.Helper()
 	host := testenv.StartRegistry(t)
@@ -48,12 +49,7 @@ func newFactory(t testing.TB) *factory {
 	testenv.CopyTree(t, filepath.Join("testdata", "factory"), dir)
 	// The kernel build signs its module with the static modsign tool, as a kernel build
 	// runs sign-file; the foreign-key test signs with it in the extension too.
-	modsign := filepath.Join(dir, "kernel", "modsign")
-	cmd := exec.Command("go", "build", "-o", modsign, "../internal/modsign")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building modsign: %v\n%s", err, out)
-	}
+	testenv.CopyFile(t, testenv.Modsign(t), filepath.Join(dir, "kernel", "modsign"), 0o755)
 	backend, err := state.NewLayout(filepath.Join(dir, ".sovos", "state"), "default")
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,19 +19,15 @@ var builderKernel = map[string]string{
 	"k/vmlinuz":    "not really a kernel\n",
 }
 
-// builderCLI builds sovos and writes files into a fresh configuration directory; the
-// environment points BUILDKIT_HOST nowhere, so a build that is not routed to a
-// declared builder fails instead of finding a daemon by accident.
-func builderCLI(t *testing.T, files map[string]string, env ...string) *cli {
+// builderCLI writes files into a fresh configuration directory and returns a sovos CLI
+// there; the environment points BUILDKIT_HOST nowhere, so a build that is not routed to
+// a declared builder fails instead of finding a daemon by accident.
+func builderCLI(t *testing.T, files map[string]string, env ...string) *testenv.CLI {
 	t.Helper()
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "sovos")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/sovos").CombinedOutput(); err != nil {
-		t.Fatalf("building sovos: %v\n%s", err, out)
-	}
-	dir := filepath.Join(tmp, "cfg")
+	c := testenv.SovosCLI(t)
+	c.Dir = filepath.Join(t.TempDir(), "cfg")
 	for name, content := range files {
-		p := filepath.Join(dir, name)
+		p := filepath.Join(c.Dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -40,11 +35,11 @@ func builderCLI(t *testing.T, files map[string]string, env ...string) *cli {
 			t.Fatal(err)
 		}
 	}
-	env = append(append(os.Environ(),
+	c.Env = append(append(os.Environ(),
 		"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock",
 		"DOCKER_CONFIG="+t.TempDir(),
 	), env...)
-	return &cli{t: t, bin: bin, dir: dir, env: env}
+	return c
 }
 
 const tlsConfig = `variable "registry" { type = string }
@@ -93,16 +88,13 @@ func TestBuilderTLS(t *testing.T) {
 		files[k] = v
 	}
 	c := builderCLI(t, files)
-	pki := testenv.NewTLS(t, filepath.Join(c.dir, "certs"))
-	testenv.NewTLS(t, filepath.Join(c.dir, "other")) // an unrelated CA
+	pki := testenv.NewTLS(t, filepath.Join(c.Dir, "certs"))
+	testenv.NewTLS(t, filepath.Join(c.Dir, "other")) // an unrelated CA
 	bk := testenv.StartBuildkitd(t, testenv.WithTLS(pki))
-	c.env = append(c.env, "SOVOS_VAR_registry="+host+"/tls", "SOVOS_VAR_remote="+bk.Addr)
+	c.Env = append(c.Env, "SOVOS_VAR_registry="+host+"/tls", "SOVOS_VAR_remote="+bk.Addr)
 
 	// The wrong CA: nothing builds, and the error says which builder and where.
-	good := c.env
-	c.env = append(append([]string{}, good...), "SOVOS_VAR_ca=other/ca.pem")
-	out, errOut, code := c.run("apply", "-auto-approve", "-progress=quiet")
-	c.env = good
+	out, errOut, code := c.With("SOVOS_VAR_ca=other/ca.pem").Run("apply", "-auto-approve", "-progress=quiet")
 	if code != 1 || !strings.Contains(errOut, "builder.remote") || !strings.Contains(errOut, bk.Addr) ||
 		!strings.Contains(errOut, "certificate signed by unknown authority") || !strings.Contains(errOut, "check the builder's tls block") ||
 		strings.Contains(errOut, "goroutine") {
@@ -110,18 +102,14 @@ func TestBuilderTLS(t *testing.T) {
 	}
 	t.Logf("wrong CA:\n%s%s", out, errOut)
 	// A CA file that is not there: said so, with the resolved path, not "cannot reach".
-	c.env = append(append([]string{}, good...), "SOVOS_VAR_ca=missing/ca.pem")
-	out, errOut, code = c.run("apply", "-auto-approve", "-progress=quiet")
-	c.env = good
+	out, errOut, code = c.With("SOVOS_VAR_ca=missing/ca.pem").Run("apply", "-auto-approve", "-progress=quiet")
 	if code != 1 || !strings.Contains(errOut, "builder.remote") || !strings.Contains(errOut, "tls ca_cert") ||
-		!strings.Contains(errOut, filepath.Join(c.dir, "missing", "ca.pem")) || strings.Contains(errOut, "cannot reach") {
+		!strings.Contains(errOut, filepath.Join(c.Dir, "missing", "ca.pem")) || strings.Contains(errOut, "cannot reach") {
 		t.Errorf("apply with a missing ca_cert: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 
 	// A server name the daemon's certificate is not for: the name is what is verified.
-	c.env = append(append([]string{}, good...), "SOVOS_VAR_server_name=elsewhere.sovos.test")
-	out, errOut, code = c.run("apply", "-auto-approve", "-progress=quiet")
-	c.env = good
+	out, errOut, code = c.With("SOVOS_VAR_server_name=elsewhere.sovos.test").Run("apply", "-auto-approve", "-progress=quiet")
 	if code != 1 || !strings.Contains(errOut, "builder.remote") || !strings.Contains(errOut, "elsewhere.sovos.test") {
 		t.Errorf("apply with the wrong server_name: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -129,11 +117,11 @@ func TestBuilderTLS(t *testing.T) {
 		t.Errorf("the daemon recorded %d solves from an apply that could not connect", n)
 	}
 
-	out = c.ok("plan")
+	out = c.OK("plan")
 	if !strings.Contains(out, "+ kernel.k (on builder.remote)") {
 		t.Errorf("plan does not name the builder:\n%s", out)
 	}
-	out = c.ok("apply", "-auto-approve", "-progress=quiet")
+	out = c.OK("apply", "-auto-approve", "-progress=quiet")
 	if !strings.Contains(out, "kernel.k: built") {
 		t.Errorf("apply:\n%s", out)
 	}
@@ -204,7 +192,7 @@ func TestBuilderRouting(t *testing.T) {
 	}
 	c := builderCLI(t, files, "SOVOS_VAR_registry="+host+"/route", "SOVOS_VAR_a="+a.Addr, "SOVOS_VAR_b="+b.Addr)
 
-	out := c.ok("plan")
+	out := c.OK("plan")
 	for _, want := range []string{
 		"+ kernel.amd (on builder.default)",
 		"+ kernel.arm (on builder.b)",
@@ -216,16 +204,13 @@ func TestBuilderRouting(t *testing.T) {
 	}
 	// builder.b down: what builder.default serves is built all the same, and the
 	// error names the builder that is missing.
-	good := c.env
-	c.env = append(append([]string{}, good...), "SOVOS_VAR_b=unix:///nonexistent/b.sock")
-	out, errOut, code := c.run("apply", "-auto-approve", "-progress=quiet")
-	c.env = good
+	out, errOut, code := c.With("SOVOS_VAR_b=unix:///nonexistent/b.sock").Run("apply", "-auto-approve", "-progress=quiet")
 	if code != 1 || !strings.Contains(out, "kernel.amd: built") || !strings.Contains(out, "kernel.arm: failed") ||
 		!strings.Contains(errOut, "builder.b: cannot reach BuildKit daemon at unix:///nonexistent/b.sock") {
 		t.Errorf("apply with builder.b down: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 
-	out = c.ok("apply", "-auto-approve", "-progress=quiet")
+	out = c.OK("apply", "-auto-approve", "-progress=quiet")
 	for _, want := range []string{"kernel.arm: built", "kernel.pinned: built"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply lacks %q:\n%s", want, out)
@@ -243,13 +228,13 @@ func TestBuilderRouting(t *testing.T) {
 	if moved == routingConfig {
 		t.Fatal("routingConfig has no builder = builder.b line to remove")
 	}
-	if err := os.WriteFile(filepath.Join(c.dir, "main.sovos.hcl"), []byte(moved), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.Dir, "main.sovos.hcl"), []byte(moved), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := c.ok("plan"); !strings.Contains(out, "No changes.") {
+	if out := c.OK("plan"); !strings.Contains(out, "No changes.") {
 		t.Errorf("plan after moving a build to another builder:\n%s", out)
 	}
-	c.ok("apply", "-auto-approve", "-progress=quiet")
+	c.OK("apply", "-auto-approve", "-progress=quiet")
 	if na, nb := a.Solves(t), b.Solves(t); na != 1 || nb != 2 {
 		t.Errorf("after a no-op apply the daemons recorded %d and %d solves, want 1 and 2", na, nb)
 	}

@@ -19,8 +19,8 @@ import (
 // keeps the extension, the lock is released, and the next apply does only what is left.
 func TestCLIInterrupt(t *testing.T) {
 	c := setup(t)
-	c.ok("apply", "-auto-approve", "-progress=quiet")
-	backend, err := state.NewLayout(filepath.Join(c.dir, ".sovos", "state"), "default")
+	c.OK("apply", "-auto-approve", "-progress=quiet")
+	backend, err := state.NewLayout(filepath.Join(c.Dir, ".sovos", "state"), "default")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestCLIInterrupt(t *testing.T) {
 	before := read()
 
 	edit := func(rel, old, new string) string {
-		p := filepath.Join(c.dir, rel)
+		p := filepath.Join(c.Dir, rel)
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -47,8 +47,7 @@ func TestCLIInterrupt(t *testing.T) {
 	edit("ext/manifest.yaml", "1.0.0", "1.0.2")
 	installer := edit("installer/Dockerfile", "", "")
 
-	cmd := exec.Command(c.bin, "apply", "-auto-approve", "-progress=plain")
-	cmd.Dir, cmd.Env = c.dir, c.env
+	cmd := c.Command("apply", "-auto-approve", "-progress=plain")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -95,10 +94,10 @@ func TestCLIInterrupt(t *testing.T) {
 	}
 
 	// The lock was released, and what is left is the installer and the profile.
-	if err := os.WriteFile(filepath.Join(c.dir, "installer", "Dockerfile"), []byte(installer), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.Dir, "installer", "Dockerfile"), []byte(installer), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := c.run("apply", "-auto-approve", "-progress=quiet")
+	out, errOut, code := c.Run("apply", "-auto-approve", "-progress=quiet")
 	if code != 0 || strings.Contains(out, "\nextension.e: built sha256") || !strings.Contains(out, "profile.cm5: built") {
 		t.Errorf("apply after the interruption: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/internal/modsigntest"
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 func TestGenkeyAndSign(t *testing.T) {
@@ -83,18 +84,12 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestStaticBuild builds modsign as the end-to-end test does, with cgo off, and runs it:
-// the binary must be static to run in a FROM scratch build stage.
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestStaticBuild runs modsign as the end-to-end tests and the demo build it, with cgo
+// off: the binary must be static to run in a FROM scratch build stage.
 func TestStaticBuild(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary")
-	}
-	bin := filepath.Join(t.TempDir(), "modsign")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Modsign(t)
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)

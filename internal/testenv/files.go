@@ -47,3 +47,16 @@ func CopyTree(t testing.TB, from, to string, skip ...string) {
 		t.Fatal(err)
 	}
 }
+
+// CopyFile copies the file src to dst with the given mode, as a test puts a binary into a
+// build context.
+func CopyFile(t testing.TB, src, dst string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, mode); err != nil {
+		t.Fatal(err)
+	}
+}
