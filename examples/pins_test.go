@@ -72,7 +72,7 @@ func TestPinsWorkflowScripts(t *testing.T) {
 	if err != nil {
 		t.Skip("bash not installed")
 	}
-	bin := buildSovos(t)
+	bin := testenv.Sovos(t)
 	host := testenv.StartRegistry(t)
 	remote := testenv.NewGitRemote(t)
 	first := remote.Git("rev-parse", "HEAD")
