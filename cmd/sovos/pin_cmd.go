@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/http"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/urfave/cli/v2"
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/hashing"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/pin"
 )
 
@@ -37,12 +33,18 @@ func pinAction(c *cli.Context) error {
 		writeDiags(c, cfg.Files, diags)
 		return cli.Exit("", 1)
 	}
+	timeout, err := oci.TimeoutFromEnv()
+	if err != nil {
+		return err
+	}
+	registry := oci.New(oci.WithInsecure(cfg.Settings.InsecureRegistries...), oci.WithTimeout(timeout),
+		oci.WithUserAgent("sovos/"+Version))
 	res, ds := pin.Run(c.Context, pin.Request{
 		Config:  cfg,
 		Addrs:   c.Args().Slice(),
 		Upgrade: c.Bool("upgrade"),
 		Check:   c.Bool("check"),
-		Images:  imageDigests(cfg.Settings),
+		Images:  pin.Registry(registry),
 	})
 	writeDiags(c, cfg.Files, append(diags, ds...))
 	if ds.HasErrors() {
@@ -75,19 +77,4 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-// imageDigests resolves image references with a registry HEAD (a GET where the registry
-// gives no digest on HEAD) through the same client a refreshing plan uses: the Docker
-// credentials, and plain HTTP only for insecure_registries.
-func imageDigests(settings config.Settings) pin.ImageResolver {
-	r := &hashing.ImageResolver{Refresh: true, Insecure: settings.InsecureRegistries}
-	return pin.ImageFunc(func(ctx context.Context, ref string) (string, error) {
-		d, err := r.Resolve(ctx, ref, "", "")
-		var terr *transport.Error
-		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-			return "", fmt.Errorf("%w: %w", pin.ErrNotFound, err)
-		}
-		return d, err
-	})
 }

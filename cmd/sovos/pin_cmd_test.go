@@ -201,10 +201,10 @@ func TestPinCommand(t *testing.T) {
 
 	// Without insecure_registries the registry is not spoken to over plain HTTP.
 	t.Run("insecure registries", func(t *testing.T) {
-		t.Skip("waits for internal/oci (lane oci): the registry client on main still speaks plain HTTP to a loopback host that insecure_registries does not list")
 		d := writeFiles(t, map[string]string{"main.sovos.hcl": fmt.Sprintf("image \"x\" {\n  ref = \"%s/test/single:v1\"\n}\n", host)})
 		_, errOut, code := runApp(t, "-chdir="+d, "-no-color", "pin")
-		if code != 1 || !strings.Contains(errOut, "Error: Cannot resolve ref") || !strings.Contains(errOut, "image.x (") {
+		if code != 1 || !strings.Contains(errOut, "Error: Cannot resolve ref") || !strings.Contains(errOut, "image.x (") ||
+			!strings.Contains(errOut, "insecure_registries = [\""+host+"\"]") {
 			t.Errorf("exit %d\n%s", code, errOut)
 		}
 	})
