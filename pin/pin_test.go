@@ -535,3 +535,45 @@ func TestGitSourceWithoutRef(t *testing.T) {
 		t.Errorf("diagnostics: %v", diags)
 	}
 }
+
+// TestWritesThroughSymlinksKeepingModes: a configuration file that is a symlink stays one
+// (its target gets the pin), and a written file keeps its permissions.
+func TestWritesThroughSymlinksKeepingModes(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	src := "source \"s\" {\n  git = \"https://example.invalid/s.git\"\n  ref = \"main\"\n}\n"
+	target := filepath.Join(elsewhere, "shared.sovos.hcl")
+	if err := os.WriteFile(target, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "shared.sovos.hcl")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "img.sovos.hcl")
+	if err := os.WriteFile(plain, []byte("image \"i\" {\n  ref = \"r.invalid/i:v1\"\n}\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(plain, 0o640); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	remotes := &fakeRemotes{commits: map[string]string{"https://example.invalid/s.git main": hex40('a')},
+		digests: map[string]string{"r.invalid/i:v1": dgst('b')}}
+	if _, diags := run(t, dir, pin.Request{Git: remotes, Images: remotes}); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced by a file: %v %v", fi.Mode(), err)
+	}
+	b, _ := os.ReadFile(target)
+	if !strings.Contains(string(b), `commit = "`+hex40('a')+`"`) {
+		t.Errorf("the symlink's target lacks the pin:\n%s", b)
+	}
+	for path, mode := range map[string]os.FileMode{target: 0o600, plain: 0o640} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v (%v)", path, fi.Mode().Perm(), mode, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("left behind in the directory: %v", entries)
+	}
+}
