@@ -113,6 +113,9 @@ type Result struct {
 	Changes []Change
 	// Files lists the files written (none with Check, none when there is an error).
 	Files []string
+	// LeftOut are missing pins resolved but not written, each with a warning saying
+	// why (their ref shares its line with something else).
+	LeftOut []Change
 }
 
 // Run resolves the pins the request asks for and, unless Check is set, writes them. Each
@@ -140,6 +143,14 @@ func Run(ctx context.Context, req Request) (*Result, hcl.Diagnostics) {
 		if t.pin != nil && t.pin.value == t.resolved {
 			continue
 		}
+		if t.noRoom != nil && !req.Check {
+			res.LeftOut = append(res.LeftOut, Change{Addr: t.addr, Attr: t.attr, New: t.resolved, Ref: t.ref, Range: t.refAttr.Expr.Range()})
+			rng := t.refAttr.Range
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Pin left out",
+				Detail:  fmt.Sprintf("%s: its %s (%s) was not written: %s, then run `sovos pin` again (or write %s = \"%s\" yourself).", t.addr, t.attr, Short(t.resolved), t.noRoom, t.attr, t.resolved),
+				Subject: &rng})
+			continue
+		}
 		c := Change{Addr: t.addr, Attr: t.attr, New: t.resolved, Ref: t.ref, Range: t.refAttr.Expr.Range()}
 		if t.pin != nil {
 			c.Old, c.Range = t.pin.value, t.pin.attr.Expr.Range()
@@ -164,7 +175,7 @@ func Run(ctx context.Context, req Request) (*Result, hcl.Diagnostics) {
 	}
 	if err := writeAll(files); err != nil {
 		return res, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot write the pins",
-			Detail: fmt.Sprintf("%s. No configuration file was changed.", err)})
+			Detail: sentence(err) + " No configuration file was changed."})
 	}
 	for _, f := range files {
 		res.Files = append(res.Files, f.name)
@@ -245,11 +256,20 @@ func resolve(ctx context.Context, req Request, targets []*target) hcl.Diagnostic
 			d.Detail += " Nothing was written: correct the ref and run `sovos pin` again."
 		} else {
 			d.Summary = "Cannot resolve ref"
-			d.Detail = fmt.Sprintf("%s: cannot resolve %s: %s. Nothing was written: run `sovos pin` again once the %s can be reached.", where, t.ref, a.err, t.remoteKind())
+			d.Detail = fmt.Sprintf("%s: cannot resolve %s: %s Nothing was written: run `sovos pin` again once the %s can be reached.", where, t.ref, sentence(a.err), t.remoteKind())
 		}
 		diags = append(diags, d)
 	}
 	return diags
+}
+
+// sentence ends err's message with one full stop.
+func sentence(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s
+	}
+	return s + "."
 }
 
 // checkPin refuses an answer that is not a pin sovos could load back.

@@ -577,3 +577,34 @@ func TestWritesThroughSymlinksKeepingModes(t *testing.T) {
 		t.Errorf("left behind in the directory: %v", entries)
 	}
 }
+
+// TestOneLineBlock: a missing pin has no line to go on when ref shares its line (a
+// one-line block). The run writes the others, warns with the digest it found, and -check
+// still counts the pin as missing.
+func TestOneLineBlock(t *testing.T) {
+	dir := t.TempDir()
+	src := "image \"one\" { ref = \"r.invalid/one:v1\" }\n\nimage \"two\" {\n  ref = \"r.invalid/two:v1\"\n}\n"
+	path := filepath.Join(dir, "main.sovos.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	remotes := &fakeRemotes{digests: map[string]string{"r.invalid/one:v1": dgst('1'), "r.invalid/two:v1": dgst('2')}}
+	res, diags := run(t, dir, pin.Request{Check: true, Images: remotes})
+	if diags.HasErrors() || len(res.Changes) != 2 || len(diags) != 0 {
+		t.Fatalf("check: %s %v", lines(res.Changes), diags)
+	}
+	res, diags = run(t, dir, pin.Request{Images: remotes})
+	if diags.HasErrors() || lines(res.Changes) != "image.two: digest (none) -> sha256:222222222222 (r.invalid/two:v1)\n" ||
+		len(res.LeftOut) != 1 || res.LeftOut[0].Addr != "image.one" {
+		t.Fatalf("fill: %s left out %v, %v", lines(res.Changes), res.LeftOut, diags)
+	}
+	if len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || !strings.Contains(diags[0].Detail,
+		"image.one: its digest (sha256:111111111111) was not written: ref does not stand on a line of its own") ||
+		!strings.Contains(diags[0].Detail, `write digest = "`+dgst('1')+`" yourself`) {
+		t.Errorf("diagnostics: %v", diags)
+	}
+	b, _ := os.ReadFile(path)
+	if want := strings.Replace(src, "  ref = \"r.invalid/two:v1\"\n", "  ref = \"r.invalid/two:v1\"\n  digest = \""+dgst('2')+"\"\n", 1); string(b) != want {
+		t.Errorf("file:\n%s\nwant:\n%s", b, want)
+	}
+}

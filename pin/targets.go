@@ -33,6 +33,9 @@ type target struct {
 	block   *hcl.Block
 	refAttr *hcl.Attribute
 	pin     *literalPin // nil when the block has no pin yet
+	// noRoom says why a missing pin cannot be inserted (ref shares its line, as in a
+	// one-line block): -check still lists it, a write leaves it with a warning.
+	noRoom error
 
 	resolved string
 	changed  bool
@@ -171,6 +174,8 @@ func newTarget(cfg *config.Config, addr string, insts []*config.Resource, named 
 				Subject: &rng}}
 		}
 		t.pin = &literalPin{attr: pinAttr, value: v}
+	} else if !t.json {
+		_, t.noRoom = nativeInsert(f.Bytes, t.refAttr, t.attr, "")
 	}
 	return t, nil
 }

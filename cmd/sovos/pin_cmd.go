@@ -62,6 +62,9 @@ func pinAction(c *cli.Context) error {
 		return cli.Exit("", 2)
 	case c.Bool("check"):
 		fmt.Fprintln(out, "Every pin is current.")
+	case len(res.LeftOut) > 0:
+		fmt.Fprintf(out, "Pinned %s in %s; %s left out (see the warnings).\n", count(n, "change", "changes"),
+			count(len(res.Files), "file", "files"), count(len(res.LeftOut), "pin", "pins"))
 	case n > 0:
 		fmt.Fprintf(out, "Pinned %s in %s.\n", count(n, "change", "changes"), count(len(res.Files), "file", "files"))
 	case c.Bool("upgrade"):
