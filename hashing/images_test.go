@@ -3,8 +3,6 @@ package hashing
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,9 +11,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 const testDigest = "sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -71,17 +69,11 @@ func TestResolveWithoutNetwork(t *testing.T) {
 	}
 }
 
-// testRegistry starts go-containerregistry's in-process registry, wrapped by wrap when
+// testRegistry starts an in-memory registry (testenv.MemRegistry), wrapped by wrap when
 // not nil, and pushes one random image; it returns the image's reference and digest.
 func testRegistry(t *testing.T, wrap func(http.Handler) http.Handler) (host, ref, digest string) {
 	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	host = strings.TrimPrefix(srv.URL, "http://")
+	host = testenv.MemRegistry(t, wrap)
 	ref = host + "/siderolabs/installer:v1.13.3"
 	img, err := random.Image(256, 1)
 	if err != nil {

@@ -1,10 +1,7 @@
 package planner
 
 import (
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -12,13 +9,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 // countingTransport counts the HTTP requests a plan makes, by kind.
@@ -53,13 +50,11 @@ func (c *countingTransport) total() int {
 	return len(c.reqs)
 }
 
-// startRegistry runs go-containerregistry's in-process registry and returns the
+// startRegistry runs an in-memory registry (testenv.MemRegistry) and returns the
 // repository prefix to push under ("127.0.0.1:PORT/urmanac").
 func startRegistry(t testing.TB) (prefix, host string) {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host = strings.TrimPrefix(srv.URL, "http://")
+	host = testenv.MemRegistry(t)
 	return host + "/urmanac", host
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,10 +13,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 // countingTransport counts requests, to measure registry round trips.
@@ -36,14 +34,6 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
-// testRegistry starts go-containerregistry's in-process registry and returns its host.
-func testRegistry(t *testing.T) string {
-	t.Helper()
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
-}
-
 func newTestRegistry(t *testing.T, host, workspace string, opts ...RegistryOption) *Registry {
 	t.Helper()
 	opts = append([]RegistryOption{WithInsecure(true), WithKeychain(authn.NewMultiKeychain()), WithLockSettle(0)}, opts...)
@@ -59,7 +49,7 @@ func newTestRegistry(t *testing.T, host, workspace string, opts ...RegistryOptio
 func backends(t *testing.T) map[string]func(t *testing.T) (Backend, Backend) {
 	return map[string]func(t *testing.T) (Backend, Backend){
 		"registry": func(t *testing.T) (Backend, Backend) {
-			host := testRegistry(t)
+			host := testenv.MemRegistry(t)
 			return newTestRegistry(t, host, "main"), newTestRegistry(t, host, "main")
 		},
 		"layout": func(t *testing.T) (Backend, Backend) {
@@ -242,7 +232,7 @@ func TestHold(t *testing.T) {
 // TestRegistryArtifact checks the stored artifact is exactly SPEC §7's.
 func TestRegistryArtifact(t *testing.T) {
 	ctx := context.Background()
-	host := testRegistry(t)
+	host := testenv.MemRegistry(t)
 	r := newTestRegistry(t, host, "main")
 	d, err := r.Write(ctx, sampleState())
 	if err != nil {
@@ -299,7 +289,7 @@ func TestRegistryArtifact(t *testing.T) {
 
 func TestRegistryForeignAndCorrupt(t *testing.T) {
 	ctx := context.Background()
-	host := testRegistry(t)
+	host := testenv.MemRegistry(t)
 	tag := func(ws string) name.Tag { return mustTag(t, host+"/sovos/state:"+ws) }
 
 	img, err := random.Image(64, 1)
@@ -348,27 +338,27 @@ func TestRegistryForeignAndCorrupt(t *testing.T) {
 // TestRegistryCorruptLayer serves a state layer whose bytes do not match its digest.
 func TestRegistryCorruptLayer(t *testing.T) {
 	ctx := context.Background()
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	var corrupt atomic.Bool
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if corrupt.Load() && strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
-			rec := httptest.NewRecorder()
-			reg.ServeHTTP(rec, r)
-			body := rec.Body.Bytes()
-			if len(body) > 0 {
-				body[len(body)/2] ^= 0xff
+	host := testenv.MemRegistry(t, func(reg http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if corrupt.Load() && strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
+				rec := httptest.NewRecorder()
+				reg.ServeHTTP(rec, r)
+				body := rec.Body.Bytes()
+				if len(body) > 0 {
+					body[len(body)/2] ^= 0xff
+				}
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				w.Write(body)
+				return
 			}
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			w.Write(body)
-			return
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.Close)
-	r := newTestRegistry(t, strings.TrimPrefix(s.URL, "http://"), "main")
+			reg.ServeHTTP(w, r)
+		})
+	})
+	r := newTestRegistry(t, host, "main")
 	if _, err := r.Write(ctx, sampleState()); err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +372,7 @@ func TestRegistryCorruptLayer(t *testing.T) {
 
 func TestRegistryRoundTrips(t *testing.T) {
 	ctx := context.Background()
-	host := testRegistry(t)
+	host := testenv.MemRegistry(t)
 	ct := &countingTransport{rt: http.DefaultTransport}
 	r := newTestRegistry(t, host, "main", WithTransport(ct))
 	if _, err := r.Write(ctx, sampleState()); err != nil {

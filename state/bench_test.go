@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 func bigState(n int) *State {
@@ -43,7 +45,7 @@ func BenchmarkCodec(b *testing.B) {
 // TestLockRoundTrips counts the HTTP requests of a lock, a renewal and an unlock.
 func TestLockRoundTrips(t *testing.T) {
 	ctx := context.Background()
-	host := testRegistry(t)
+	host := testenv.MemRegistry(t)
 	ct := &countingTransport{rt: http.DefaultTransport}
 	r := newTestRegistry(t, host, "main", WithTransport(ct))
 	info := NewLockInfo("apply", "0.1.0")

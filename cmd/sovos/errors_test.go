@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"io"
-	"log"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -139,9 +136,7 @@ output "o" { value = var.reg }
 	defer lb.Unlock(context.Background(), lock.ID)
 
 	// A lock held in a registry (go-containerregistry's in-memory one).
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	regState := strings.TrimPrefix(srv.URL, "http://") + "/x/state"
+	regState := testenv.MemRegistry(t) + "/x/state"
 	rb, err := state.NewRegistry(regState, "default", state.WithInsecure(true))
 	if err != nil {
 		t.Fatal(err)

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -43,9 +40,7 @@ func writeStateFile(t *testing.T, dir string, s *state.State) string {
 }
 
 func TestStateCommands(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := testenv.MemRegistry(t)
 	for name, sovosBlock := range map[string]string{
 		"layout": `sovos {
   state {

@@ -6,14 +6,11 @@ import (
 	"context"
 	"encoding/pem"
 	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/internal/modsigntest"
+	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -104,9 +102,8 @@ func TestCheckRef(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/extensions/hailort:test"
+	host := testenv.MemRegistry(t)
+	ref := host + "/extensions/hailort:test"
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +168,7 @@ func TestCheckRef(t *testing.T) {
 	}
 
 	// A reference that does not exist is an error, not a report.
-	if _, err := verify.CheckRef(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/extensions/missing:test", cert); err == nil {
+	if _, err := verify.CheckRef(context.Background(), host+"/extensions/missing:test", cert); err == nil {
 		t.Error("CheckRef of a missing image: no error")
 	}
 }

@@ -3,7 +3,6 @@ package oci_test
 import (
 	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,26 +12,12 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 )
-
-// startRegistry runs go-containerregistry's in-memory registry behind wrap (nil: none)
-// and returns its host.
-func startRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
 
 // counter counts the requests a handler sees, by "METHOD path-kind".
 type counter struct {
@@ -83,7 +68,7 @@ func randomImage(t *testing.T, layers int, size int64) v1.Image {
 func TestPlainHTTPOnlyWhenListed(t *testing.T) {
 	t.Parallel()
 	var seen counter
-	host := startRegistry(t, func(h http.Handler) http.Handler {
+	host := testenv.MemRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			seen.add("any")
 			h.ServeHTTP(w, r)
@@ -140,7 +125,7 @@ func TestNotFoundOnlyAfterPing(t *testing.T) {
 	}
 
 	// A registry without that tag: not found, after a good ping.
-	host = startRegistry(t, nil)
+	host = testenv.MemRegistry(t)
 	c = oci.New(oci.WithInsecure(host))
 	r, _ = c.ParseReference(host + "/x/state:main")
 	if _, err := c.Get(t.Context(), r); !oci.IsNotFound(err) {
@@ -150,7 +135,7 @@ func TestNotFoundOnlyAfterPing(t *testing.T) {
 		t.Errorf("a missing manifest (HEAD): err = %v, IsNotFound false", err)
 	}
 	// A failing registry is not "not found" either.
-	failing := startRegistry(t, func(h http.Handler) http.Handler {
+	failing := testenv.MemRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.Contains(r.URL.Path, "/manifests/") {
 				w.WriteHeader(http.StatusInternalServerError)
@@ -171,7 +156,7 @@ func TestNotFoundOnlyAfterPing(t *testing.T) {
 func TestOneRetryPolicy(t *testing.T) {
 	t.Parallel()
 	var seen counter
-	host := startRegistry(t, func(h http.Handler) http.Handler {
+	host := testenv.MemRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			k := seen.add(kind(r))
 			_ = k
@@ -215,7 +200,7 @@ func cutOff(t *testing.T, w http.ResponseWriter, r *http.Request) {
 func TestInterruptedUploadRestarts(t *testing.T) {
 	t.Parallel()
 	var seen counter
-	host := startRegistry(t, func(h http.Handler) http.Handler {
+	host := testenv.MemRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			k := kind(r)
 			n := seen.add(k)
@@ -247,7 +232,7 @@ func TestInterruptedUploadRestarts(t *testing.T) {
 
 	// Cut off every time: the upload restarts twice, then fails.
 	var seen2 counter
-	host = startRegistry(t, func(h http.Handler) http.Handler {
+	host = testenv.MemRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if seen2.add(kind(r)); kind(r) == "PATCH upload" {
 				cutOff(t, w, r)
@@ -270,7 +255,7 @@ func TestInterruptedUploadRestarts(t *testing.T) {
 // request.
 func TestFlakyRegistry(t *testing.T) {
 	t.Parallel()
-	upstream := startRegistry(t, nil)
+	upstream := testenv.MemRegistry(t)
 	proxy := testenv.StartFaultProxy(t, upstream)
 	// Concurrent calls (blob uploads run four at a time): every request's first attempt
 	// fails, and every second attempt after.
@@ -348,7 +333,7 @@ func TestFlakyRegistry(t *testing.T) {
 
 func TestSilentRegistry(t *testing.T) {
 	t.Parallel()
-	upstream := startRegistry(t, nil)
+	upstream := testenv.MemRegistry(t)
 	proxy := testenv.StartFaultProxy(t, upstream)
 	proxy.Silence(nil)
 	c := oci.New(oci.WithInsecure(proxy.Host), oci.WithTimeout(300*time.Millisecond))
@@ -377,7 +362,7 @@ func TestSilentRegistry(t *testing.T) {
 
 func TestConnect(t *testing.T) {
 	t.Parallel()
-	upstream := startRegistry(t, nil)
+	upstream := testenv.MemRegistry(t)
 	proxy := testenv.StartFaultProxy(t, upstream)
 	c := oci.New(oci.WithInsecure(proxy.Host))
 	r, _ := c.ParseReference(proxy.Host + "/a/b:c")
