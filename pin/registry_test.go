@@ -3,22 +3,19 @@ package pin_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/pin"
 )
 
@@ -31,22 +28,21 @@ func TestRegistry(t *testing.T) {
 		methods   []string
 		noDigests bool
 	)
-	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/manifests/") {
-			mu.Lock()
-			methods = append(methods, r.Method)
-			strip := noDigests && r.Method == http.MethodHead
-			mu.Unlock()
-			if strip {
-				inner.ServeHTTP(headerFilter{w}, r)
-				return
+	host := testenv.MemRegistry(t, func(inner http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") {
+				mu.Lock()
+				methods = append(methods, r.Method)
+				strip := noDigests && r.Method == http.MethodHead
+				mu.Unlock()
+				if strip {
+					inner.ServeHTTP(headerFilter{w}, r)
+					return
+				}
 			}
-		}
-		inner.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+			inner.ServeHTTP(w, r)
+		})
+	})
 
 	idx := v1.ImageIndex(empty.Index)
 	for _, arch := range []string{"amd64", "arm64"} {
