@@ -29,7 +29,7 @@ func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 	for _, b := range ib.blocks {
 		if b.Type == "output" {
 			outRange = b.DefRange
-			for n := range b.exprs {
+			for n := range b.attrs {
 				given[n] = true
 			}
 		}
@@ -92,20 +92,16 @@ func (e *evaluator) kernelOf(addr string) string {
 // signed for: otherwise the modules fail with "key was rejected by service".
 func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	var ext []tie
-	if v, ok := ib.vals["extensions"]; ok {
-		for _, m := range e.carriedRefs(v) {
-			if k := e.kernelOf(m.Addr); k != "" && (m.Type == TypeExtension || m.Type == TypeKernel) {
-				ext = append(ext, tie{k, m.Addr, "extensions"})
-			}
+	for _, m := range consumedRefs(ib, "extensions") {
+		if k := e.kernelOf(m.Addr); k != "" && (m.Type == TypeExtension || m.Type == TypeKernel) {
+			ext = append(ext, tie{k, m.Addr, "extensions"})
 		}
 	}
 	var boot []tie
 	for _, name := range []string{"installer", "imager"} {
-		if v, ok := ib.vals[name]; ok {
-			for _, m := range e.carriedRefs(v) {
-				if k := e.kernelOf(m.Addr); k != "" {
-					boot = append(boot, tie{k, m.Addr, name})
-				}
+		for _, m := range consumedRefs(ib, name) {
+			if k := e.kernelOf(m.Addr); k != "" {
+				boot = append(boot, tie{k, m.Addr, name})
 			}
 		}
 	}
@@ -146,19 +142,15 @@ func (e *evaluator) checkKernelConsistency(r *Resource, ib *instanceBody) hcl.Di
 	return diags
 }
 
-// carriedRefs narrows refsOf to the resources whose hash or tag the value carries. HCL
-// marks a conditional's result with both branches, so without this a matrix instance
-// that took the upstream branch would look tied to the sovereign kernel too. Without
-// hooks (validate) hashes are unknown and every marked resource counts.
-func (e *evaluator) carriedRefs(v cty.Value) []refMark {
-	strs := collectStrings(v, nil)
-	var out []refMark
-	for _, m := range refsOf(v) {
-		if e.carried(m.Addr, strs) {
-			out = append(out, m)
-		}
+// consumedRefs returns the resources attribute name consumes (its marks, the untaken
+// branch of a conditional pruned): a matrix instance that took the upstream branch is
+// not tied to the sovereign kernel its other branch names.
+func consumedRefs(ib *instanceBody, name string) []refMark {
+	v, ok := ib.flow(name)
+	if !ok {
+		return nil
 	}
-	return out
+	return refsOf(v)
 }
 
 // tie says which kernel a profile attribute brings in, and through which resource.

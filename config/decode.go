@@ -18,9 +18,8 @@ var (
 
 // instanceBody is a resource instance's evaluated attributes and blocks.
 type instanceBody struct {
-	d      *decl
-	vals   map[string]cty.Value
-	blocks []*evaluatedBlock
+	*evaluatedBody
+	d *decl
 }
 
 func (ib *instanceBody) rangeOf(name string) hcl.Range {
@@ -33,9 +32,9 @@ func (ib *instanceBody) rangeOf(name string) hcl.Range {
 // hashed keeps a value for HashedAttrs: resource marks go, sensitive marks stay.
 func hashed(v cty.Value) cty.Value { return stripRefMarks(v) }
 
-func (e *evaluator) evalInstance(n *node, r *Resource, hctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
-	vals, blocks, diags := evalBody(n.d.body, hctx)
-	ib := &instanceBody{d: n.d, vals: vals, blocks: blocks}
+func (e *evaluator) evalInstance(n *node, r *Resource, hctx *hcl.EvalContext, deps *blockDeps) (cty.Value, hcl.Diagnostics) {
+	eb, diags := evalBody(n.d, n.d.body, hctx)
+	ib := &instanceBody{evaluatedBody: eb, d: n.d}
 	r.HashedAttrs = map[string]cty.Value{}
 	var ds hcl.Diagnostics
 	switch n.d.Kind {
@@ -49,81 +48,22 @@ func (e *evaluator) evalInstance(n *node, r *Resource, hctx *hcl.EvalContext) (c
 		ds = e.decodeProfile(r, ib)
 	}
 	diags = append(diags, ds...)
-	r.Consumes = e.consumed(n.d, r.DependsOn, vals)
-	if !diags.HasErrors() {
-		diags = append(diags, e.hash(r, ib)...)
+	r.consumed, r.Consumes = deps.consumes(r, ib)
+	failed := eb.failed || diags.HasErrors()
+	if !failed {
+		diags = append(diags, e.hash(r)...)
+		failed = diags.HasErrors()
 	}
-	return e.resourceValue(r), diags
-}
-
-// consumed keeps the dependencies this instance's values actually carry. HCL marks a
-// conditional's result with the marks of both branches, so marks cannot tell which
-// branch was taken; the evaluated strings can: a dependency is consumed when its hash
-// or content tag (part of every .ref, and of image.X's ref@digest) appears in them.
-// depends_on entries are always consumed, and so is everything when hashes are unknown.
-func (e *evaluator) consumed(d *decl, deps []Address, vals map[string]cty.Value) []Address {
-	explicit := map[string]bool{} // "type.name" of every depends_on entry
-	if a, ok := d.body.attrs["depends_on"]; ok {
-		list, _ := hcl.ExprList(a.Expr)
-		for _, le := range list {
-			if t, ds := hcl.AbsTraversalForExpr(le); !ds.HasErrors() && len(t) >= 2 {
-				if name, ok := t[1].(hcl.TraverseAttr); ok {
-					explicit[t.RootName()+"."+name.Name] = true
-				}
-			}
-		}
+	v := e.resourceValue(r)
+	if failed {
+		// Whatever is computed from this instance is quiet about it: its error is out.
+		v = v.Mark(failedMark{})
 	}
-	var strs []string
-	for name, v := range vals {
-		if name != "depends_on" {
-			strs = collectStrings(v, strs)
-		}
-	}
-	out := make([]Address, 0, len(deps))
-	for _, d := range deps {
-		if explicit[d.Base()] || e.carried(d.String(), strs) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// carried reports whether the evaluated strings carry the instance addr: its hash or
-// content tag appears in one of them. An instance not hashed yet (validate) counts as
-// carried, since nothing can tell.
-func (e *evaluator) carried(addr string, strs []string) bool {
-	dr := e.instances[addr]
-	if dr == nil || dr.hashInput() == "" {
-		return true
-	}
-	for _, s := range strs {
-		if strings.Contains(s, dr.hashInput()) || dr.Tag != "" && strings.Contains(s, dr.Tag) {
-			return true
-		}
-	}
-	return false
-}
-
-func collectStrings(v cty.Value, out []string) []string {
-	v, _ = v.UnmarkDeep()
-	if !v.IsKnown() || v.IsNull() {
-		return out
-	}
-	t := v.Type()
-	switch {
-	case t == cty.String:
-		return append(out, v.AsString())
-	case t.IsListType(), t.IsSetType(), t.IsTupleType(), t.IsMapType(), t.IsObjectType():
-		for it := v.ElementIterator(); it.Next(); {
-			_, ev := it.Element()
-			out = collectStrings(ev, out)
-		}
-	}
-	return out
+	return v, diags
 }
 
 // hash asks the hooks for the resource's hash, in dependency order.
-func (e *evaluator) hash(r *Resource, ib *instanceBody) hcl.Diagnostics {
+func (e *evaluator) hash(r *Resource) hcl.Diagnostics {
 	h := e.opts.Hooks
 	if h == nil {
 		return nil
@@ -147,11 +87,9 @@ func (e *evaluator) hash(r *Resource, ib *instanceBody) hcl.Diagnostics {
 		r.Image.Digest = d
 		return nil
 	default:
-		deps := make(map[string]string, len(r.Consumes))
-		for _, a := range r.Consumes {
-			if dr := e.instances[a.String()]; dr != nil {
-				deps[a.String()] = dr.hashInput()
-			}
+		deps := make(map[string]string, len(r.consumed))
+		for _, dr := range r.consumed {
+			deps[dr.addr] = dr.hashInput()
 		}
 		s, err := h.ResourceHash(r, deps)
 		if err != nil {
@@ -219,7 +157,7 @@ func (e *evaluator) decodeImage(r *Resource, ib *instanceBody) hcl.Diagnostics {
 // refAttr checks that a reference attribute names a resource of an accepted type and
 // returns its instance address.
 func (e *evaluator) refAttr(ib *instanceBody, name string, want []string) (string, bool, hcl.Diagnostics) {
-	v, ok := ib.vals[name]
+	v, ok := ib.flow(name)
 	if !ok {
 		return "", false, nil
 	}
@@ -338,7 +276,7 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 }
 
 func (e *evaluator) decodeContexts(r *Resource, ib *instanceBody) hcl.Diagnostics {
-	v, ok := ib.vals["contexts"]
+	v, ok := ib.flow("contexts")
 	if !ok {
 		return nil
 	}
@@ -484,7 +422,8 @@ func (e *evaluator) addDefaultBuilder() {
 }
 
 func (e *evaluator) evalBuilder(n *node) hcl.Diagnostics {
-	vals, blocks, diags := evalBody(n.d.body, e.hclCtx(n))
+	eb, diags := evalBody(nil, n.d.body, e.hclCtx(n))
+	vals, blocks := eb.vals, eb.blocks
 	b := &Builder{Name: n.d.Name, Address: str(vals["address"]), Platforms: strs(vals["platforms"]), DeclRange: n.d.DeclRange}
 	if b.Address == "" {
 		b.Address = e.defaultAddress()

@@ -21,7 +21,8 @@ type node struct {
 	deps []*node
 	// depRange[i] is where d refers to deps[i], for cycle reports.
 	depRange []hcl.Range
-	// resDeps are the resource blocks this node depends on, directly or through locals.
+	// resDeps are the resource blocks this node depends on, directly or through locals;
+	// only a direct reference keeps its key expression.
 	resDeps []ref
 }
 
@@ -33,9 +34,11 @@ type evaluator struct {
 	varObj cty.Value
 	// values holds each evaluated node's value by node key (local.x, kernel.a, ...).
 	values map[string]cty.Value
-	// instances indexes every resource instance by address string; byBase by block.
+	// nodes indexes the graph by node key.
+	nodes map[string]*node
+	// instances indexes every resource instance by address string; blocks by block.
 	instances map[string]*Resource
-	byBase    map[string][]*Resource
+	blocks    map[string]*blockInstances
 	builders  []*Builder
 	cfg       *Config
 }
@@ -43,9 +46,13 @@ type evaluator struct {
 // Evaluate evaluates the module: variables, locals, builders and every resource in
 // dependency order, calling opts.Hooks (when set) to learn hashes and digests.
 func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.Diagnostics) {
+	// Pruning conditionals edits expression trees for a moment (flow.go): one evaluation
+	// of a module at a time.
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	cfg := &Config{Dir: m.AbsDir, Files: m.parser.Files(), Builders: map[string]*Builder{}}
 	e := &evaluator{ctx: ctx, m: m, opts: opts, funcs: functions(m.AbsDir), values: map[string]cty.Value{},
-		instances: map[string]*Resource{}, byBase: map[string][]*Resource{}, cfg: cfg}
+		instances: map[string]*Resource{}, blocks: map[string]*blockInstances{}, cfg: cfg}
 
 	diags := m.checkVersion()
 	if diags.HasErrors() {
@@ -77,10 +84,15 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 		e.computeResDeps(n)
 		switch n.d.Kind {
 		case "local":
-			v, ds := n.d.expr.Value(e.hclCtx(n))
+			// A local's value is what references to it see, so it keeps only the marks
+			// of the branches it took (flow.go); the value itself is the ordinary one.
+			hctx := e.hclCtx(n)
+			v, ds := n.d.expr.Value(hctx)
 			diags = append(diags, ds...)
 			if ds.HasErrors() {
-				v = cty.DynamicVal
+				v = failedVal
+			} else if fv, ok := consumedValue(n.d.flowOf(n.d.expr), hctx); ok {
+				v = fv
 			}
 			e.values[n.d.key()] = v
 		case typeBuilder:
@@ -101,6 +113,7 @@ func (e *evaluator) graph() ([]*node, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	ns := e.m.names()
 	byKey := map[string]*node{}
+	e.nodes = byKey
 	var nodes []*node
 	for _, group := range [][]*decl{e.m.locals, e.m.builders, e.m.resources, e.m.outputs} {
 		for _, d := range group {
@@ -208,68 +221,41 @@ func cycleDiag(cycle []*node, ranges []hcl.Range) *hcl.Diagnostic {
 	}
 }
 
-// computeResDeps collects the resource blocks n depends on, looking through locals.
+// computeResDeps collects the resource blocks n depends on, looking through locals. A
+// reference through a local depends on every instance the local names: its key
+// expression, if any, belongs to the local's scope.
 func (e *evaluator) computeResDeps(n *node) {
 	seen := map[string]bool{}
 	add := func(r ref) {
 		k := r.nodeKey()
-		if r.key != cty.NilVal {
+		switch {
+		case r.keyExpr != nil:
+			k = "" // each keyed site is evaluated on its own
+		case r.key != cty.NilVal:
 			k += "[" + r.key.GoString() + "]"
 		}
-		if !seen[k] {
+		if r.explicit {
+			k += " (depends_on)"
+		}
+		if k == "" || !seen[k] {
 			seen[k] = true
 			n.resDeps = append(n.resDeps, r)
 		}
 	}
-	for i, r := range n.refs {
+	for _, r := range n.refs {
 		switch {
 		case resourceTypes[r.root]:
 			add(r)
 		case r.root == "local":
-			for _, dep := range n.deps {
-				if dep.d.key() == r.nodeKey() {
-					for _, rr := range dep.resDeps {
-						add(rr)
-					}
+			if dep := e.nodes[r.nodeKey()]; dep != nil {
+				for _, rr := range dep.resDeps {
+					rr.keyExpr = nil
+					rr.explicit = false
+					add(rr)
 				}
 			}
 		}
-		_ = i
 	}
-}
-
-// dependsOn expands a node's resource dependencies into instance addresses.
-func (e *evaluator) dependsOn(n *node) []Address {
-	var out []Address
-	seen := map[string]bool{}
-	for _, r := range n.resDeps {
-		for _, inst := range e.byBase[r.nodeKey()] {
-			if r.key != cty.NilVal && !keyMatches(inst.Addr.Key, r.key) {
-				continue
-			}
-			s := inst.Addr.String()
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, inst.Addr)
-			}
-		}
-	}
-	return out
-}
-
-func keyMatches(k any, v cty.Value) bool {
-	v, _ = v.Unmark()
-	switch k := k.(type) {
-	case string:
-		return v.Type() == cty.String && v.AsString() == k
-	case int:
-		if v.Type() != cty.Number {
-			return false
-		}
-		i, acc := v.AsBigFloat().Int64()
-		return acc == 0 && int(i) == k
-	}
-	return false
 }
 
 // hclCtx builds the evaluation context of a node from exactly the values it refers to,
@@ -304,7 +290,8 @@ func (e *evaluator) settings() hcl.Diagnostics {
 	ws := ""
 	if d := e.m.settings; d != nil {
 		hctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": e.varObj}, Functions: e.funcs}
-		vals, blocks, ds := evalBody(d.body, hctx)
+		eb, ds := evalBody(nil, d.body, hctx)
+		vals, blocks := eb.vals, eb.blocks
 		diags = append(diags, ds...)
 		s.RequiredVersion = str(vals["required_version"])
 		s.InsecureRegistries = strs(vals["insecure_registries"])
@@ -356,30 +343,88 @@ func env(environ []string, name string) string {
 	return ""
 }
 
+// evaluatedBody is a block body after evaluation.
+type evaluatedBody struct {
+	// vals holds the attributes' values; an attribute that failed to evaluate, or whose
+	// value derives from a declaration that failed, is absent.
+	vals map[string]cty.Value
+	// flows holds, for attributes with a prunable conditional, the value whose marks say
+	// what the attribute consumes (flow.go); the others' marks are in vals.
+	flows  map[string]cty.Value
+	blocks []*evaluatedBlock
+	// refs holds the address of every resource instance whose mark reaches a value of
+	// the body or of its nested blocks: what it consumes.
+	refs map[string]bool
+	// failed is set when an attribute derives from a declaration that failed: its
+	// diagnostic is reported already, and this body must not add another.
+	failed bool
+}
+
+// scanMarks records the resource marks of v and reports whether v derives from a
+// declaration that failed.
+func (b *evaluatedBody) scanMarks(v cty.Value) (failed bool) {
+	walkMarks(v, func(m any) bool {
+		switch m := m.(type) {
+		case refMark:
+			b.addRef(m.Addr)
+		case failedMark:
+			failed = true
+		}
+		return true
+	})
+	return failed
+}
+
+func (b *evaluatedBody) addRef(addr string) {
+	if b.refs == nil {
+		b.refs = map[string]bool{}
+	}
+	b.refs[addr] = true
+}
+
+// flow returns the value of attribute name whose marks say what it consumes.
+func (b *evaluatedBody) flow(name string) (cty.Value, bool) {
+	if v, ok := b.flows[name]; ok {
+		return v, true
+	}
+	v, ok := b.vals[name]
+	return v, ok
+}
+
 // evaluatedBlock is a nested block after evaluation.
 type evaluatedBlock struct {
+	evaluatedBody
 	Type     string
 	Labels   []string
 	DefRange hcl.Range
-	vals     map[string]cty.Value
-	exprs    map[string]hcl.Expression
+	attrs    hcl.Attributes // as written, even those that failed to evaluate
 	missing  hcl.Range
-	blocks   []*evaluatedBlock
 }
 
 // evalBody evaluates every non-static attribute of b (and its nested blocks) and
-// converts it to the type its schema declares. Null values count as absent.
-func evalBody(b *body, hctx *hcl.EvalContext) (map[string]cty.Value, []*evaluatedBlock, hcl.Diagnostics) {
+// converts it to the type its schema declares. Null values count as absent. d, when
+// set, is the declaration b belongs to: its conditionals are pruned for the marks.
+func evalBody(d *decl, b *body, hctx *hcl.EvalContext) (*evaluatedBody, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	vals := map[string]cty.Value{}
-	for _, a := range sortedAttrs(b.attrs) {
-		s := b.schema.attr(a.Name)
-		if s == nil || s.Kind == attrStatic {
-			continue
-		}
+	out := &evaluatedBody{vals: make(map[string]cty.Value, len(b.attrs))}
+	for _, a := range b.evaluated {
+		s := a.schema
 		v, ds := a.Expr.Value(hctx)
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
+			continue
+		}
+		var fv cty.Value
+		pruned := false
+		if d != nil {
+			fv, pruned = consumedValue(d.flowOf(a.Expr), hctx)
+		}
+		mv := v
+		if pruned {
+			mv = fv
+		}
+		if out.scanMarks(mv) {
+			out.failed = true
 			continue
 		}
 		if v.IsNull() {
@@ -393,30 +438,38 @@ func evalBody(b *body, hctx *hcl.EvalContext) (map[string]cty.Value, []*evaluate
 				continue
 			}
 			v = cv
+			if pruned {
+				fv, _ = convert.Convert(fv, s.Type)
+			}
 		}
-		vals[a.Name] = v
+		out.vals[a.Name] = v
+		if pruned {
+			if out.flows == nil {
+				out.flows = map[string]cty.Value{}
+			}
+			out.flows[a.Name] = fv
+		}
 	}
-	var blocks []*evaluatedBlock
 	for _, nb := range b.blocks {
-		v, bs, ds := evalBody(nb.body, hctx)
+		eb, ds := evalBody(d, nb.body, hctx)
 		diags = append(diags, ds...)
-		ex := map[string]hcl.Expression{}
-		for n, a := range nb.body.attrs {
-			ex[n] = a.Expr
+		out.failed = out.failed || eb.failed
+		for r := range eb.refs {
+			out.addRef(r)
 		}
-		blocks = append(blocks, &evaluatedBlock{Type: nb.Type, Labels: nb.Labels, DefRange: nb.DefRange, vals: v, exprs: ex, missing: nb.body.missing, blocks: bs})
+		out.blocks = append(out.blocks, &evaluatedBlock{evaluatedBody: *eb, Type: nb.Type, Labels: nb.Labels, DefRange: nb.DefRange, attrs: nb.body.attrs, missing: nb.body.missing})
 	}
-	return vals, blocks, diags
+	return out, diags
 }
 
 func (e *evaluator) evalOutput(n *node) hcl.Diagnostics {
-	vals, _, diags := evalBody(n.d.body, e.hclCtx(n))
-	v, ok := vals["value"]
+	eb, diags := evalBody(nil, n.d.body, e.hclCtx(n))
+	v, ok := eb.vals["value"]
 	if !ok {
 		v = cty.NullVal(cty.DynamicPseudoType)
 	}
 	sens := false
-	if s, ok := vals["sensitive"]; ok && s.IsKnown() {
+	if s, ok := eb.vals["sensitive"]; ok && s.IsKnown() {
 		s, _ = s.Unmark()
 		sens = s.True()
 	}
@@ -424,36 +477,43 @@ func (e *evaluator) evalOutput(n *node) hcl.Diagnostics {
 	return diags
 }
 
-// instanceKeys expands for_each / count into instance keys and their each/count values.
+// instance is one instance of a resource block: its key and its each/count values.
 type instance struct {
 	key   any
 	each  cty.Value // object{key, value}, or NilVal
 	count cty.Value // object{index}, or NilVal
 }
 
-func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) ([]instance, hcl.Diagnostics) {
+// expand expands for_each / count into instances. failed reports a for_each or count
+// that derives from a declaration that failed (whose error is reported already).
+func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, failed bool, diags hcl.Diagnostics) {
 	fe, hasFE := n.d.body.attrs["for_each"]
 	cnt, hasCount := n.d.body.attrs["count"]
 	if hasFE && hasCount {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Both for_each and count",
+		return nil, false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Both for_each and count",
 			Detail: "A resource can use for_each or count, not both; remove one of them.", Subject: cnt.NameRange.Ptr()}}
 	}
 	switch {
 	case hasFE:
 		v, diags := fe.Expr.Value(hctx)
 		if diags.HasErrors() {
-			return nil, diags
+			return nil, false, diags
 		}
-		v, _ = v.UnmarkDeep()
+		if hasFailed(v) {
+			return nil, true, diags
+		}
+		// each.value keeps the marks of what it came from (data flow); the keys are
+		// addresses and carry none.
+		v, top := v.Unmark()
 		bad := func(why string) hcl.Diagnostics {
 			return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
 				Detail: why, Subject: fe.Expr.Range().Ptr()})
 		}
 		if !v.IsWhollyKnown() {
-			return nil, bad("The for_each value depends on values known only after hashing (a .hash, .tag or .ref); use variables, locals or literals instead.")
+			return nil, false, bad("The for_each value depends on values known only after hashing (a .hash, .tag or .ref); use variables, locals or literals instead.")
 		}
 		if v.IsNull() {
-			return nil, bad("for_each is null; give a map or a set of strings.")
+			return nil, false, bad("for_each is null; give a map or a set of strings.")
 		}
 		ty := v.Type()
 		var out []instance
@@ -465,70 +525,84 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) ([]instance, hcl.Diag
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
+			out = make([]instance, 0, len(keys))
 			for _, k := range keys {
-				out = append(out, instance{key: k, each: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": m[k]})})
+				out = append(out, instance{key: k, each: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": m[k].WithMarks(top)})})
 			}
 		case ty.IsSetType() || ty.IsListType() || ty.IsTupleType():
 			if !ty.IsSetType() {
-				return nil, bad("for_each takes a map or a set of strings, not a list; wrap the list in toset(...).")
+				return nil, false, bad("for_each takes a map or a set of strings, not a list; wrap the list in toset(...).")
 			}
 			for it := v.ElementIterator(); it.Next(); {
 				_, ev := it.Element()
 				sv, err := convert.Convert(ev, cty.String)
 				if err != nil || sv.IsNull() {
-					return nil, bad("A set given to for_each must contain strings; convert the elements or use a map.")
+					return nil, false, bad("A set given to for_each must contain strings; convert the elements or use a map.")
 				}
+				sv, _ = sv.Unmark()
 				k := sv.AsString()
-				out = append(out, instance{key: k, each: cty.ObjectVal(map[string]cty.Value{"key": sv, "value": sv})})
+				out = append(out, instance{key: k, each: cty.ObjectVal(map[string]cty.Value{"key": sv, "value": sv.WithMarks(top)})})
 			}
 			sort.Slice(out, func(i, j int) bool { return out[i].key.(string) < out[j].key.(string) })
 		default:
-			return nil, bad(fmt.Sprintf("for_each takes a map or a set of strings, not a %s.", ty.FriendlyName()))
+			return nil, false, bad(fmt.Sprintf("for_each takes a map or a set of strings, not a %s.", ty.FriendlyName()))
 		}
-		return out, diags
+		return out, false, diags
 	case hasCount:
 		v, diags := cnt.Expr.Value(hctx)
 		if diags.HasErrors() {
-			return nil, diags
+			return nil, false, diags
+		}
+		if hasFailed(v) {
+			return nil, true, diags
 		}
 		v, _ = v.UnmarkDeep()
 		cv, err := convert.Convert(v, cty.Number)
 		if err != nil || cv.IsNull() || !cv.IsKnown() {
-			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
+			return nil, false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
 				Detail: "count must be a whole number known before hashing; use a literal, a variable or a local.", Subject: cnt.Expr.Range().Ptr()})
 		}
 		c, acc := cv.AsBigFloat().Int64()
 		if acc != 0 || c < 0 {
-			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
+			return nil, false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
 				Detail: "count must be a non-negative whole number.", Subject: cnt.Expr.Range().Ptr()})
 		}
 		out := make([]instance, c)
 		for i := range out {
 			out[i] = instance{key: i, count: cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}
 		}
-		return out, diags
+		return out, false, diags
 	}
-	return []instance{{}}, nil
+	return []instance{{}}, false, nil
 }
 
 func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 	hctx := e.hclCtx(n)
-	insts, diags := e.expand(n, hctx)
-	if diags.HasErrors() {
-		e.values[n.d.key()] = cty.DynamicVal
+	bi := &blockInstances{}
+	e.blocks[n.d.key()] = bi
+	insts, failed, diags := e.expand(n, hctx)
+	if failed || diags.HasErrors() {
+		e.values[n.d.key()] = failedVal
 		return diags
 	}
-	deps := e.dependsOn(n)
+	bi.list = make([]*Resource, 0, len(insts))
+	deps := e.depsOf(n)
 	_, hasFE := n.d.body.attrs["for_each"]
 	_, hasCount := n.d.body.attrs["count"]
-	elems := map[string]cty.Value{}
+	var elems map[string]cty.Value
 	var tuple []cty.Value
+	switch {
+	case hasFE:
+		elems = make(map[string]cty.Value, len(insts))
+	case hasCount:
+		tuple = make([]cty.Value, 0, len(insts))
+	}
 	var single cty.Value
 	for _, in := range insts {
 		ictx := hctx
 		if in.each != cty.NilVal || in.count != cty.NilVal {
 			ictx = hctx.NewChild()
-			ictx.Variables = map[string]cty.Value{}
+			ictx.Variables = make(map[string]cty.Value, 1)
 			if in.each != cty.NilVal {
 				ictx.Variables["each"] = in.each
 			}
@@ -537,11 +611,12 @@ func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 			}
 		}
 		addr := Address{Type: n.d.Kind, Name: n.d.Name, Key: in.key}
-		r := &Resource{Addr: addr, DeclRange: n.d.DeclRange, DependsOn: deps}
-		val, ds := e.evalInstance(n, r, ictx)
+		r := &Resource{Addr: addr, DeclRange: n.d.DeclRange, addr: addr.String()}
+		r.deps, r.DependsOn = deps.forInstance(e, ictx)
+		val, ds := e.evalInstance(n, r, ictx, deps)
 		diags = append(diags, ds...)
-		e.instances[addr.String()] = r
-		e.byBase[n.d.key()] = append(e.byBase[n.d.key()], r)
+		e.instances[r.addr] = r
+		bi.add(r)
 		e.cfg.Resources = append(e.cfg.Resources, r)
 		switch k := in.key.(type) {
 		case string:

@@ -201,20 +201,24 @@ func addrStrings(as []Address) []string {
 	return out
 }
 
+// TestGraphGolden renders the graph of ADR-005's configuration and of a keyed matrix,
+// whose kernel.k[each.key] references are edges to one instance each.
 func TestGraphGolden(t *testing.T) {
-	cfg := mustLoad(t, "testdata/adr005", EvalOptions{})
-	for _, tc := range []struct {
-		file  string
-		write func(*bytes.Buffer) error
-	}{
-		{"graph.dot", func(b *bytes.Buffer) error { return cfg.WriteDOT(b) }},
-		{"graph.mmd", func(b *bytes.Buffer) error { return cfg.WriteMermaid(b) }},
-	} {
-		var buf bytes.Buffer
-		if err := tc.write(&buf); err != nil {
-			t.Fatal(err)
+	for _, dir := range []string{"adr005", "matrix"} {
+		cfg := mustLoad(t, filepath.Join("testdata", dir), EvalOptions{})
+		for _, tc := range []struct {
+			file  string
+			write func(*bytes.Buffer) error
+		}{
+			{"graph.dot", func(b *bytes.Buffer) error { return cfg.WriteDOT(b) }},
+			{"graph.mmd", func(b *bytes.Buffer) error { return cfg.WriteMermaid(b) }},
+		} {
+			var buf bytes.Buffer
+			if err := tc.write(&buf); err != nil {
+				t.Fatal(err)
+			}
+			testenv.Golden(t, filepath.Join("testdata", dir, tc.file), buf.Bytes())
 		}
-		testenv.Golden(t, filepath.Join("testdata", "adr005", tc.file), buf.Bytes())
 	}
 }
 

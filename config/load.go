@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -70,6 +71,8 @@ type Module struct {
 	builders  []*decl
 	resources []*decl
 	outputs   []*decl
+	// mu serialises evaluations: pruning edits expression trees for a moment.
+	mu sync.Mutex
 }
 
 // decl is one named declaration: a variable, a local, a builder, a resource block or an
@@ -80,6 +83,8 @@ type decl struct {
 	DeclRange hcl.Range
 	body      *body          // nil for locals
 	expr      hcl.Expression // locals only
+	// flows caches the analysis of each expression (flow.go).
+	flows map[hcl.Expression]*exprFlow
 }
 
 func (d *decl) key() string { return d.Kind + "." + d.Name }
@@ -88,9 +93,17 @@ func (d *decl) key() string { return d.Kind + "." + d.Name }
 type body struct {
 	schema *blockSchema
 	attrs  hcl.Attributes
-	blocks []*nestedBlock
+	// evaluated lists the attributes evaluated per instance, in source order, with
+	// their schemas: computed once, as every instance walks them.
+	evaluated []schemaAttr
+	blocks    []*nestedBlock
 	// missing is where a missing attribute would go (for diagnostics).
 	missing hcl.Range
+}
+
+type schemaAttr struct {
+	*hcl.Attribute
+	schema *attrSchema
 }
 
 type nestedBlock struct {
@@ -222,6 +235,11 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 func decodeBody(b hcl.Body, s *blockSchema) (*body, hcl.Diagnostics) {
 	content, diags := b.Content(s.bodySchema())
 	out := &body{schema: s, attrs: content.Attributes, missing: content.MissingItemRange}
+	for _, a := range sortedAttrs(content.Attributes) {
+		if as := s.attr(a.Name); as != nil && as.Kind != attrStatic {
+			out.evaluated = append(out.evaluated, schemaAttr{a, as})
+		}
+	}
 	seen := map[string]hcl.Range{}
 	for _, blk := range content.Blocks {
 		ns := s.block(blk.Type)

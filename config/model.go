@@ -152,13 +152,16 @@ type Output struct {
 type Resource struct {
 	Addr      Address
 	DeclRange hcl.Range
-	// DependsOn lists the direct dependencies: every resource referenced by the block
-	// (both branches of a conditional) plus depends_on. Builders are not resources.
+	// DependsOn lists the direct dependencies: every resource instance referenced by the
+	// block (both branches of a conditional) plus depends_on. A reference indexed by a
+	// key the instance knows (kernel.k[each.key]) names that one instance; otherwise
+	// every instance of the referenced block. Builders are not resources.
 	DependsOn []Address
-	// Consumes is the part of DependsOn whose values this instance actually uses: the
-	// branch a conditional took, every reference in its attributes, and depends_on. Only
-	// these enter the hash and make it follow a rebuild, so one instance of a matrix is
-	// not rebuilt for a resource only its other branch names.
+	// Consumes is the part of DependsOn whose values reach this instance's evaluated
+	// attributes (data flow, by cty marks; a conditional with a known condition only
+	// through the branch it took), plus depends_on. Only these enter the hash and make
+	// it follow a rebuild, so one instance of a matrix is not rebuilt for a resource
+	// only its other branch names. Never nil after evaluation.
 	Consumes []Address
 	// Platform of a build or profile ("linux/arm64"); empty for sources and images.
 	Platform string
@@ -181,6 +184,12 @@ type Resource struct {
 	Image   *ImageSpec
 	Build   *BuildSpec
 	Profile *ProfileSpec
+
+	// Kept by the evaluator so that nothing is looked up by address string twice: the
+	// address as a string, and the instances of DependsOn and Consumes.
+	addr     string
+	deps     []*Resource
+	consumed []*Resource
 }
 
 // hashInput is what r contributes to the hash of a resource that consumes it: its hash,

@@ -17,6 +17,11 @@ type ref struct {
 	// key is a literal instance key that directly follows the name (kernel.a["x"]);
 	// cty.NilVal when absent or not literal.
 	key cty.Value
+	// keyExpr is a key expression that directly follows the name (kernel.a[each.key]),
+	// outside any for body; it is evaluated per instance.
+	keyExpr hcl.Expression
+	// explicit marks a depends_on entry.
+	explicit bool
 }
 
 func (r ref) nodeKey() string {
@@ -195,14 +200,19 @@ func (ns names) references(d *decl) ([]ref, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var refs []ref
 	for _, e := range d.exprs() {
+		keyed := d.flowOf(e).keyed
 		for _, t := range e.Variables() {
 			r, diag, ok := ns.resolve(t, d)
 			if diag != nil {
 				diags = append(diags, diag)
 			}
-			if ok {
-				refs = append(refs, r)
+			if !ok {
+				continue
 			}
+			if k, ok := keyed[t.SourceRange()]; ok && r.key == cty.NilVal && resourceTypes[r.root] {
+				r.keyExpr = k
+			}
+			refs = append(refs, r)
 		}
 	}
 	if d.body == nil {
@@ -223,6 +233,7 @@ func (ns names) references(d *decl) ([]ref, hcl.Diagnostics) {
 				diags = append(diags, diag)
 			}
 			if ok {
+				r.explicit = true
 				refs = append(refs, r)
 			}
 		}

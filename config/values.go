@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"math/big"
+	"slices"
+	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -17,19 +19,16 @@ type refMark struct {
 	Addr string // instance address, e.g. extension.hailort or profile.p["a"]
 }
 
-// refsOf returns the resource marks anywhere in v.
+// refsOf returns the resource marks anywhere in v, in a stable order.
 func refsOf(v cty.Value) []refMark {
-	_, pvm := v.UnmarkDeepWithPaths()
-	seen := map[refMark]bool{}
 	var out []refMark
-	for _, pm := range pvm {
-		for m := range pm.Marks {
-			if rm, ok := m.(refMark); ok && !seen[rm] {
-				seen[rm] = true
-				out = append(out, rm)
-			}
+	walkMarks(v, func(m any) bool {
+		if rm, ok := m.(refMark); ok && !slices.Contains(out, rm) {
+			out = append(out, rm)
 		}
-	}
+		return true
+	})
+	slices.SortFunc(out, func(a, b refMark) int { return strings.Compare(a.Addr, b.Addr) })
 	return out
 }
 
@@ -44,14 +43,20 @@ func topRefs(v cty.Value) []refMark {
 	return out
 }
 
-// stripRefMarks removes resource marks but keeps every other mark (sensitive).
+// stripRefMarks removes the evaluator's own marks (resource, failed) but keeps every
+// other mark (sensitive).
 func stripRefMarks(v cty.Value) cty.Value {
+	if !v.ContainsMarked() {
+		return v
+	}
 	uv, pvm := v.UnmarkDeepWithPaths()
 	var keep []cty.PathValueMarks
 	for _, pm := range pvm {
 		ms := make(cty.ValueMarks)
 		for m := range pm.Marks {
-			if _, ok := m.(refMark); !ok {
+			switch m.(type) {
+			case refMark, failedMark:
+			default:
 				ms[m] = struct{}{}
 			}
 		}
@@ -195,7 +200,7 @@ func (e *evaluator) resourceValue(r *Resource) cty.Value {
 		attrs["ref"] = ref
 		attrs["stage"] = stage
 	}
-	return cty.ObjectVal(attrs).Mark(refMark{Type: r.Addr.Type, Addr: r.Addr.String()})
+	return cty.ObjectVal(attrs).Mark(refMark{Type: r.Addr.Type, Addr: r.addr})
 }
 
 // hashOf is the value a reference to the resource at addr contributes to a hash.

@@ -486,9 +486,14 @@ func (a *applier) startProgress(ctx context.Context) func() {
 }
 
 // dependencyDigests returns what r consumed: each upstream build or image and its digest.
+// A dependency only the untaken branch of a conditional names is not recorded (SPEC §2).
 func (a *applier) dependencyDigests(r *config.Resource) map[string]string {
 	out := map[string]string{}
-	for _, d := range r.DependsOn {
+	deps := r.Consumes
+	if deps == nil { // a configuration not built by the evaluator
+		deps = r.DependsOn
+	}
+	for _, d := range deps {
 		if d.Type == config.TypeSource {
 			continue
 		}

@@ -39,8 +39,9 @@ profile "talos" {
   # together. validate names both kernels if they ever disagree.
   #
   # As in Terraform, both branches of a conditional are dependencies: the cm4 instances
-  # also wait for (and hash in) the sovereign builds. If the cm4 images must not follow
-  # kernel rebuilds, split them into their own profile block.
+  # also wait for the sovereign builds. But each instance consumes only the branch its
+  # condition takes, so only that branch enters its hash: the cm4 instances are not
+  # rebuilt when the sovereign kernel, installer or extension is.
   installer = each.value.sovereign ? installer.sovereign.ref : image.upstream_installer.ref
   imager    = each.value.sovereign ? installer.sovereign.stage["imager"].ref : image.upstream_imager.ref
   extensions = (
