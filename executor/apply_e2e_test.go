@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/planner"
 )
 
@@ -50,7 +51,7 @@ func TestApplyFactory(t *testing.T) {
 		t.Errorf("registry kernel:%s = %s, state %s", k.Tag, got, k.Digest)
 	}
 	checkProfiles(t, f, st)
-	cert, err := executor.FetchCertificate(ctx, f.repo+"/kernel", k.Digest, []string{f.registry})
+	cert, err := executor.FetchCertificate(ctx, oci.New(oci.WithInsecure(f.registry)), f.repo+"/kernel", k.Digest)
 	if err != nil {
 		t.Errorf("the kernel's certificate is not stored next to its image: %v", err)
 	} else if !bytes.Equal(cert.Raw, k.SigningCert) {

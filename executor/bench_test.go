@@ -16,6 +16,7 @@ import (
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/buildkit"
 	"github.com/urmanac/sovos/hashing"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
@@ -132,9 +133,9 @@ func BenchmarkApply8(b *testing.B) {
 			Drivers: func(context.Context, string) (*buildkit.Driver, error) {
 				return e.driver, nil
 			},
-			Writer:             state.NewWriter(backend, working, nil),
-			Dir:                e.dir,
-			InsecureRegistries: []string{e.registry},
+			Writer:   state.NewWriter(backend, working, nil),
+			Dir:      e.dir,
+			Registry: oci.New(oci.WithInsecure(e.registry)),
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 // Media types of the signing-certificate artifact stored next to each kernel image: an
@@ -34,17 +34,12 @@ func (m rawManifest) RawManifest() ([]byte, error) { return m, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 
 // PushCertificate stores cert (DER) as an artifact referring to image@digest.
-func PushCertificate(ctx context.Context, image, digest string, cert *x509.Certificate, insecure []string, opts ...remote.Option) error {
-	var nopts []name.Option
-	if insecureRef(image, insecure) {
-		nopts = append(nopts, name.Insecure)
-	}
-	repo, err := name.NewRepository(image, nopts...)
+func PushCertificate(ctx context.Context, reg *oci.Client, image, digest string, cert *x509.Certificate) error {
+	repo, err := reg.NewRepository(image)
 	if err != nil {
 		return err
 	}
-	opts = append(opts, remote.WithContext(ctx))
-	subject, err := remote.Head(repo.Digest(digest), opts...)
+	subject, err := reg.Head(ctx, repo.Digest(digest))
 	if err != nil {
 		return fmt.Errorf("reading %s@%s: %w", image, digest, err)
 	}
@@ -52,7 +47,7 @@ func PushCertificate(ctx context.Context, image, digest string, cert *x509.Certi
 	layer := static.NewLayer(cert.Raw, CertMediaType)
 	var descs []v1.Descriptor
 	for _, l := range []v1.Layer{cfg, layer} {
-		if err := remote.WriteLayer(repo, l, opts...); err != nil {
+		if err := reg.WriteLayer(ctx, repo, l); err != nil {
 			return fmt.Errorf("uploading the certificate: %w", err)
 		}
 		d, _ := l.Digest()
@@ -77,24 +72,22 @@ func PushCertificate(ctx context.Context, image, digest string, cert *x509.Certi
 	if err != nil {
 		return err
 	}
-	if err := remote.Put(repo.Digest(h.String()), rawManifest(raw), opts...); err != nil {
+	// A referrer of the kernel: where the registry has no referrers API, pushing it
+	// rewrites the kernel's referrers index, one push per subject at a time.
+	defer reg.LockSubject(repo.Digest(digest))()
+	if err := reg.Put(ctx, repo.Digest(h.String()), rawManifest(raw)); err != nil {
 		return fmt.Errorf("pushing the certificate artifact: %w", err)
 	}
 	return nil
 }
 
 // FetchCertificate finds the signing certificate stored next to image@digest.
-func FetchCertificate(ctx context.Context, image, digest string, insecure []string, opts ...remote.Option) (*x509.Certificate, error) {
-	var nopts []name.Option
-	if insecureRef(image, insecure) {
-		nopts = append(nopts, name.Insecure)
-	}
-	repo, err := name.NewRepository(image, nopts...)
+func FetchCertificate(ctx context.Context, reg *oci.Client, image, digest string) (*x509.Certificate, error) {
+	repo, err := reg.NewRepository(image)
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, remote.WithContext(ctx))
-	idx, err := remote.Referrers(repo.Digest(digest), opts...)
+	idx, err := reg.Referrers(ctx, repo.Digest(digest))
 	if err != nil {
 		return nil, fmt.Errorf("listing what refers to %s@%s: %w", image, digest, err)
 	}
@@ -106,7 +99,7 @@ func FetchCertificate(ctx context.Context, image, digest string, insecure []stri
 		if m.ArtifactType != CertArtifactType {
 			continue
 		}
-		desc, err := remote.Get(repo.Digest(m.Digest.String()), opts...)
+		desc, err := reg.Get(ctx, repo.Digest(m.Digest.String()))
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +111,7 @@ func FetchCertificate(ctx context.Context, image, digest string, insecure []stri
 			if l.MediaType != CertMediaType {
 				continue
 			}
-			layer, err := remote.Layer(repo.Digest(l.Digest.String()), opts...)
+			layer, err := reg.Layer(ctx, repo.Digest(l.Digest.String()))
 			if err != nil {
 				return nil, err
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/buildkit"
 	"github.com/urmanac/sovos/hashing"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
@@ -87,7 +88,7 @@ func (f *factory) plan(promote bool) *planner.Plan {
 		f.t.Fatal(err)
 	}
 	p, err := planner.Build(ctx, cfg, prior, digest, planner.Options{
-		Refresh: true, Promote: promote, Insecure: cfg.Settings.InsecureRegistries,
+		Refresh: true, Promote: promote, Registry: oci.New(oci.WithInsecure(cfg.Settings.InsecureRegistries...)),
 	})
 	if err != nil {
 		f.t.Fatal(err)
@@ -107,7 +108,7 @@ func (f *factory) apply(ctx context.Context, p *planner.Plan, opts executor.Opti
 	}
 	opts.Writer = state.NewWriter(f.backend, s, nil)
 	opts.Dir = f.dir
-	opts.InsecureRegistries = p.Config.Settings.InsecureRegistries
+	opts.Registry = oci.New(oci.WithInsecure(p.Config.Settings.InsecureRegistries...))
 	if opts.Parallelism == 0 {
 		opts.Parallelism = 4
 	}

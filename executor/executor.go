@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/hashicorp/go-hclog"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/util/progress/progressui"
@@ -20,6 +18,7 @@ import (
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor/buildkit"
 	"github.com/urmanac/sovos/executor/dag"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
@@ -48,11 +47,11 @@ type Options struct {
 	// ProgressMode is auto, tty, plain, rawjson or quiet (default auto).
 	ProgressMode string
 	Logger       hclog.Logger
-	// InsecureRegistries are reached over plain HTTP by sovos's own registry calls and
-	// BuildKit pushes, and get forceInsecure in imager profiles.
-	InsecureRegistries []string
-	Keychain           authn.Keychain
-	Transport          http.RoundTripper
+	// Registry makes sovos's own registry calls (certificates, verification,
+	// promotion) and says which registries are plain HTTP: BuildKit pushes to those
+	// with registry.insecure, and imager profiles get forceInsecure for them. nil
+	// means oci.New().
+	Registry *oci.Client
 }
 
 // Outcome is how one resource ended.
@@ -217,6 +216,9 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 	}
 	if opts.CacheDir == "" {
 		opts.CacheDir = filepath.Join(opts.Dir, ".sovos", "cache")
+	}
+	if opts.Registry == nil {
+		opts.Registry = oci.New()
 	}
 	a := &applier{
 		p: p, opts: opts, log: opts.Logger,

@@ -96,7 +96,7 @@ func (a *applier) request(ctx context.Context, r *config.Resource) (buildkit.Req
 		Image:              b.Image,
 		Tag:                r.Tag,
 		Annotations:        map[string]string{planner.AnnotationHash: r.Hash},
-		InsecureRegistries: a.opts.InsecureRegistries,
+		InsecureRegistries: a.opts.Registry.InsecureHosts(),
 	}
 	if b.Frontend != "" {
 		if req.Frontend, _, err = a.pin(b.Frontend); err != nil {
@@ -189,7 +189,7 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 		art.cert = cert
 		// Next to the kernel image, so a kernel adopted without a state (a lost state, a
 		// new workspace) still has its certificate.
-		if err := PushCertificate(ctx, art.image, art.digest, cert, a.opts.InsecureRegistries, a.remoteOptions(ctx)...); err != nil {
+		if err := PushCertificate(ctx, a.opts.Registry, art.image, art.digest, cert); err != nil {
 			a.log.Warn("could not store the signing certificate next to the kernel image", "address", c.Address, "error", err)
 		}
 	}
@@ -212,7 +212,7 @@ func (a *applier) adopt(ctx context.Context, c *planner.ResourceChange) error {
 			}
 		}
 		if art.cert == nil {
-			cert, err := FetchCertificate(ctx, art.image, art.digest, a.opts.InsecureRegistries, a.remoteOptions(ctx)...)
+			cert, err := FetchCertificate(ctx, a.opts.Registry, art.image, art.digest)
 			if err != nil {
 				a.log.Warn("adopted kernel without its signing certificate: extensions built on it cannot be verified until it is rebuilt (-replace)", "address", c.Address, "error", err)
 			} else {
@@ -288,7 +288,7 @@ func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange
 		return fmt.Errorf("%s: its kernel %s has no recorded signing certificate, so its modules cannot be checked; declare signing_cert in %s and rebuild it (sovos apply -replace=%s)", c.Address, kaddr, kaddr, kaddr)
 	}
 	ref := art.image + "@" + art.digest
-	rep, err := a.checkImage(ctx, ref, r.Platform, kart.cert)
+	rep, err := verify.CheckRef(ctx, a.opts.Registry, ref, r.Platform, kart.cert)
 	if err != nil {
 		return fmt.Errorf("%s: verifying %s: %w", c.Address, ref, err)
 	}

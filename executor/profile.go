@@ -144,7 +144,7 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 		Address:     addr,
 		Annotations: map[string]string{planner.AnnotationHash: r.Hash},
 		LocalDirs:   map[string]string{"profile": tmp},
-		Insecure:    insecureRef(r.Profile.Image, a.opts.InsecureRegistries),
+		Insecure:    a.opts.Registry.Insecure(r.Profile.Image),
 	}
 	if r.Profile.Image != "" {
 		exp.Image = r.Profile.Image + ":" + r.Tag
@@ -174,7 +174,7 @@ func (a *applier) renderProfile(r *config.Resource) ([]byte, error) {
 			return err
 		}
 		w(indent, "%simageRef: %s", first, q(pinned))
-		if insecureRef(pinned, a.opts.InsecureRegistries) {
+		if a.opts.Registry.Insecure(pinned) {
 			w(indent+len(first)/2, "forceInsecure: true")
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor/dag"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
@@ -45,7 +46,7 @@ func profileApplier(t *testing.T) (*applier, *config.Resource) {
 		{Address: "extension.hailort", Image: "ghcr.io/urmanac/hailort", Digest: dExt},
 	}}
 	p := &planner.Plan{Config: &config.Config{Resources: []*config.Resource{inst, ext, prof}}, Prior: prior}
-	a := &applier{p: p, opts: Options{InsecureRegistries: []string{"127.0.0.1:5000"}},
+	a := &applier{p: p, opts: Options{Registry: oci.New(oci.WithInsecure("127.0.0.1:5000"))},
 		artifacts: map[string]*artifact{}, verified: map[string]string{}, refs: map[string]refTarget{}}
 	a.index()
 	return a, prof

@@ -2,81 +2,17 @@ package executor
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
-	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
-
-// nameOptions parses references to plain-HTTP registries as such.
-func (a *applier) nameOptions(ref string) []name.Option {
-	if insecureRef(ref, a.opts.InsecureRegistries) {
-		return []name.Option{name.Insecure}
-	}
-	return nil
-}
-
-func (a *applier) remoteOptions(ctx context.Context) []remote.Option {
-	kc := a.opts.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if a.opts.Transport != nil {
-		opts = append(opts, remote.WithTransport(a.opts.Transport))
-	}
-	return opts
-}
-
-// insecureRef reports whether ref's registry is one of the plain-HTTP registries.
-func insecureRef(ref string, insecure []string) bool {
-	r, err := name.ParseReference(ref, name.WeakValidation)
-	if err != nil {
-		return false
-	}
-	return slices.Contains(insecure, r.Context().RegistryStr())
-}
-
-// checkImage fetches ref and checks its modules against cert.
-func (a *applier) checkImage(ctx context.Context, ref, platform string, cert *x509.Certificate) (*verify.Report, error) {
-	return CheckImageRef(ctx, ref, platform, cert, a.opts.InsecureRegistries, a.remoteOptions(ctx)...)
-}
-
-// CheckImageRef is verify.CheckImage on the image ref names (for platform, when ref is
-// an index), reaching the registries listed in insecure over plain HTTP.
-func CheckImageRef(ctx context.Context, ref, platform string, cert *x509.Certificate, insecure []string, opts ...remote.Option) (*verify.Report, error) {
-	var nopts []name.Option
-	if insecureRef(ref, insecure) {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := name.ParseReference(ref, nopts...)
-	if err != nil {
-		return nil, err
-	}
-	if platform != "" {
-		p, err := v1.ParsePlatform(platform)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, remote.WithPlatform(*p))
-	}
-	img, err := remote.Image(r, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return verify.CheckImage(ctx, img, cert)
-}
 
 // promote moves every stable tag of the plan's resources to the resource's digest, in
 // dependency order, and records it. An extension's tags move only when this exact digest
@@ -107,7 +43,8 @@ func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
 		if c.Prior != nil {
 			prior = c.Prior.Tags
 		}
-		src, err := name.ParseReference(art.image+"@"+art.digest, a.nameOptions(art.image)...)
+		reg := a.opts.Registry
+		src, err := reg.ParseReference(art.image + "@" + art.digest)
 		if err != nil {
 			return done, fmt.Errorf("%s: promoting: %w", c.Address, err)
 		}
@@ -119,15 +56,15 @@ func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
 			}
 			if desc == nil {
 				// One manifest read per resource; tagging re-puts the manifest only.
-				if desc, err = remote.Get(src, a.remoteOptions(ctx)...); err != nil {
+				if desc, err = reg.Get(ctx, src); err != nil {
 					return done, fmt.Errorf("%s: promoting: reading %s: %w", c.Address, src, err)
 				}
 			}
-			dst, err := name.NewTag(art.image+":"+t, a.nameOptions(art.image)...)
+			dst, err := reg.NewTag(art.image + ":" + t)
 			if err != nil {
 				return done, fmt.Errorf("%s: stable tag %q: %w", c.Address, t, err)
 			}
-			if err := remote.Tag(dst, desc, a.remoteOptions(ctx)...); err != nil {
+			if err := reg.Tag(ctx, dst, desc); err != nil {
 				return done, fmt.Errorf("%s: moving %s to %s: %w", c.Address, dst, art.digest, err)
 			}
 			moved[t] = art.digest

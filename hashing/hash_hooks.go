@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 // HasherOptions configure a Hasher.
@@ -19,13 +17,11 @@ type HasherOptions struct {
 	CacheDir string
 	// Refresh allows registry lookups for unpinned images (plan -refresh).
 	Refresh bool
-	// Insecure lists plain-HTTP registry hosts (sovos.insecure_registries).
-	Insecure []string
 	// KnownDigests maps an image resource's address to the digest the state recorded;
 	// with Refresh false it is where unpinned images get their digest.
 	KnownDigests map[string]string
-	Keychain     authn.Keychain
-	Transport    http.RoundTripper
+	// Registry resolves unpinned images; nil means oci.New().
+	Registry *oci.Client
 }
 
 // SourceInput records what a source's hash was computed from, so the planner can say
@@ -69,12 +65,7 @@ var _ config.Hooks = (*Hasher)(nil)
 func NewHasher(opts HasherOptions) *Hasher {
 	return &Hasher{
 		sources: NewSourceHasher(opts.CacheDir),
-		images: &ImageResolver{
-			Refresh:   opts.Refresh,
-			Insecure:  opts.Insecure,
-			Keychain:  opts.Keychain,
-			Transport: opts.Transport,
-		},
+		images:  &ImageResolver{Refresh: opts.Refresh, Registry: opts.Registry},
 		known:   opts.KnownDigests,
 		srcInfo: map[string]SourceInput{},
 		imgInfo: map[string]ImageInput{},

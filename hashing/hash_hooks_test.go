@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 func sourceRes(name string, s config.SourceSpec) *config.Resource {
@@ -68,8 +69,7 @@ func TestHasherImages(t *testing.T) {
 	nn := &noNetwork{t: t}
 	h := NewHasher(HasherOptions{
 		KnownDigests: map[string]string{"image.recorded": testDigest},
-		Transport:    nn,
-		Keychain:     authn.NewMultiKeychain(),
+		Registry:     oci.New(oci.WithTransport(nn), oci.WithKeychain(authn.NewMultiKeychain())),
 	})
 	if d, err := h.ImageDigest(ctx, imageRes("pinned", config.ImageSpec{Ref: "ghcr.io/a/b:1", Digest: testDigest})); err != nil || d != testDigest {
 		t.Errorf("pinned: %q, %v", d, err)
@@ -90,7 +90,7 @@ func TestHasherImages(t *testing.T) {
 
 	// With refresh, against the in-process registry.
 	host, ref, want := testRegistry(t, nil)
-	h = NewHasher(HasherOptions{Refresh: true, Insecure: []string{host}, Keychain: authn.NewMultiKeychain(),
+	h = NewHasher(HasherOptions{Refresh: true, Registry: oci.New(oci.WithInsecure(host), oci.WithKeychain(authn.NewMultiKeychain())),
 		KnownDigests: map[string]string{"image.i": testDigest}})
 	if d, err := h.ImageDigest(ctx, imageRes("i", config.ImageSpec{Ref: ref})); err != nil || d != want {
 		t.Errorf("registry: %q, %v; want %s", d, err, want)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"slices"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 // ImageResolver turns image references into manifest digests. A pinned digest never
@@ -21,12 +18,9 @@ import (
 type ImageResolver struct {
 	// Refresh allows registry lookups.
 	Refresh bool
-	// Insecure lists registry hosts ("127.0.0.1:5000") spoken to over plain HTTP.
-	Insecure []string
-	// Keychain defaults to authn.DefaultKeychain (the Docker config and its helpers).
-	Keychain authn.Keychain
-	// Transport defaults to remote.DefaultTransport.
-	Transport http.RoundTripper
+	// Registry makes the lookups (plain HTTP, credentials, deadlines); nil means
+	// oci.New().
+	Registry *oci.Client
 }
 
 // Resolve returns the digest ("sha256:...") of ref. In order: pinnedDigest (the image
@@ -68,54 +62,36 @@ func (r *ImageResolver) resolve(ctx context.Context, ref, pinnedDigest, knownDig
 		}
 		return "", "", fmt.Errorf("image %s has no pinned digest and none is recorded in the state, and -refresh=false forbids asking the registry: pin it with digest = \"sha256:...\" or plan with -refresh=true", ref)
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(r.keychain())}
-	if r.Transport != nil {
-		opts = append(opts, remote.WithTransport(r.Transport))
-	}
-	desc, err := remote.Head(parsed, opts...)
+	desc, err := r.registry().Head(ctx, parsed)
 	if err == nil {
 		return desc.Digest.String(), digestFromRegistry, nil
 	}
 	// Some registries answer HEAD without a digest header or not at all; a GET of the
-	// manifest works everywhere. A network failure would only fail twice, so it is
-	// reported at once.
+	// manifest works everywhere. A failure to reach the registry (the client's own
+	// errors, which name it) would only fail twice, so it is reported at once.
 	var terr *transport.Error
 	if !errors.As(err, &terr) || ctx.Err() != nil {
-		return "", "", imageError(ref, err)
+		return "", "", fmt.Errorf("resolving image %s: %w", ref, err)
 	}
-	got, gerr := remote.Get(parsed, opts...)
+	got, gerr := r.registry().Get(ctx, parsed)
 	if gerr != nil {
-		return "", "", imageError(ref, gerr)
+		return "", "", fmt.Errorf("resolving image %s: %w", ref, gerr)
 	}
 	return got.Digest.String(), digestFromRegistry, nil
 }
 
-func imageError(ref string, err error) error {
-	var nerr net.Error
-	var operr *net.OpError
-	if errors.As(err, &operr) || errors.As(err, &nerr) {
-		return fmt.Errorf("resolving image %s: registry unreachable: %w", ref, err)
+func (r *ImageResolver) registry() *oci.Client {
+	if r.Registry == nil {
+		r.Registry = oci.New()
 	}
-	return fmt.Errorf("resolving image %s: %w", ref, err)
+	return r.Registry
 }
 
-func (r *ImageResolver) keychain() authn.Keychain {
-	if r.Keychain != nil {
-		return r.Keychain
-	}
-	return authn.DefaultKeychain
-}
-
-// parse reads ref, as plain HTTP when its registry is listed in Insecure.
+// parse reads ref (as plain HTTP when its registry is in insecure_registries).
 func (r *ImageResolver) parse(ref string) (name.Reference, error) {
-	parsed, err := name.ParseReference(ref)
+	parsed, err := r.registry().ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", ref, err)
-	}
-	if slices.Contains(r.Insecure, parsed.Context().RegistryStr()) {
-		if parsed, err = name.ParseReference(ref, name.Insecure); err != nil {
-			return nil, fmt.Errorf("image reference %q: %w", ref, err)
-		}
 	}
 	return parsed, nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
@@ -51,7 +53,7 @@ func TestResolveWithoutNetwork(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &ImageResolver{Refresh: tt.refresh, Transport: nn, Keychain: authn.NewMultiKeychain()}
+			r := &ImageResolver{Refresh: tt.refresh, Registry: oci.New(oci.WithTransport(nn), oci.WithKeychain(authn.NewMultiKeychain()))}
 			got, err := r.Resolve(context.Background(), tt.ref, tt.pin, tt.known)
 			if tt.errStr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errStr) {
@@ -113,7 +115,7 @@ func TestResolveRegistry(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	r := &ImageResolver{Refresh: true, Insecure: []string{host}, Keychain: authn.NewMultiKeychain()}
+	r := &ImageResolver{Refresh: true, Registry: oci.New(oci.WithInsecure(host), oci.WithKeychain(authn.NewMultiKeychain()))}
 	heads.Store(0)
 	gets.Store(0)
 	got, err := r.Resolve(context.Background(), ref, "", "sha256:stale-from-state")
@@ -144,9 +146,9 @@ func TestResolveUnreachable(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close() // nothing listens there any more
 	ref := host + "/x/y:1"
-	r := &ImageResolver{Refresh: true, Insecure: []string{host}, Keychain: authn.NewMultiKeychain()}
+	r := &ImageResolver{Refresh: true, Registry: oci.New(oci.WithInsecure(host), oci.WithKeychain(authn.NewMultiKeychain()))}
 	_, err := r.Resolve(context.Background(), ref, "", "")
-	if err == nil || !strings.Contains(err.Error(), "resolving image "+ref+": registry unreachable") {
+	if err == nil || !strings.Contains(err.Error(), "resolving image "+ref+": cannot reach the registry "+host) || strings.Count(err.Error(), "cannot reach") != 1 {
 		t.Errorf("got %v", err)
 	}
 }

@@ -6,11 +6,9 @@ package planner
 
 import (
 	"encoding/json"
-	"net/http"
-
-	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -168,10 +166,8 @@ type Options struct {
 	Refresh bool
 	// Promote plans moving each resource's stable tags to its digest.
 	Promote bool
-	// Insecure lists plain-HTTP registries (host[:port]).
-	Insecure  []string
-	Keychain  authn.Keychain
-	Transport http.RoundTripper
+	// Registry makes the refresh's registry calls; nil means oci.New().
+	Registry *oci.Client
 	// Concurrency bounds concurrent registry requests (default 16).
 	Concurrency int
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/hashing"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
@@ -159,7 +160,8 @@ func TestPlanAgainstCNCFRegistry(t *testing.T) {
 	digests := push(t, cfg, nil, nil)
 	prior := appliedWith(t, cfg, false, digests)
 	tr := &countingTransport{inner: http.DefaultTransport}
-	backend, err := state.NewRegistry(host+"/urmanac/sovos-state", "main", state.WithInsecure(true), state.WithTransport(tr), state.WithKeychain(authn.NewMultiKeychain()))
+	backend, err := state.NewRegistry(host+"/urmanac/sovos-state", "main",
+		state.WithClient(oci.New(oci.WithInsecure(host), oci.WithTransport(tr), oci.WithKeychain(authn.NewMultiKeychain()))))
 	if err != nil {
 		t.Fatal(err)
 	}

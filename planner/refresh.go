@@ -3,19 +3,16 @@ package planner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 // registryView is what the plan learned from the registry: the tags of every repository
@@ -42,11 +39,10 @@ func (v *registryView) has(repo, tag string) bool {
 // tags/list and nothing else (go-containerregistry would otherwise ping and authenticate
 // again for each repository).
 type refresher struct {
-	opts     Options
-	insecure []string
-	jobs     int
-	mu       sync.Mutex
-	pullers  map[string]*remote.Puller // by registry
+	client  *oci.Client
+	jobs    int
+	mu      sync.Mutex
+	pullers map[string]*remote.Puller // by registry
 }
 
 func newRefresher(opts Options) *refresher {
@@ -54,7 +50,11 @@ func newRefresher(opts Options) *refresher {
 	if jobs <= 0 {
 		jobs = 16
 	}
-	return &refresher{opts: opts, insecure: opts.Insecure, jobs: jobs, pullers: map[string]*remote.Puller{}}
+	c := opts.Registry
+	if c == nil {
+		c = oci.New()
+	}
+	return &refresher{client: c, jobs: jobs, pullers: map[string]*remote.Puller{}}
 }
 
 // connect authenticates to every registry holding one of repos (concurrently), scoped to
@@ -63,7 +63,7 @@ func (rf *refresher) connect(ctx context.Context, repos []string) error {
 	scopes := map[string][]string{}
 	regs := map[string]name.Registry{}
 	for _, s := range repos {
-		r, err := name.NewRepository(s, rf.nameOptions(s)...)
+		r, err := rf.client.NewRepository(s)
 		if err != nil {
 			return fmt.Errorf("image repository %q: %w", s, err)
 		}
@@ -71,39 +71,15 @@ func (rf *refresher) connect(ctx context.Context, repos []string) error {
 		regs[key] = r.Registry
 		scopes[key] = append(scopes[key], r.Scope(transport.PullScope))
 	}
-	kc := rf.opts.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	inner := rf.opts.Transport
-	if inner == nil {
-		inner = remote.DefaultTransport
-	}
-	inner = transport.NewRetry(inner)
 	keys := make([]string, 0, len(regs))
 	for k := range regs {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	return rf.each(ctx, keys, func(ctx context.Context, key string) error {
-		reg := regs[key]
-		auth, err := authn.Resolve(ctx, kc, reg)
+		p, err := rf.client.Connect(ctx, regs[key], scopes[key])
 		if err != nil {
-			return fmt.Errorf("credentials for %s: %w", key, err)
-		}
-		tr, err := transport.NewWithContext(ctx, reg, auth, inner, scopes[key])
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) {
-				return fmt.Errorf("cannot reach the registry %s: %w; is it running, and is the address right?", key, err)
-			}
-			return fmt.Errorf("connecting to %s: %w", key, err)
-		}
-		// A *transport.Wrapper tells go-containerregistry the transport is already
-		// authenticated: it neither pings nor wraps it again.
-		p, err := remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(tr))
-		if err != nil {
-			return fmt.Errorf("connecting to %s: %w", key, err)
+			return err
 		}
 		rf.mu.Lock()
 		rf.pullers[key] = p
@@ -118,24 +94,13 @@ func (rf *refresher) puller(reg string) *remote.Puller {
 	return rf.pullers[reg]
 }
 
-func (rf *refresher) nameOptions(s string) []name.Option {
-	host := s
-	if i := strings.IndexByte(host, '/'); i >= 0 {
-		host = host[:i]
-	}
-	if slices.Contains(rf.insecure, host) {
-		return []name.Option{name.Insecure}
-	}
-	return nil
-}
-
 // listTags fetches the tag list of every repository, concurrently: one tags/list per
 // repository (plus its pages), however many resources push there.
 func (rf *refresher) listTags(ctx context.Context, repos []string) (map[string]map[string]bool, error) {
 	out := make(map[string]map[string]bool, len(repos))
 	var mu sync.Mutex
 	err := rf.each(ctx, repos, func(ctx context.Context, repo string) error {
-		r, err := name.NewRepository(repo, rf.nameOptions(repo)...)
+		r, err := rf.client.NewRepository(repo)
 		if err != nil {
 			return fmt.Errorf("image repository %q: %w", repo, err)
 		}
@@ -144,8 +109,8 @@ func (rf *refresher) listTags(ctx context.Context, repos []string) (map[string]m
 			return fmt.Errorf("listing the tags of %s: not connected to %s", repo, r.RegistryStr())
 		}
 		tags, err := p.List(ctx, r)
-		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("listing the tags of %s: %w", repo, err)
+		if err != nil && !oci.IsNotFound(err) {
+			return fmt.Errorf("listing the tags of %s: %w", repo, oci.Explain(err))
 		}
 		set := make(map[string]bool, len(tags))
 		for _, t := range tags {
@@ -165,7 +130,7 @@ func (rf *refresher) manifests(ctx context.Context, refs []string) (map[string]m
 	out := make(map[string]manifestInfo, len(refs))
 	var mu sync.Mutex
 	err := rf.each(ctx, refs, func(ctx context.Context, s string) error {
-		ref, err := name.ParseReference(s, rf.nameOptions(s)...)
+		ref, err := rf.client.ParseReference(s)
 		if err != nil {
 			return fmt.Errorf("image reference %q: %w", s, err)
 		}
@@ -175,10 +140,10 @@ func (rf *refresher) manifests(ctx context.Context, refs []string) (map[string]m
 		}
 		desc, err := p.Get(ctx, ref)
 		if err != nil {
-			if isNotFound(err) {
+			if oci.IsNotFound(err) {
 				return nil
 			}
-			return fmt.Errorf("reading the manifest of %s: %w", s, err)
+			return fmt.Errorf("reading the manifest of %s: %w", s, oci.Explain(err))
 		}
 		var m struct {
 			Annotations map[string]string `json:"annotations"`
@@ -215,21 +180,6 @@ func (rf *refresher) each(ctx context.Context, items []string, fn func(context.C
 		}
 	}
 	return nil
-}
-
-func isNotFound(err error) bool {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		if te.StatusCode == http.StatusNotFound {
-			return true
-		}
-		for _, d := range te.Errors {
-			if d.Code == transport.NameUnknownErrorCode || d.Code == transport.ManifestUnknownErrorCode {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // refreshRequest collects what a plan needs from the registry.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
@@ -91,7 +92,11 @@ func push(t testing.TB, cfg *config.Config, skip map[string]bool, hashOf func(*c
 }
 
 func refreshOpts(host string, tr http.RoundTripper) Options {
-	return Options{Refresh: true, Insecure: []string{host}, Transport: tr, Keychain: authn.NewMultiKeychain()}
+	opts := []oci.Option{oci.WithInsecure(host), oci.WithKeychain(authn.NewMultiKeychain())}
+	if tr != nil {
+		opts = append(opts, oci.WithTransport(tr))
+	}
+	return Options{Refresh: true, Registry: oci.New(opts...)}
 }
 
 func TestRefreshNothingToDoIsOneListPerRepository(t *testing.T) {
@@ -137,7 +142,7 @@ func TestRefreshMissingArtifactRebuilds(t *testing.T) {
 	}
 	// Without -refresh the registry is not asked, so nothing is missing.
 	tr := &countingTransport{inner: http.DefaultTransport}
-	p = mustPlan(t, cfg, applied(t, cfg, false), Options{Transport: tr})
+	p = mustPlan(t, cfg, applied(t, cfg, false), Options{Registry: oci.New(oci.WithTransport(tr))})
 	if p.HasChanges() || tr.total() != 0 {
 		t.Errorf("-refresh=false: changes %v, %d requests", actions(p), tr.total())
 	}
@@ -186,7 +191,7 @@ func TestRefreshAdoptsByAnnotation(t *testing.T) {
 
 func TestRefreshUnreachableRegistry(t *testing.T) {
 	cfg := standard("127.0.0.1:1/urmanac", defaultParams())
-	_, err := Build(t.Context(), cfg, nil, "", Options{Refresh: true, Insecure: []string{"127.0.0.1:1"}, Keychain: authn.NewMultiKeychain()})
+	_, err := Build(t.Context(), cfg, nil, "", Options{Refresh: true, Registry: oci.New(oci.WithInsecure("127.0.0.1:1"), oci.WithKeychain(authn.NewMultiKeychain()))})
 	if err == nil || !strings.Contains(err.Error(), "-refresh=false") {
 		t.Errorf("err = %v, want one suggesting -refresh=false", err)
 	}

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
@@ -34,10 +36,12 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
-func newTestRegistry(t *testing.T, host, workspace string, opts ...RegistryOption) *Registry {
+// newTestRegistry opens the state in host/sovos/state, a plain-HTTP registry, with a
+// client made with opts.
+func newTestRegistry(t *testing.T, host, workspace string, opts ...oci.Option) *Registry {
 	t.Helper()
-	opts = append([]RegistryOption{WithInsecure(true), WithKeychain(authn.NewMultiKeychain()), WithLockSettle(0)}, opts...)
-	r, err := NewRegistry(host+"/sovos/state", workspace, opts...)
+	opts = append([]oci.Option{oci.WithInsecure(host), oci.WithKeychain(authn.NewMultiKeychain())}, opts...)
+	r, err := NewRegistry(host+"/sovos/state", workspace, WithClient(oci.New(opts...)), WithLockSettle(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +378,7 @@ func TestRegistryRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	host := testenv.MemRegistry(t)
 	ct := &countingTransport{rt: http.DefaultTransport}
-	r := newTestRegistry(t, host, "main", WithTransport(ct))
+	r := newTestRegistry(t, host, "main", oci.WithTransport(ct))
 	if _, err := r.Write(ctx, sampleState()); err != nil {
 		t.Fatal(err)
 	}
@@ -383,8 +387,8 @@ func TestRegistryRoundTrips(t *testing.T) {
 	if _, _, err := r.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Ping + manifest + blob, plus, for an insecure registry, the HTTPS ping that fails
-	// before ggcr falls back to plain HTTP.
+	// Ping + manifest + blob, plus, for a plain-HTTP registry, the HTTPS ping that
+	// fails (in the TLS handshake) before the plain-HTTP one.
 	t.Logf("a state read costs %d HTTP requests", ct.n.Load())
 	if n := ct.n.Load(); n > 4 {
 		t.Errorf("a state read made %d requests", n)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
@@ -47,7 +48,7 @@ func TestLockRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	host := testenv.MemRegistry(t)
 	ct := &countingTransport{rt: http.DefaultTransport}
-	r := newTestRegistry(t, host, "main", WithTransport(ct))
+	r := newTestRegistry(t, host, "main", oci.WithTransport(ct))
 	info := NewLockInfo("apply", "0.1.0")
 	for _, step := range []struct {
 		name string

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
@@ -24,8 +25,8 @@ func TestCNCFRegistry(t *testing.T) {
 	ctx := context.Background()
 	host := testenv.StartRegistry(t)
 	open := func(ws string) *state.Registry {
-		r, err := state.NewRegistry(host+"/urmanac/sovos-state", ws, state.WithInsecure(true),
-			state.WithKeychain(authn.NewMultiKeychain()), state.WithUserAgent("sovos-test"))
+		c := oci.New(oci.WithInsecure(host), oci.WithKeychain(authn.NewMultiKeychain()), oci.WithUserAgent("sovos-test"))
+		r, err := state.NewRegistry(host+"/urmanac/sovos-state", ws, state.WithClient(c))
 		if err != nil {
 			t.Fatal(err)
 		}

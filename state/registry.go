@@ -5,16 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 // Registry stores a workspace's state as an OCI artifact in a registry repository, tagged
@@ -31,39 +29,22 @@ type Registry struct {
 	lockTag   name.Tag
 	workspace string
 	settle    time.Duration
-	remote    []remote.Option
+	client    *oci.Client
 }
 
 // RegistryOption configures NewRegistry.
 type RegistryOption func(*registryOptions)
 
 type registryOptions struct {
-	insecure  bool
-	keychain  authn.Keychain
-	transport http.RoundTripper
-	userAgent string
-	settle    time.Duration
+	client *oci.Client
+	settle time.Duration
 }
 
-// WithInsecure talks plain HTTP to the registry (insecure_registries).
-func WithInsecure(insecure bool) RegistryOption {
-	return func(o *registryOptions) { o.insecure = insecure }
-}
-
-// WithKeychain sets where credentials come from; the default is authn.DefaultKeychain
-// (the Docker config, its credential helpers, DOCKER_CONFIG).
-func WithKeychain(k authn.Keychain) RegistryOption {
-	return func(o *registryOptions) { o.keychain = k }
-}
-
-// WithTransport sets the HTTP transport (tests, proxies, request counting).
-func WithTransport(t http.RoundTripper) RegistryOption {
-	return func(o *registryOptions) { o.transport = t }
-}
-
-// WithUserAgent adds ua to the User-Agent of every request.
-func WithUserAgent(ua string) RegistryOption {
-	return func(o *registryOptions) { o.userAgent = ua }
+// WithClient makes the registry calls with c, which decides plain HTTP
+// (insecure_registries), credentials, deadlines and retries. The default is oci.New():
+// HTTPS only, the Docker config's credentials, the default deadline.
+func WithClient(c *oci.Client) RegistryOption {
+	return func(o *registryOptions) { o.client = c }
 }
 
 // WithLockSettle sets how long Lock waits between writing its lock and reading it back
@@ -75,27 +56,19 @@ func WithLockSettle(d time.Duration) RegistryOption {
 
 // NewRegistry returns the backend storing workspace's state in repo ("ghcr.io/x/state").
 func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, error) {
-	o := registryOptions{keychain: authn.DefaultKeychain, settle: 500 * time.Millisecond}
+	o := registryOptions{settle: 500 * time.Millisecond}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.client == nil {
+		o.client = oci.New()
 	}
 	if err := checkWorkspace(workspace); err != nil {
 		return nil, err
 	}
-	var nameOpts []name.Option
-	if o.insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
-	r, err := name.NewRepository(repo, nameOpts...)
+	r, err := o.client.NewRepository(repo)
 	if err != nil {
 		return nil, fmt.Errorf("state registry %q is not a valid repository (want REGISTRY/PATH, without tag or digest): %w", repo, err)
-	}
-	ropts := []remote.Option{remote.WithAuthFromKeychain(o.keychain)}
-	if o.transport != nil {
-		ropts = append(ropts, remote.WithTransport(o.transport))
-	}
-	if o.userAgent != "" {
-		ropts = append(ropts, remote.WithUserAgent(o.userAgent))
 	}
 	return &Registry{
 		repo:      r,
@@ -103,7 +76,7 @@ func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, err
 		lockTag:   r.Tag(workspace + ".lock"),
 		workspace: workspace,
 		settle:    o.settle,
-		remote:    ropts,
+		client:    o.client,
 	}, nil
 }
 
@@ -123,50 +96,31 @@ func (r *Registry) Workspace() string { return r.workspace }
 // Repository returns the repository holding the state.
 func (r *Registry) Repository() name.Repository { return r.repo }
 
-func (r *Registry) opts(ctx context.Context) []remote.Option {
-	return append(append([]remote.Option{}, r.remote...), remote.WithContext(ctx))
-}
-
-// isNotFound reports whether err is the registry saying the tag or repository does not
-// exist yet.
-func isNotFound(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, d := range terr.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
-}
-
 // puller shares one ping and token between the manifest and blob requests of a read.
 // It is made per operation: a Puller remembers a failed ping forever.
 func (r *Registry) puller(ctx context.Context) (*remote.Puller, error) {
-	p, err := remote.NewPuller(r.opts(ctx)...)
+	p, err := r.client.NewPuller(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
 	return p, nil
 }
 
-// get fetches the manifest at tag; (nil, nil) when there is none.
+// get fetches the manifest at tag; (nil, nil) when there is none. Only the registry's
+// 404 for that manifest, after its /v2/ check answered, means "none": anything else
+// (an address without a registry, a failing or silent registry, no access) is an
+// error, never an empty state that an apply would start a new lineage over.
 func (r *Registry) get(ctx context.Context, p *remote.Puller, tag name.Tag) (*remote.Descriptor, error) {
 	desc, err := p.Get(ctx, tag)
-	if isNotFound(err) {
+	if oci.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) {
-			return nil, fmt.Errorf("cannot reach the registry %s: %w; is it running, and is the address right?", tag.RegistryStr(), err)
+		what := r.String()
+		if tag != r.tag {
+			what = "lock " + tag.String()
 		}
-		return nil, fmt.Errorf("%s: %w", tag, err)
+		return nil, fmt.Errorf("%s: %w", what, oci.Explain(err))
 	}
 	return desc, nil
 }
@@ -179,7 +133,7 @@ func (r *Registry) fetch(ctx context.Context, p *remote.Puller, desc *remote.Des
 	}
 	layer, err := p.Layer(ctx, r.repo.Digest(ld.Digest.String()))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, fmt.Errorf("%s: %w", where, oci.Explain(err))
 	}
 	rc, err := layer.Compressed()
 	if err != nil {
@@ -228,7 +182,7 @@ func (r *Registry) put(ctx context.Context, tag name.Tag, artifactType string, l
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(tag, img, r.opts(ctx)...); err != nil {
+	if err := r.client.Write(ctx, tag, img); err != nil {
 		return "", fmt.Errorf("writing %s: %w", tag, err)
 	}
 	d, err := img.Digest()

@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 // A registry that is down is named, with what to check, not only Go's dial error.
@@ -15,7 +17,7 @@ func TestRegistryUnreachable(t *testing.T) {
 	}
 	host := l.Addr().String()
 	l.Close() // nothing listens there any more
-	b, err := NewRegistry(host+"/state", "main", WithInsecure(true))
+	b, err := NewRegistry(host+"/state", "main", WithClient(oci.New(oci.WithInsecure(host))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
@@ -140,19 +141,23 @@ func applyAction(c *cli.Context) (err error) {
 	}
 	working.SovosVersion = Version
 
-	connect, closeDrivers := drivers(cfg)
+	reg, err := registryClient(cfg.Settings)
+	if err != nil {
+		return err
+	}
+	connect, closeDrivers := drivers(cfg, reg)
 	defer closeDrivers()
 	sum, applyErr := executor.Apply(ctx, p, executor.Options{
-		Parallelism:        c.Int("parallelism"),
-		Promote:            c.Bool("promote") && file == nil,
-		Drivers:            connect,
-		Writer:             state.NewWriter(backend, working, held),
-		Dir:                cfg.Dir,
-		CacheDir:           filepath.Join(cfg.Dir, ".sovos", "cache"),
-		Progress:           os.Stderr,
-		ProgressMode:       c.String("progress"),
-		Logger:             logger(c),
-		InsecureRegistries: cfg.Settings.InsecureRegistries,
+		Parallelism:  c.Int("parallelism"),
+		Promote:      c.Bool("promote") && file == nil,
+		Drivers:      connect,
+		Writer:       state.NewWriter(backend, working, held),
+		Dir:          cfg.Dir,
+		CacheDir:     filepath.Join(cfg.Dir, ".sovos", "cache"),
+		Progress:     os.Stderr,
+		ProgressMode: c.String("progress"),
+		Logger:       logger(c),
+		Registry:     reg,
 	})
 	if sum != nil {
 		fmt.Fprintln(c.App.Writer)
@@ -192,12 +197,12 @@ func loadHashed(c *cli.Context) (*config.Config, state.Backend, error) {
 
 // drivers connects to the builders of the configuration on first use (a configuration
 // without builder blocks has one "default" builder at $BUILDKIT_HOST), and closes every
-// connection it made.
-func drivers(cfg *config.Config) (func(ctx context.Context, name string) (*buildkit.Driver, error), func()) {
+// connection it made. BuildKit pushes over plain HTTP to the registries reg does.
+func drivers(cfg *config.Config, reg *oci.Client) (func(ctx context.Context, name string) (*buildkit.Driver, error), func()) {
 	var mu sync.Mutex
 	var opened []*buildkit.Driver
 	connect := func(ctx context.Context, name string) (*buildkit.Driver, error) {
-		opts := []buildkit.Option{buildkit.WithInsecureRegistries(cfg.Settings.InsecureRegistries...)}
+		opts := []buildkit.Option{buildkit.WithInsecureRegistries(reg.InsecureHosts()...)}
 		addr := ""
 		if b := cfg.Builders[name]; b != nil {
 			addr = b.Address

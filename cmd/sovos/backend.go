@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/urfave/cli/v2"
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -27,8 +27,8 @@ func stateFlags() []cli.Flag {
 
 // openBackend opens the state backend named by the flags, else by the evaluated
 // configuration (cfg may be nil when there is none), else the local default
-// .sovos/state in the configuration directory. Registries listed in
-// insecure_registries are reached over plain HTTP.
+// .sovos/state in the configuration directory. A registry is reached with
+// registryClient.
 func openBackend(c *cli.Context, cfg *config.Config) (state.Backend, error) {
 	var settings config.Settings
 	if cfg != nil {
@@ -61,27 +61,26 @@ func openBackend(c *cli.Context, cfg *config.Config) (state.Backend, error) {
 		}
 		return state.NewLayout(path, ws)
 	}
-	opts := []state.RegistryOption{state.WithUserAgent("sovos/" + Version)}
-	if insecureRegistry(repo, settings.InsecureRegistries) {
-		opts = append(opts, state.WithInsecure(true))
+	client, err := registryClient(settings)
+	if err != nil {
+		return nil, err
 	}
-	return state.NewRegistry(repo, ws, opts...)
+	return state.NewRegistry(repo, ws, state.WithClient(client))
 }
 
-// insecureRegistry reports whether repo's registry host is one of insecure
-// (insecure_registries entries are hosts, with a port when not the default).
-func insecureRegistry(repo string, insecure []string) bool {
-	r, err := name.NewRepository(repo, name.WeakValidation)
+// registryClient returns the client of a command's registry calls: plain HTTP to the
+// configuration's insecure_registries only, the request deadline of
+// SOVOS_REGISTRY_TIMEOUT, sovos's User-Agent.
+func registryClient(settings config.Settings) (*oci.Client, error) {
+	timeout, err := oci.TimeoutFromEnv()
 	if err != nil {
-		return false // NewRegistry reports the bad name
+		return nil, err
 	}
-	host := r.RegistryStr()
-	for _, h := range insecure {
-		if h == host || h == repo {
-			return true
-		}
-	}
-	return false
+	return oci.New(
+		oci.WithInsecure(settings.InsecureRegistries...),
+		oci.WithTimeout(timeout),
+		oci.WithUserAgent("sovos/"+Version),
+	), nil
 }
 
 // lockState takes the state lock for operation unless -lock=false, waiting up to

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
@@ -136,13 +137,22 @@ output "o" { value = var.reg }
 	defer lb.Unlock(context.Background(), lock.ID)
 
 	// A lock held in a registry (go-containerregistry's in-memory one).
-	regState := testenv.MemRegistry(t) + "/x/state"
-	rb, err := state.NewRegistry(regState, "default", state.WithInsecure(true))
+	regHost := testenv.MemRegistry(t)
+	regState := regHost + "/x/state"
+	rb, err := state.NewRegistry(regState, "default", state.WithClient(oci.New(oci.WithInsecure(regHost))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	regLock := state.NewLockInfo("apply", Version)
 	if err := rb.Lock(context.Background(), regLock); err != nil {
+		t.Fatal(err)
+	}
+	// That registry speaks plain HTTP: a configuration that lists it.
+	if err := os.MkdirAll(p("reglisted"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	listed := errorsConfig + "\nsovos {\n  insecure_registries = [\"" + regHost + "\"]\n}\n"
+	if err := os.WriteFile(p("reglisted/main.sovos.hcl"), []byte(listed), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -246,8 +256,11 @@ output "o" { value = var.reg }
 			[]string{"apply needs -auto-approve when standard input is not a terminal", "sovos plan -out=FILE"}},
 		{"lock held", []string{"apply", "-state-path=" + locked, "-auto-approve", "-var", "talos=v9"}, 1,
 			[]string{"state is locked by", lock.ID, "sovos force-unlock " + lock.ID}},
-		{"lock held in a registry", []string{"state", "rm", "-state-registry=" + regState, "profile.cm4"}, 1,
+		{"lock held in a registry", []string{"@reglisted", "state", "rm", "-state-registry=" + regState, "profile.cm4"}, 1,
 			[]string{"locking the state in registry " + regState + ":default: state is locked by", "sovos force-unlock " + regLock.ID}},
+		{"plain-HTTP state registry not in insecure_registries", []string{"state", "list", "-state-registry=" + regState}, 1,
+			[]string{"reading the state from registry " + regState + ":default: the registry " + regHost + " speaks plain HTTP",
+				"add it to the sovos block: insecure_registries = [\"" + regHost + "\"]"}},
 		{"force-unlock with a wrong ID", []string{"force-unlock", "-state-path=" + locked, "-force", "1234"}, 1,
 			[]string{"is locked with ID " + lock.ID, "not 1234", "nothing was unlocked"}},
 		{"force-unlock of an unlocked state", []string{"force-unlock", "-state-path=" + applied, "-force", "1234"}, 1,

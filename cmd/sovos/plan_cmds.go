@@ -177,13 +177,17 @@ func makePlan(c *cli.Context) (*planResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg, err := registryClient(cfg.Settings)
+	if err != nil {
+		return nil, err
+	}
 	p, err := planner.Build(ctx, cfg, prior, digest, planner.Options{
 		SovosVersion: Version,
 		Targets:      multiValues(c, "target"),
 		Replace:      multiValues(c, "replace"),
 		Refresh:      refresh,
 		Promote:      c.Bool("promote"),
-		Insecure:     cfg.Settings.InsecureRegistries,
+		Registry:     reg,
 	})
 	if err != nil {
 		return nil, err
@@ -225,10 +229,14 @@ func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend,
 			}
 		}
 	}
+	reg, err := registryClient(first.Settings)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
 	hasher := hashing.NewHasher(hashing.HasherOptions{
 		CacheDir:     filepath.Join(first.Dir, ".sovos", "cache"),
 		Refresh:      refresh,
-		Insecure:     first.Settings.InsecureRegistries,
+		Registry:     reg,
 		KnownDigests: known,
 	})
 	cfg, ds := m.Evaluate(ctx, evalOptions(c, hasher))

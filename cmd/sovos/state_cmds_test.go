@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
@@ -145,7 +146,7 @@ func openTestBackend(t *testing.T, kind, dir, host string) state.Backend {
 	if kind == "layout" {
 		b, err = state.NewLayout(filepath.Join(dir, ".sovos", "state"), "main")
 	} else {
-		b, err = state.NewRegistry(host+"/x/state", "main", state.WithInsecure(true), state.WithLockSettle(0))
+		b, err = state.NewRegistry(host+"/x/state", "main", state.WithClient(oci.New(oci.WithInsecure(host))), state.WithLockSettle(0))
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -8,13 +8,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/urfave/cli/v2"
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/verify"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -91,11 +90,14 @@ func verifyAction(c *cli.Context) error {
 		exts = picked
 	}
 
-	opts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	reg, err := registryClient(cfg.Settings)
+	if err != nil {
+		return err
+	}
 	var checks []*extensionCheck
 	bad := false
 	for _, r := range exts {
-		ch := checkExtension(c, cfg, s, r, opts)
+		ch := checkExtension(c, reg, cfg, s, r)
 		if !ch.OK {
 			bad = true
 		}
@@ -122,7 +124,7 @@ func verifyAction(c *cli.Context) error {
 
 // checkExtension verifies one recorded extension against its kernel's recorded key, and
 // its Talos compatibility against every profile that uses it.
-func checkExtension(c *cli.Context, cfg *config.Config, s *state.State, r *state.Resource, opts []remote.Option) *extensionCheck {
+func checkExtension(c *cli.Context, reg *oci.Client, cfg *config.Config, s *state.State, r *state.Resource) *extensionCheck {
 	var err error
 	ch := &extensionCheck{Address: r.Address, Ref: r.Image + "@" + r.Digest}
 	fail := func(format string, args ...any) *extensionCheck {
@@ -159,7 +161,7 @@ func checkExtension(c *cli.Context, cfg *config.Config, s *state.State, r *state
 		}
 	} else if kr.Digest != "" {
 		// Not in the state (an adopted kernel): the artifact stored next to its image.
-		cert, err = executor.FetchCertificate(c.Context, kr.Image, kr.Digest, cfg.Settings.InsecureRegistries, opts...)
+		cert, err = executor.FetchCertificate(c.Context, reg, kr.Image, kr.Digest)
 		if err != nil {
 			return fail("%s has no recorded signing certificate, and none is stored next to its image (declare its signing_cert and rebuild it): %v", ch.Kernel, err)
 		}
@@ -170,7 +172,7 @@ func checkExtension(c *cli.Context, cfg *config.Config, s *state.State, r *state
 	if cr != nil {
 		platform = cr.Platform
 	}
-	rep, err := executor.CheckImageRef(c.Context, ch.Ref, platform, cert, cfg.Settings.InsecureRegistries, append(opts, remote.WithContext(c.Context))...)
+	rep, err := verify.CheckRef(c.Context, reg, ch.Ref, platform, cert)
 	if err != nil {
 		return fail("reading %s: %v", ch.Ref, err)
 	}

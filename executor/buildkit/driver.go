@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
+
+	"github.com/urmanac/sovos/internal/oci"
 )
 
 // DefaultAddress is where a BuildKit daemon listens when neither a builder
@@ -99,8 +102,9 @@ func WithDockerConfig(cfg *configfile.ConfigFile) Option {
 
 // WithInsecureRegistries marks registries (host[:port]) that are spoken to over
 // plain HTTP for every push and cache export of this driver (SPEC
-// insecure_registries). Pulls from them are the daemon's business: its
-// buildkitd.toml needs [registry."HOST"] http = true.
+// insecure_registries; pass the oci.Client's InsecureHosts, so BuildKit and sovos's
+// own calls agree). Pulls from them are the daemon's business: its buildkitd.toml
+// needs [registry."HOST"] http = true.
 func WithInsecureRegistries(hosts ...string) Option {
 	return func(o *options) { o.insecure = append(o.insecure, hosts...) }
 }
@@ -185,17 +189,10 @@ func (d *Driver) authProvider() session.Attachable {
 }
 
 // isInsecure reports whether ref (an image or repository reference) lives in a
-// plain-HTTP registry.
+// plain-HTTP registry, the driver's or extra; sovos's one answer to that question
+// (oci.Insecure) decides.
 func (d *Driver) isInsecure(ref string, extra []string) bool {
-	host, _, _ := strings.Cut(ref, "/")
-	for _, lists := range [][]string{d.insecure, extra} {
-		for _, h := range lists {
-			if h == host {
-				return true
-			}
-		}
-	}
-	return false
+	return oci.Insecure(slices.Concat(d.insecure, extra), ref)
 }
 
 // explain adds what a user needs to know to a build error: an interrupt is

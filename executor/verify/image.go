@@ -11,11 +11,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -71,28 +70,27 @@ func (r *Report) StateVerdicts() []state.ModuleVerdict {
 	return out
 }
 
-// CheckRef fetches the image ref names from its registry and checks it with CheckImage.
-// Pass remote.WithPlatform for a multi-platform index (extensions are per architecture),
-// and credentials with remote.WithAuthFromKeychain. ctx is passed to the registry calls.
-// A caller that needs name options (an insecure registry outside localhost) fetches the
-// image itself and calls CheckImage.
-func CheckRef(ctx context.Context, ref string, cert *x509.Certificate, opts ...remote.Option) (*Report, error) {
-	r, err := name.ParseReference(ref)
+// CheckRef fetches the image ref names with reg and checks it with CheckImage; for an
+// index (a multi-platform image, or one carrying BuildKit's attestations), the
+// manifest of platform ("linux/arm64"; "" for go-containerregistry's default,
+// linux/amd64). ctx bounds the registry calls. Its errors do not repeat ref: the
+// caller's message names it.
+func CheckRef(ctx context.Context, reg *oci.Client, ref, platform string, cert *x509.Certificate) (*Report, error) {
+	r, err := reg.ParseReference(ref)
 	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", ref, err)
+		return nil, err
 	}
-	opts = append(append([]remote.Option{}, opts...), remote.WithContext(ctx))
-	img, err := remote.Image(r, opts...)
+	img, err := reg.Image(ctx, r, platform)
 	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", ref, err)
+		return nil, err
 	}
 	digest, err := img.Digest()
 	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", ref, err)
+		return nil, oci.Explain(err)
 	}
 	rep, err := CheckImage(ctx, img, cert)
 	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", ref, err)
+		return nil, oci.Explain(err)
 	}
 	rep.Digest = digest.String()
 	return rep, nil

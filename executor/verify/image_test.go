@@ -19,6 +19,7 @@ import (
 
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/internal/modsigntest"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
 )
@@ -112,7 +113,8 @@ func TestCheckRef(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := verify.CheckRef(context.Background(), ref, cert)
+	reg := oci.New(oci.WithInsecure(host))
+	rep, err := verify.CheckRef(context.Background(), reg, ref, "", cert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func TestCheckRef(t *testing.T) {
 	}
 
 	// A reference that does not exist is an error, not a report.
-	if _, err := verify.CheckRef(context.Background(), host+"/extensions/missing:test", cert); err == nil {
+	if _, err := verify.CheckRef(context.Background(), reg, host+"/extensions/missing:test", "", cert); err == nil {
 		t.Error("CheckRef of a missing image: no error")
 	}
 }

@@ -86,8 +86,8 @@ func (c *Client) NewPuller(ctx context.Context) (*remote.Puller, error) {
 
 // Connect pings reg and authenticates once for every scope (e.g. pull from several
 // repositories), and returns a Puller that needs no further ping or token: a
-// repository then costs its own requests and nothing else. Pass its errors through
-// Explain.
+// repository then costs its own requests and nothing else. Its errors name the
+// registry; pass the Puller's through Explain.
 func (c *Client) Connect(ctx context.Context, reg name.Registry, scopes []string) (*remote.Puller, error) {
 	auth, err := authn.Resolve(ctx, c.keychain, reg)
 	if err != nil {
@@ -95,7 +95,10 @@ func (c *Client) Connect(ctx context.Context, reg name.Registry, scopes []string
 	}
 	tr, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(c.rt, c.userAgent), scopes)
 	if err != nil {
-		return nil, Explain(err)
+		if e := Explain(err); e != err {
+			return nil, e // names the registry already
+		}
+		return nil, fmt.Errorf("connecting to %s: %w", reg.RegistryStr(), err)
 	}
 	// A *transport.Wrapper tells go-containerregistry the transport is authenticated:
 	// it neither pings nor wraps it again.
