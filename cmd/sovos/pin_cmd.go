@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/pin"
 )
 
@@ -33,12 +33,10 @@ func pinAction(c *cli.Context) error {
 		writeDiags(c, cfg.Files, diags)
 		return cli.Exit("", 1)
 	}
-	timeout, err := oci.TimeoutFromEnv()
+	registry, err := registryClient(cfg.Settings)
 	if err != nil {
 		return err
 	}
-	registry := oci.New(oci.WithInsecure(cfg.Settings.InsecureRegistries...), oci.WithTimeout(timeout),
-		oci.WithUserAgent("sovos/"+Version))
 	res, ds := pin.Run(c.Context, pin.Request{
 		Config:  cfg,
 		Addrs:   c.Args().Slice(),
