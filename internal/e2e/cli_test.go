@@ -23,16 +23,23 @@ func setup(t *testing.T) *testenv.CLI {
 	t.Helper()
 	host := testenv.StartRegistry(t)
 	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
-	ref, dgst, _ := strings.Cut(testenv.BusyboxBase(t, host), "@")
+	return factoryCLI(t, host, host, bk.Addr)
+}
 
+// factoryCLI copies the factory with its modsign tool and returns a sovos CLI there that
+// pushes to pushTo/factory (SOVOS_VAR_registry, hence insecure_registries), builds FROM
+// a busybox base pushed to busyboxAt, on the daemon at buildkitAddr.
+func factoryCLI(t *testing.T, pushTo, busyboxAt, buildkitAddr string) *testenv.CLI {
+	t.Helper()
+	ref, dgst, _ := strings.Cut(testenv.BusyboxBase(t, busyboxAt), "@")
 	c := testenv.SovosCLI(t)
 	c.Dir = filepath.Join(t.TempDir(), "factory")
 	testenv.CopyTree(t, "../../executor/testdata/factory", c.Dir)
 	testenv.CopyFile(t, testenv.Modsign(t), filepath.Join(c.Dir, "kernel", "modsign"), 0o755)
 	c.Env = append(os.Environ(),
-		"BUILDKIT_HOST="+bk.Addr,
+		"BUILDKIT_HOST="+buildkitAddr,
 		"DOCKER_CONFIG="+t.TempDir(),
-		"SOVOS_VAR_registry="+host+"/factory",
+		"SOVOS_VAR_registry="+pushTo+"/factory",
 		"SOVOS_VAR_busybox="+ref,
 		"SOVOS_VAR_busybox_digest="+dgst,
 	)

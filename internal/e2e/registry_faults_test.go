@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,25 +25,13 @@ func newFaultFactory(t *testing.T, withBuildkit bool) *faultFactory {
 	t.Helper()
 	host := testenv.StartRegistry(t)
 	proxy := testenv.StartFaultProxy(t, host)
-	ref, dgst, _ := strings.Cut(testenv.BusyboxBase(t, host), "@")
-
-	c := testenv.SovosCLI(t)
-	c.Dir = filepath.Join(t.TempDir(), "factory")
-	testenv.CopyTree(t, "../../executor/testdata/factory", c.Dir)
-	testenv.CopyFile(t, testenv.Modsign(t), filepath.Join(c.Dir, "kernel", "modsign"), 0o755)
-	c.Env = append(os.Environ(),
-		"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock",
-		"DOCKER_CONFIG="+t.TempDir(),
-		"SOVOS_VAR_registry="+proxy.Host+"/factory",
-		"SOVOS_VAR_busybox="+ref,
-		"SOVOS_VAR_busybox_digest="+dgst,
-	)
+	buildkit := "unix:///nonexistent/buildkitd.sock" // failures come before any build
 	if withBuildkit {
 		// BuildKit pulls the busybox base from the registry and the kernel's stages
 		// through the proxy.
-		bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host, proxy.Host))
-		c.Env = append(c.Env, "BUILDKIT_HOST="+bk.Addr)
+		buildkit = testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host, proxy.Host)).Addr
 	}
+	c := factoryCLI(t, proxy.Host, host, buildkit)
 	return &faultFactory{cli: c, registry: host, proxy: proxy, state: "-state-registry=" + proxy.Host + "/factory/state"}
 }
 
