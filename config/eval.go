@@ -43,6 +43,32 @@ type evaluator struct {
 	cfg       *Config
 }
 
+func (m *Module) newEvaluator(ctx context.Context, opts EvalOptions) *evaluator {
+	cfg := &Config{Dir: m.AbsDir, Files: m.parser.Files(), Builders: map[string]*Builder{}}
+	return &evaluator{ctx: ctx, m: m, opts: opts, funcs: functions(m.AbsDir), values: map[string]cty.Value{},
+		instances: map[string]*Resource{}, blocks: map[string]*blockInstances{}, cfg: cfg}
+}
+
+// Settings evaluates only the sovos block and the variables: what locating the state
+// needs, at a cost independent of the number of resources. The Config it returns has no
+// resources; Evaluate reports its diagnostics again, warnings included.
+func (m *Module) Settings(ctx context.Context, opts EvalOptions) (*Config, hcl.Diagnostics) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.newEvaluator(ctx, opts)
+	diags := m.checkVersion()
+	if diags.HasErrors() {
+		return e.cfg, diags
+	}
+	vars, varObj, ds := m.resolveVariables(opts, e)
+	diags = append(diags, ds...)
+	e.cfg.Variables, e.varObj = vars, varObj
+	if diags.HasErrors() {
+		return e.cfg, diags
+	}
+	return e.cfg, append(diags, e.settings()...)
+}
+
 // Evaluate evaluates the module: variables, locals, builders and every resource in
 // dependency order, calling opts.Hooks (when set) to learn hashes and digests.
 func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.Diagnostics) {
@@ -50,9 +76,8 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 	// of a module at a time.
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cfg := &Config{Dir: m.AbsDir, Files: m.parser.Files(), Builders: map[string]*Builder{}}
-	e := &evaluator{ctx: ctx, m: m, opts: opts, funcs: functions(m.AbsDir), values: map[string]cty.Value{},
-		instances: map[string]*Resource{}, blocks: map[string]*blockInstances{}, cfg: cfg}
+	e := m.newEvaluator(ctx, opts)
+	cfg := e.cfg
 
 	diags := m.checkVersion()
 	if diags.HasErrors() {

@@ -172,6 +172,24 @@ func jsonTemplate(s string, rng hcl.Range) hclsyntax.Expression {
 	return t
 }
 
+// flowFor analyses one of d's expressions, given its variables, and caches the result.
+// Only a value derived from a resource (directly or through a local) carries marks worth
+// pruning or keys worth evaluating: any other expression, such as a large literal map of
+// boards, is not walked at all.
+func (d *decl) flowFor(expr hcl.Expression, vars []hcl.Traversal) *exprFlow {
+	for _, t := range vars {
+		if root := t.RootName(); root == "local" || resourceTypes[root] {
+			return d.flowOf(expr)
+		}
+	}
+	if d.flows == nil {
+		d.flows = map[hcl.Expression]*exprFlow{}
+	}
+	f := &exprFlow{}
+	d.flows[expr] = f
+	return f
+}
+
 // flowOf returns the (cached) analysis of one of d's expressions.
 func (d *decl) flowOf(expr hcl.Expression) *exprFlow {
 	if f, ok := d.flows[expr]; ok {

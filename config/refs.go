@@ -200,8 +200,9 @@ func (ns names) references(d *decl) ([]ref, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var refs []ref
 	for _, e := range d.exprs() {
-		keyed := d.flowOf(e).keyed
-		for _, t := range e.Variables() {
+		vars := e.Variables()
+		keyed := d.flowFor(e, vars).keyed
+		for _, t := range vars {
 			r, diag, ok := ns.resolve(t, d)
 			if diag != nil {
 				diags = append(diags, diag)

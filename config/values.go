@@ -74,7 +74,7 @@ func str(v cty.Value) string {
 	if v == cty.NilVal {
 		return ""
 	}
-	v, _ = v.UnmarkDeep()
+	v, _ = v.Unmark() // a string's marks are on itself
 	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
 		return ""
 	}
@@ -85,7 +85,7 @@ func boolean(v cty.Value) bool {
 	if v == cty.NilVal {
 		return false
 	}
-	v, _ = v.UnmarkDeep()
+	v, _ = v.Unmark()
 	return v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True()
 }
 
@@ -93,7 +93,7 @@ func integer(v cty.Value) int64 {
 	if v == cty.NilVal {
 		return 0
 	}
-	v, _ = v.UnmarkDeep()
+	v, _ = v.Unmark()
 	if v.Type() != cty.Number || !v.IsKnown() || v.IsNull() {
 		return 0
 	}
@@ -105,7 +105,7 @@ func strs(v cty.Value) []string {
 	if v == cty.NilVal {
 		return nil
 	}
-	v, _ = v.UnmarkDeep()
+	v, _ = v.Unmark() // str unmarks each element
 	if v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
 		return nil
 	}
@@ -121,7 +121,7 @@ func strMapOf(v cty.Value) map[string]string {
 	if v == cty.NilVal {
 		return nil
 	}
-	v, _ = v.UnmarkDeep()
+	v, _ = v.Unmark() // str unmarks each element
 	if v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
 		return nil
 	}
@@ -149,6 +149,9 @@ func goValue(v cty.Value) map[string]any {
 	}
 	return out
 }
+
+// noStages is the stage attribute of a build without stages (most of them).
+var noStages = cty.MapValEmpty(cty.Object(map[string]cty.Type{"image": cty.String, "ref": cty.String}))
 
 // resourceValue is what a reference to a resource instance evaluates to.
 func (e *evaluator) resourceValue(r *Resource) cty.Value {
@@ -183,7 +186,10 @@ func (e *evaluator) resourceValue(r *Resource) cty.Value {
 		if r.Tag != "" && image != "" {
 			ref = cty.StringVal(image + ":" + r.Tag)
 		}
-		st := map[string]cty.Value{}
+		var st map[string]cty.Value
+		if len(stages) > 0 {
+			st = make(map[string]cty.Value, len(stages))
+		}
 		for _, s := range stages {
 			sref := unknownStr()
 			if r.Tag != "" {
@@ -191,7 +197,7 @@ func (e *evaluator) resourceValue(r *Resource) cty.Value {
 			}
 			st[s.Target] = cty.ObjectVal(map[string]cty.Value{"image": cty.StringVal(s.Image), "ref": sref})
 		}
-		stage := cty.MapValEmpty(cty.Object(map[string]cty.Type{"image": cty.String, "ref": cty.String}))
+		stage := noStages
 		if len(st) > 0 {
 			stage = cty.MapVal(st)
 		}

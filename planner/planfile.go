@@ -268,8 +268,15 @@ func (f *File) Bind(cfg *config.Config, prior *state.State) (*Plan, error) {
 	for _, r := range cfg.Resources {
 		byAddr[r.Addr.String()] = r
 	}
+	recorded := map[string]*state.Resource{}
+	if prior != nil {
+		recorded = make(map[string]*state.Resource, len(prior.Resources))
+		for _, r := range prior.Resources {
+			recorded[r.Address] = r
+		}
+	}
 	for _, c := range append(append([]*ResourceChange(nil), p.Changes...), p.Data...) {
-		c.Prior = prior.Resource(c.Address)
+		c.Prior = recorded[c.Address] // one lookup per change, not a scan of the state
 		if c.Action == ActionForget {
 			continue
 		}

@@ -199,8 +199,9 @@ func makePlan(c *cli.Context) (*planResult, error) {
 
 // loadWithState evaluates the configuration and reads its state. The state's location
 // is part of the configuration (the sovos block), and hashing needs the state (recorded
-// image digests under -refresh=false), so the configuration is evaluated twice: first
-// without hooks, which is cheap and yields the settings, then with the hasher.
+// image digests under -refresh=false), so the settings are evaluated first (the sovos
+// block and the variables only), then the state is read, then the whole configuration
+// is evaluated once, with the hasher.
 func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend, *state.State, string, error) {
 	ctx := c.Context
 	m, diags := config.LoadDir(configDir(c))
@@ -208,18 +209,27 @@ func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend,
 		writeDiags(c, filesOf(m), diags)
 		return nil, nil, nil, "", cli.Exit("", 1)
 	}
-	first, ds := m.Evaluate(ctx, evalOptions(c, nil))
+	first, ds := m.Settings(ctx, evalOptions(c, nil))
 	if ds.HasErrors() {
 		writeDiags(c, first.Files, append(diags, ds...))
 		return nil, nil, nil, "", cli.Exit("", 1)
 	}
+	// A mistake in the configuration explains more than a state that cannot be read:
+	// when reading fails, the configuration's errors (if any) are what is reported.
+	configFirst := func(err error) error {
+		if cfg, ds := m.Evaluate(ctx, evalOptions(c, nil)); ds.HasErrors() {
+			writeDiags(c, cfg.Files, append(diags, ds...))
+			return cli.Exit("", 1)
+		}
+		return err
+	}
 	backend, err := openBackend(c, first)
 	if err != nil {
-		return nil, nil, nil, "", err
+		return nil, nil, nil, "", configFirst(err)
 	}
 	prior, digest, err := backend.Read(ctx)
 	if err != nil {
-		return nil, nil, nil, "", stateReadError(backend, err)
+		return nil, nil, nil, "", configFirst(stateReadError(backend, err))
 	}
 	known := map[string]string{}
 	if prior != nil {
