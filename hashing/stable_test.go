@@ -48,3 +48,32 @@ func TestHashesStable(t *testing.T) {
 		}
 	}
 }
+
+// TestSovereignOSHashesStable pins the first release's hashes of the real factory,
+// examples/sovereign-os: its profile matrix chooses installer, imager and extensions by
+// conditionals (each instance consumes only the branch it takes) and names its overlay
+// image in a nested block.
+func TestSovereignOSHashesStable(t *testing.T) {
+	h := NewHasher(HasherOptions{CacheDir: t.TempDir()})
+	cfg, diags := config.Load(context.Background(), "../examples/sovereign-os", config.EvalOptions{Hooks: h})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := map[string]string{
+		"kernel.sovereign":                      "4f67a2068732e2e6e8b7ecfd862c4b03de47f0f706634d829af3b22e31837267",
+		"extension.hailort":                     "7de893b6b76fb8c8313053f781def1dc26941138ee330b75770ed09a4d52579b",
+		"installer.sovereign":                   "68861f39ba3bd3ca9c94eeb649875cd2aa2c80af5c2aef28ca6f3d5f6fc6629a",
+		`profile.talos["cm4-standard-hailort"]`: "4febdf2796bdfefcea3d1ebd78d1bff30572068b414e5017090265d63d5ebb44",
+		`profile.talos["cm4-standard-minimal"]`: "7dca5c448c4cc6702b4eda92cdc35503055bdd8ac4c9e4e44adc11a88f280e00",
+		`profile.talos["cm5-hailo10h-hailort"]`: "4535f96acc93a797d94158d4e2acb4f41ab4079c883324debbe05640683687c5",
+		`profile.talos["cm5-hailo10h-minimal"]`: "738a376a6dfbde2165c992f42520d075104738f3af88575ee92edc28e0dddf28",
+	}
+	for addr, hash := range want {
+		switch r := cfg.Resource(addr); {
+		case r == nil:
+			t.Errorf("%s is not in the configuration", addr)
+		case r.Hash != hash:
+			t.Errorf("%s: hash %s, the first release computed %s", addr, r.Hash, hash)
+		}
+	}
+}
