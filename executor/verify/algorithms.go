@@ -82,9 +82,21 @@ func hashFromOID(oid asn1.ObjectIdentifier) crypto.Hash {
 	return 0
 }
 
-// verifySignature checks si's signature over content with pub. The error says why it
-// does not verify, in words fit for a report.
-func verifySignature(si SignerInfo, content []byte, pub crypto.PublicKey) error {
+// digestFunc returns the digest of a module's signed content with the given algorithm.
+type digestFunc func(crypto.Hash) ([]byte, error)
+
+// contentDigest is the digestFunc of content held in memory.
+func contentDigest(content []byte) digestFunc {
+	return func(h crypto.Hash) ([]byte, error) {
+		d := h.New()
+		d.Write(content)
+		return d.Sum(nil), nil
+	}
+}
+
+// verifySignature checks si's signature over the content digestOf hashes with pub. The
+// error says why it does not verify, in words fit for a report.
+func verifySignature(si SignerInfo, digestOf digestFunc, pub crypto.PublicKey) error {
 	if si.Hash == 0 {
 		return fmt.Errorf("unsupported digest algorithm %v", si.DigestAlgorithm)
 	}
@@ -105,9 +117,10 @@ func verifySignature(si SignerInfo, content []byte, pub crypto.PublicKey) error 
 		return fmt.Errorf("unsupported signature algorithm %v", si.SignatureAlgorithm.Algorithm)
 	}
 
-	h := si.Hash.New()
-	h.Write(content)
-	digest := h.Sum(nil)
+	digest, err := digestOf(si.Hash)
+	if err != nil {
+		return err
+	}
 
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:

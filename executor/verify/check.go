@@ -54,19 +54,21 @@ func CheckModule(data []byte, cert *x509.Certificate) Verdict {
 	if err != nil {
 		return Verdict{Kind: Invalid, Detail: err.Error()}
 	}
-	return checkSignature(sig, cert)
+	return checkSigners(sig.Signers, contentDigest(sig.Content), cert)
 }
 
-func checkSignature(sig *Signature, cert *x509.Certificate) Verdict {
-	v := Verdict{Signers: make([]Signer, 0, len(sig.Signers))}
-	for _, si := range sig.Signers {
+// checkSigners gives the verdict on a module signed by signers, whose content digestOf
+// hashes.
+func checkSigners(signers []SignerInfo, digestOf digestFunc, cert *x509.Certificate) Verdict {
+	v := Verdict{Signers: make([]Signer, 0, len(signers))}
+	for _, si := range signers {
 		v.Signers = append(v.Signers, si.Signer)
 	}
 	if cert == nil {
 		v.Kind, v.Detail = Invalid, "no certificate to check against"
 		return v
 	}
-	for _, si := range sig.Signers {
+	for _, si := range signers {
 		if !si.Signer.Matches(cert) {
 			continue
 		}
@@ -75,7 +77,7 @@ func checkSignature(sig *Signature, cert *x509.Certificate) Verdict {
 			v.Kind, v.Detail = Invalid, "the signer info has signed attributes, which the kernel rejects in a module signature (sign with -noattr, as sign-file does)"
 			return v
 		}
-		if err := verifySignature(si, sig.Content, cert.PublicKey); err != nil {
+		if err := verifySignature(si, digestOf, cert.PublicKey); err != nil {
 			v.Kind, v.Detail = Invalid, fmt.Sprintf("signed by the expected key (%s) but %v", si.Signer, err)
 			return v
 		}
@@ -84,11 +86,11 @@ func checkSignature(sig *Signature, cert *x509.Certificate) Verdict {
 	}
 	// Like the kernel's trust check: a signature by an unknown key is not an error of the
 	// module's form, it is the wrong key. Say whose it is and whose was expected.
-	names := make([]string, 0, len(sig.Signers))
-	for _, si := range sig.Signers {
+	names := make([]string, 0, len(signers))
+	for _, si := range signers {
 		names = append(names, si.Signer.String())
 	}
-	expected := CertificateSigner(cert, sig.Signers[0].Signer.KeyID != nil)
+	expected := CertificateSigner(cert, signers[0].Signer.KeyID != nil)
 	v.Kind = ForeignKey
 	v.Detail = fmt.Sprintf("signed by %s; the kernel's key is %s", strings.Join(names, " and "), expected)
 	return v

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
@@ -33,8 +32,8 @@ type Report struct {
 	Modules []ModuleResult `json:"modules"`
 	// OK is true when every module is OK; an image without modules is OK.
 	OK bool `json:"ok"`
-	// NoModules says the image holds no kernel module at all, which for an extension
-	// meant to carry drivers is worth a warning.
+	// NoModules says the image holds no kernel module at all, which fails an extension
+	// unless it declares modules = false (see MissingModules).
 	NoModules bool `json:"no_modules,omitempty"`
 	// Manifest is the extension's /manifest.yaml, nil if there is none.
 	Manifest *Manifest `json:"manifest,omitempty"`
@@ -59,6 +58,16 @@ func (r *Report) Problems() []ModuleResult {
 		}
 	}
 	return out
+}
+
+// NoModulesProblem says why an extension image without any kernel module fails.
+const NoModulesProblem = "no kernel module in the image: an extension that carries none must say modules = false in its block"
+
+// MissingModules reports whether the image fails for want of a module: it holds none,
+// and its extension does not declare modules = false (declaredNone). An extension built
+// to carry drivers whose modules went missing must not pass as "nothing to check".
+func (r *Report) MissingModules(declaredNone bool) bool {
+	return r.NoModules && !declaredNone
 }
 
 // StateVerdicts returns the results in the state's form (state.Verification.Modules).
@@ -98,95 +107,198 @@ func CheckRef(ctx context.Context, reg *oci.Client, ref, platform string, cert *
 
 // CheckImage checks every kernel module in the final filesystem of img (layers flattened,
 // whiteouts applied) against cert, and reads the extension manifest if there is one. The
-// filesystem is streamed: only one module at a time is held in memory. An error means
-// the image could not be read; a bad module is a verdict in the report, not an error.
+// filesystem is streamed and memory stays bounded whatever the image holds (see
+// CheckModuleReader). A symbolic or hard link named like a module is followed inside
+// the image and what it leads to is checked under the link's name; a dangling link, a
+// loop or a link to something other than a file is invalid. When a link leads to a file
+// not itself named like a module, the image is read a second time to check it. An error
+// means the image could not be read; a bad module is a verdict in the report.
 func CheckImage(ctx context.Context, img v1.Image, cert *x509.Certificate) (*Report, error) {
+	return checkImage(ctx, img, cert, defaultLimits())
+}
+
+func checkImage(ctx context.Context, img v1.Image, cert *x509.Certificate, lim limits) (*Report, error) {
 	if cert == nil {
 		return nil, errors.New("no certificate to check modules against")
 	}
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	// Extract keeps reading layers into its pipe until closed; closing it on cancellation
-	// ends a long download promptly.
-	stop := context.AfterFunc(ctx, func() { rc.Close() })
-	defer stop()
-
+	c := newModuleChecker(cert, lim)
 	rep := &Report{}
-	byPath := map[string]int{}
-	// Hard links share their target's content. Extract walks layers from the top down, so
-	// a link may come before its target: resolve them once every file has been seen.
-	type link struct{ path, target string }
-	var links []link
-	tr := tar.NewReader(rc)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("reading the image filesystem: %w", err)
-		}
-		p := cleanPath(hdr.Name)
+	// checked holds the verdict on each module file, by its path and the compression
+	// its name implies (a link may name the same file with another suffix).
+	checked := map[fileCheck]ModuleResult{}
+	links := newLinkTable()
+	// Links named like modules, resolved once every entry has been seen: Extract walks
+	// the layers from the top down, so a link may come before what it leads to.
+	var linked []ModuleResult
+	err := walkImage(ctx, img, func(p string, hdr *tar.Header, r io.Reader) error {
 		switch {
 		case p == ManifestPath && hdr.Typeflag == tar.TypeReg:
-			data, err := io.ReadAll(io.LimitReader(tr, maxManifestSize))
+			data, err := io.ReadAll(io.LimitReader(r, maxManifestSize))
 			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", ManifestPath, err)
+				return fmt.Errorf("reading %s: %w", ManifestPath, err)
 			}
 			m, err := ParseManifest(data)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			rep.Manifest = m
 			rep.TalosCompatibility = m.Metadata.Compatibility.Talos.Version
-
-		case !IsModule(p):
-
-		case hdr.Typeflag == tar.TypeReg:
-			res := ModuleResult{Path: p}
-			if hdr.Size > MaxModuleSize {
-				res.Verdict, res.Detail = Invalid, fmt.Sprintf("module file is %d bytes, more than the %d sovos reads", hdr.Size, MaxModuleSize)
-			} else {
-				data, err := io.ReadAll(tr)
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil, ctx.Err()
-					}
-					return nil, fmt.Errorf("reading %s: %w", p, err)
-				}
-				v := CheckModuleFile(p, data, cert)
-				res.Verdict, res.Detail = v.Kind, v.Detail
+		case hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink:
+			if err := links.add(p, hdr); err != nil {
+				return err
 			}
-			byPath[p] = len(rep.Modules)
+			if IsModule(p) {
+				linked = append(linked, ModuleResult{Path: p})
+			}
+		case !IsModule(p) || !isRegular(hdr.Typeflag):
+			// Directories, devices and FIFOs named like modules are not modules.
+		default:
+			res := ModuleResult{Path: p}
+			res.Verdict, res.Detail = c.checkEntry(p, hdr, r)
+			if err := readErr(r); err != nil {
+				return err
+			}
+			checked[fileCheck{p, compression(p)}] = res
 			rep.Modules = append(rep.Modules, res)
-
-		case hdr.Typeflag == tar.TypeLink:
-			links = append(links, link{path: p, target: cleanPath(hdr.Linkname)})
 		}
-		// Symbolic links and directories named like modules are not modules: the kernel
-		// loads the link's target, which is checked under its own name.
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 
-	for _, l := range links {
-		res := ModuleResult{Path: l.path}
-		if i, ok := byPath[l.target]; ok {
-			res.Verdict, res.Detail = rep.Modules[i].Verdict, rep.Modules[i].Detail
-		} else {
-			res.Verdict, res.Detail = Invalid, fmt.Sprintf("hard link to %s, which is not a module file sovos could check", l.target)
-		}
-		rep.Modules = append(rep.Modules, res)
+	// Resolve the links; what a link leads to and was not checked under the link's
+	// compression is checked in another pass over the image.
+	type pending struct {
+		i      int // index in linked
+		target string
 	}
+	var todo []pending
+	for i := range linked {
+		l := &linked[i]
+		target, desc, err := links.resolve(l.Path)
+		if err != nil {
+			l.Verdict, l.Detail = Invalid, err.Error()
+			continue
+		}
+		if res, ok := checked[fileCheck{target, compression(l.Path)}]; ok {
+			l.Verdict, l.Detail = res.Verdict, joinDetail(desc, res.Detail)
+			continue
+		}
+		l.Detail = desc
+		todo = append(todo, pending{i, target})
+	}
+	for len(todo) > 0 {
+		// Each pass reads each target once, under one compression: links reading one
+		// file with different compressions need another pass (at most one per kind).
+		type want struct {
+			compression string
+			link        int // a link reading the target with that compression
+		}
+		byTarget := map[string]*want{}
+		for _, t := range todo {
+			comp := compression(linked[t.i].Path)
+			if w := byTarget[t.target]; w == nil {
+				byTarget[t.target] = &want{comp, t.i}
+			}
+		}
+		err := walkImage(ctx, img, func(p string, hdr *tar.Header, r io.Reader) error {
+			// A directory need not have an entry of its own: one under it says it is.
+			for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+				if w, ok := byTarget[d]; ok {
+					delete(byTarget, d)
+					checked[fileCheck{d, w.compression}] = ModuleResult{Path: d, Verdict: Invalid, Detail: "not a file (a directory)"}
+				}
+			}
+			w, ok := byTarget[p]
+			if !ok {
+				return nil
+			}
+			delete(byTarget, p)
+			res := ModuleResult{Path: p}
+			if isRegular(hdr.Typeflag) {
+				// Read under the link's name: that is the name the module loader opens.
+				res.Verdict, res.Detail = c.checkEntry(linked[w.link].Path, hdr, r)
+				if err := readErr(r); err != nil {
+					return err
+				}
+			} else {
+				res.Verdict, res.Detail = Invalid, fmt.Sprintf("not a file (tar entry type %q)", hdr.Typeflag)
+			}
+			checked[fileCheck{p, w.compression}] = res
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for p, w := range byTarget {
+			checked[fileCheck{p, w.compression}] = ModuleResult{Path: p, Verdict: Invalid, Detail: "no such file in the image (a dangling link)"}
+		}
+		var later []pending
+		for _, t := range todo {
+			if res, ok := checked[fileCheck{t.target, compression(linked[t.i].Path)}]; ok {
+				l := &linked[t.i]
+				l.Verdict, l.Detail = res.Verdict, joinDetail(l.Detail, res.Detail)
+			} else {
+				later = append(later, t)
+			}
+		}
+		todo = later
+	}
+	rep.Modules = append(rep.Modules, linked...)
 
 	sort.Slice(rep.Modules, func(i, j int) bool { return rep.Modules[i].Path < rep.Modules[j].Path })
 	rep.NoModules = len(rep.Modules) == 0
 	rep.OK = len(rep.Problems()) == 0
 	return rep, nil
+}
+
+// fileCheck keys a verdict: a file's path and the compression it was read with.
+type fileCheck struct{ path, compression string }
+
+// checkEntry checks the module file of a tar entry, reading it under name's compression.
+func (c *moduleChecker) checkEntry(name string, hdr *tar.Header, r io.Reader) (Kind, string) {
+	if hdr.Size > c.lim.module {
+		return Invalid, fmt.Sprintf("the module file is %d bytes, more than the %s sovos reads", hdr.Size, byteSize(c.lim.module))
+	}
+	v := c.check(name, r)
+	return v.Kind, v.Detail
+}
+
+// joinDetail prefixes a link's description to the detail of what it leads to.
+func joinDetail(link, detail string) string {
+	if detail == "" {
+		return link
+	}
+	return link + ": " + detail
+}
+
+// isRegular reports whether a tar entry type is a file with content.
+func isRegular(t byte) bool {
+	return t == tar.TypeReg || t == tar.TypeRegA || t == tar.TypeCont || t == tar.TypeGNUSparse
+}
+
+// entryReader reads a tar entry and remembers a read error, which is the image's fault
+// (a broken layer, a cancelled download), not the content's.
+type entryReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *entryReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// readErr returns the error reading r met, if r is an entryReader that met one.
+func readErr(r io.Reader) error {
+	if e, ok := r.(*entryReader); ok && e.err != nil {
+		return fmt.Errorf("reading the image filesystem: %w", e.err)
+	}
+	return nil
 }
 
 // cleanPath turns a tar entry name ("./rootfs/x.ko", "rootfs/x.ko") into an absolute

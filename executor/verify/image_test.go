@@ -31,7 +31,7 @@ type entry struct {
 	linkname string
 }
 
-func layer(t *testing.T, entries ...entry) v1.Layer {
+func layer(t testing.TB, entries ...entry) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -126,6 +126,7 @@ func TestCheckRef(t *testing.T) {
 		{Path: "/" + dir + "hailo1x_pci.ko", Verdict: "ok"},
 		{Path: "/" + dir + "hailo_foreign.ko", Verdict: "foreign_key"},
 		{Path: "/" + dir + "hard.ko", Verdict: "ok"},
+		{Path: "/" + dir + "link.ko", Verdict: "foreign_key"}, // followed to hailo_foreign.ko
 		{Path: "/" + dir + "unsigned.ko.xz", Verdict: "invalid"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -137,8 +138,8 @@ func TestCheckRef(t *testing.T) {
 	if rep.OK || rep.NoModules {
 		t.Errorf("OK = %v, NoModules = %v; want false, false", rep.OK, rep.NoModules)
 	}
-	if len(rep.Problems()) != 2 {
-		t.Errorf("Problems() = %v, want the foreign and the broken module", rep.Problems())
+	if len(rep.Problems()) != 3 {
+		t.Errorf("Problems() = %v, want the foreign module, the link to it and the broken module", rep.Problems())
 	}
 	if d := rep.Modules[1].Detail; !strings.Contains(d, "serial 0x"+otherCert.SerialNumber.Text(16)) {
 		t.Errorf("foreign module detail %q does not name the other key", d)

@@ -4,11 +4,11 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // maxCertificateSize bounds what CertificateFromImage reads; certificates are a few KiB.
@@ -34,43 +34,33 @@ func CertificateFromImage(ctx context.Context, img v1.Image, path string) (*x509
 // streamed until the file is found.
 func ReadImageFile(ctx context.Context, img v1.Image, path string, limit int64) ([]byte, error) {
 	want := cleanPath(path)
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	stop := context.AfterFunc(ctx, func() { rc.Close() })
-	defer stop()
-
-	tr := tar.NewReader(rc)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil, fmt.Errorf("%s: no such file in the image", want)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("reading the image filesystem: %w", err)
-		}
-		if cleanPath(hdr.Name) != want {
-			continue
+	var data []byte
+	found := errors.New("found")
+	err := walkImage(ctx, img, func(p string, hdr *tar.Header, r io.Reader) error {
+		if p != want {
+			return nil
 		}
 		switch hdr.Typeflag {
 		case tar.TypeReg:
 		case tar.TypeSymlink:
-			return nil, fmt.Errorf("%s is a symbolic link to %s; name the file itself", want, hdr.Linkname)
+			return fmt.Errorf("%s is a symbolic link to %s; name the file itself", want, hdr.Linkname)
 		default:
-			return nil, fmt.Errorf("%s is not a regular file in the image", want)
+			return fmt.Errorf("%s is not a regular file in the image", want)
 		}
 		if hdr.Size > limit {
-			return nil, fmt.Errorf("%s is %d bytes, more than the %d expected", want, hdr.Size, limit)
+			return fmt.Errorf("%s is %d bytes, more than the %d expected", want, hdr.Size, limit)
 		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", want, err)
+		var err error
+		if data, err = io.ReadAll(r); err != nil {
+			return fmt.Errorf("reading %s: %w", want, err)
 		}
+		return found
+	})
+	switch {
+	case err == found:
 		return data, nil
+	case err != nil:
+		return nil, err
 	}
+	return nil, fmt.Errorf("%s: no such file in the image", want)
 }
