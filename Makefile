@@ -4,7 +4,7 @@ GO        ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 BUILDKITD := $(TOOLS_BIN)/buildkitd
 
-.PHONY: all build tools test lint bench demo
+.PHONY: all build tools test fuzz lint bench demo
 
 all: build
 
@@ -23,9 +23,15 @@ $(BUILDKITD): tools/go.mod tools/go.sum
 	touch $@
 
 # End-to-end tests start their own buildkitd (as root) and registry; they find the
-# daemon through SOVOS_BUILDKITD.
+# daemon through SOVOS_BUILDKITD. Then every fuzz target runs for a few seconds (about
+# 40 s in all), so CI keeps them working.
 test: tools
 	SOVOS_BUILDKITD=$(BUILDKITD) $(GO) test -timeout 40m ./...
+	GO=$(GO) ./scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME (e.g. make fuzz FUZZTIME=1m), or a few seconds each.
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
