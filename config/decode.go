@@ -229,6 +229,12 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 			diags = append(diags, ds...)
 		}
 	}
+	if v, ok := ib.vals["modules"]; ok {
+		// Hashed only when written, so configurations without it keep their hashes.
+		b, _ := v.UnmarkDeep()
+		spec.NoModules = b.Type() == cty.Bool && b.IsKnown() && b.False()
+		h["modules"] = hashed(v)
+	}
 	if r.Addr.Type == TypeInstaller {
 		spec.KernelArg = "PKG_KERNEL"
 		if v, ok := ib.vals["kernel_arg"]; ok {

@@ -241,7 +241,10 @@ type BuildSpec struct {
 	// Kernel is the kernel an extension or installer is tied to.
 	Kernel *Address
 	// KernelArg is the build arg an installer receives the kernel in (PKG_KERNEL).
-	KernelArg   string
+	KernelArg string
+	// NoModules is an extension's `modules = false`: it carries no kernel module, so
+	// verification does not fail for want of one.
+	NoModules   bool
 	SigningCert *SigningCert
 	Triggers    map[string]string
 }

@@ -183,7 +183,10 @@ var schemas = map[string]*blockSchema{
 	},
 	TypeExtension: {
 		Type: TypeExtension, Labels: []string{"name"},
-		Attrs:  buildAttrs(attrSchema{Name: "kernel", Type: anyType, Required: true, Kind: attrRef, RefTypes: []string{TypeKernel}}),
+		Attrs: buildAttrs(
+			attrSchema{Name: "kernel", Type: anyType, Required: true, Kind: attrRef, RefTypes: []string{TypeKernel}},
+			attrSchema{Name: "modules", Type: cty.Bool},
+		),
 		Blocks: buildBlocks(),
 	},
 	TypeInstaller: {

@@ -292,10 +292,10 @@ func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange
 	if err != nil {
 		return fmt.Errorf("%s: verifying %s: %w", c.Address, ref, err)
 	}
-	if rep.NoModules {
-		a.log.Warn("extension holds no kernel module", "address", c.Address, "image", ref)
-	}
 	var problems []string
+	if rep.MissingModules(r.Build.NoModules) {
+		problems = append(problems, verify.NoModulesProblem)
+	}
 	for _, m := range rep.Problems() {
 		p := fmt.Sprintf("%s: %s", m.Path, m.Verdict)
 		if m.Detail != "" {
@@ -318,6 +318,9 @@ func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange
 			rec.Verified = ver
 		}
 	})
+	if !ok && len(problems) == 1 && rep.MissingModules(r.Build.NoModules) {
+		return fmt.Errorf("%s: %s does not pass verification: %s", c.Address, ref, verify.NoModulesProblem)
+	}
 	if !ok {
 		return fmt.Errorf("%s: %s does not pass verification against %s's signing key (a board would refuse these modules: \"key was rejected by service\"):\n      %s",
 			c.Address, ref, kaddr, strings.Join(problems, "\n      "))

@@ -37,6 +37,7 @@ type extensionCheck struct {
 	Kernel             string                `json:"kernel"`
 	OK                 bool                  `json:"ok"`
 	Error              string                `json:"error,omitempty"`
+	Problem            string                `json:"problem,omitempty"`
 	Modules            []verify.ModuleResult `json:"modules"`
 	TalosCompatibility string                `json:"talos_compatibility,omitempty"`
 	Profiles           []profileCheck        `json:"profiles,omitempty"`
@@ -178,6 +179,10 @@ func checkExtension(c *cli.Context, reg *oci.Client, cfg *config.Config, s *stat
 	}
 	ch.Modules, ch.TalosCompatibility = rep.Modules, rep.TalosCompatibility
 	ch.OK = rep.OK
+	// Without the configuration's word, an extension is expected to carry modules.
+	if rep.MissingModules(cr != nil && cr.Build != nil && cr.Build.NoModules) {
+		ch.OK, ch.Problem = false, verify.NoModulesProblem
+	}
 	for _, p := range cfg.Resources {
 		if p.Profile == nil || !slices.ContainsFunc(p.DependsOn, func(a config.Address) bool { return a.String() == r.Address }) {
 			continue
@@ -214,8 +219,11 @@ func writeChecks(w io.Writer, checks []*extensionCheck) {
 			fmt.Fprintf(w, "  error:  %s\n", ch.Error)
 			continue
 		}
-		if len(ch.Modules) == 0 {
-			fmt.Fprintln(w, "  no kernel module in the image")
+		switch {
+		case ch.Problem != "":
+			fmt.Fprintf(w, "  FAILED: %s\n", ch.Problem)
+		case len(ch.Modules) == 0:
+			fmt.Fprintln(w, "  no kernel module in the image (modules = false)")
 		}
 		for _, m := range ch.Modules {
 			line := fmt.Sprintf("  %-12s %s", m.Verdict, m.Path)
