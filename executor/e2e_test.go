@@ -77,6 +77,12 @@ func (f *factory) write(rel, content string) {
 // plan evaluates the configuration with the real hasher and plans against the state.
 func (f *factory) plan(promote bool) *planner.Plan {
 	f.t.Helper()
+	return f.planWith(planner.Options{Promote: promote})
+}
+
+// planWith is plan with more options (Targets, Replace); it always refreshes.
+func (f *factory) planWith(opts planner.Options) *planner.Plan {
+	f.t.Helper()
 	ctx := context.Background()
 	h := hashing.NewHasher(hashing.HasherOptions{CacheDir: filepath.Join(f.dir, ".sovos", "cache"), Refresh: true})
 	cfg, diags := config.Load(ctx, f.dir, config.EvalOptions{Hooks: h, Vars: f.vars})
@@ -87,9 +93,8 @@ func (f *factory) plan(promote bool) *planner.Plan {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	p, err := planner.Build(ctx, cfg, prior, digest, planner.Options{
-		Refresh: true, Promote: promote, Registry: oci.New(oci.WithInsecure(cfg.Settings.InsecureRegistries...)),
-	})
+	opts.Refresh, opts.Registry = true, oci.New(oci.WithInsecure(cfg.Settings.InsecureRegistries...))
+	p, err := planner.Build(ctx, cfg, prior, digest, opts)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/planner"
@@ -71,7 +70,7 @@ extension "sym" {
 	f.write("hostile.sovos.hcl", extensions(""))
 
 	// 1. Neither passes: the apply fails naming each extension and why.
-	p := f.planTargets("extension.fw", "extension.sym")
+	p := f.planWith(planner.Options{Targets: []string{"extension.fw", "extension.sym"}})
 	equalMaps(t, "first plan", actions(p), map[string]string{"kernel.k": "create", "extension.fw": "create", "extension.sym": "create"})
 	sum, err := f.apply(ctx, p, executor.Options{})
 	if err == nil {
@@ -98,7 +97,7 @@ extension "sym" {
 	// 2. modules = false: the firmware extension is rebuilt (the attribute is hashed)
 	// and passes; the symlinked module still fails.
 	f.write("hostile.sovos.hcl", extensions("modules = false"))
-	p = f.planTargets("extension.fw")
+	p = f.planWith(planner.Options{Targets: []string{"extension.fw"}})
 	c := p.Change("extension.fw")
 	if c == nil || c.Action != planner.ActionRebuild {
 		t.Fatalf("plan after modules = false: %v", actions(p))
@@ -109,33 +108,11 @@ extension "sym" {
 	if r := f.state().Resource("extension.fw"); r.Verified == nil || !r.Verified.OK || r.Verified.Digest != r.Digest || len(r.Verified.Modules) != 0 {
 		t.Errorf("extension.fw after modules = false: %+v", r.Verified)
 	}
-	p = f.planTargets("extension.sym")
+	p = f.planWith(planner.Options{Targets: []string{"extension.sym"}})
 	if c := p.Change("extension.sym"); c == nil || c.Action != planner.ActionRebuild {
 		t.Fatalf("plan of the failed symlink extension: %v", actions(p))
 	}
 	if _, err := f.apply(ctx, p, executor.Options{}); err == nil || !strings.Contains(err.Error(), "evil.ko: unsigned") {
 		t.Errorf("second apply of the symlinked unsigned module: %v", err)
 	}
-}
-
-// planTargets is f.plan limited to targets and their dependencies.
-func (f *factory) planTargets(targets ...string) *planner.Plan {
-	f.t.Helper()
-	ctx := context.Background()
-	h := planner.NewHasher(planner.HasherOptions{CacheDir: filepath.Join(f.dir, ".sovos", "cache"), Refresh: true})
-	cfg, diags := config.Load(ctx, f.dir, config.EvalOptions{Hooks: h, Vars: f.vars})
-	if diags.HasErrors() {
-		f.t.Fatalf("config: %s", diags.Error())
-	}
-	prior, digest, err := f.backend.Read(ctx)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	p, err := planner.Build(ctx, cfg, prior, digest, planner.Options{
-		Refresh: true, Targets: targets, Insecure: cfg.Settings.InsecureRegistries,
-	})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return p
 }
