@@ -2,7 +2,6 @@ package verify_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -11,9 +10,6 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/internal/modsigntest"
@@ -160,39 +156,8 @@ func TestCheckModuleFileCompressed(t *testing.T) {
 	good := modsigntest.SignModule(t, mod, key, cert)
 	foreign := modsigntest.SignModule(t, mod, otherKey, otherCert)
 
-	compressors := map[string]func(t *testing.T, b []byte) []byte{
-		".ko": func(t *testing.T, b []byte) []byte { return b },
-		".ko.xz": func(t *testing.T, b []byte) []byte {
-			var buf bytes.Buffer
-			w, err := xz.NewWriter(&buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Write(b)
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return buf.Bytes()
-		},
-		".ko.zst": func(t *testing.T, b []byte) []byte {
-			w, err := zstd.NewWriter(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
-			return w.EncodeAll(b, nil)
-		},
-		".ko.gz": func(t *testing.T, b []byte) []byte {
-			var buf bytes.Buffer
-			w := gzip.NewWriter(&buf)
-			w.Write(b)
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return buf.Bytes()
-		},
-	}
-	for suffix, compress := range compressors {
+	for _, suffix := range []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"} {
+		compress := func(t *testing.T, b []byte) []byte { return compressAs(t, suffix, b) }
 		t.Run(suffix, func(t *testing.T) {
 			name := "/rootfs/usr/lib/modules/6.18.1/extras/hailo1x_pci" + suffix
 			if !verify.IsModule(name) {

@@ -93,16 +93,7 @@ func TestXZ(t *testing.T) {
 // for the dictionary size byte b (40 is 4 GiB): a valid file, whatever the reader's cap.
 func xzWithDict(t testing.TB, data []byte, b byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := xz.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.Bytes()
+	out := compressAs(t, ".ko.xz", data)
 	hlen := (int(out[12]) + 1) * 4
 	h := out[12 : 12+hlen]
 	i := bytes.Index(h, []byte{0x21, 0x01}) // LZMA2, one byte of properties
