@@ -96,7 +96,7 @@ func (e *evaluator) depsOf(n *node) *blockDeps {
 // forInstance returns the dependencies of the instance evaluated in ctx. A key that
 // cannot be evaluated there (or names no instance) makes every instance of the block a
 // dependency, so the graph never misses an edge.
-func (bd *blockDeps) forInstance(e *evaluator, ctx *hcl.EvalContext) ([]*Resource, []Address) {
+func (bd *blockDeps) forInstance(ctx *hcl.EvalContext) ([]*Resource, []Address) {
 	if !bd.dynamic {
 		return bd.shared, bd.sharedAddrs
 	}
@@ -156,7 +156,7 @@ func addrsOf(rs []*Resource) []Address {
 	return out
 }
 
-// consumes returns the dependencies r's evaluated values carry a mark of, plus those
+// consumes returns the dependencies whose marks reach r's own attributes, plus those
 // depends_on lists, in the order of r.deps.
 func (bd *blockDeps) consumes(r *Resource, ib *instanceBody) ([]*Resource, []Address) {
 	if len(r.deps) == 0 {

@@ -637,7 +637,7 @@ func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 		}
 		addr := Address{Type: n.d.Kind, Name: n.d.Name, Key: in.key}
 		r := &Resource{Addr: addr, DeclRange: n.d.DeclRange, addr: addr.String()}
-		r.deps, r.DependsOn = deps.forInstance(e, ictx)
+		r.deps, r.DependsOn = deps.forInstance(ictx)
 		val, ds := e.evalInstance(n, r, ictx, deps)
 		diags = append(diags, ds...)
 		e.instances[r.addr] = r

@@ -210,19 +210,22 @@ func consumedValue(f *exprFlow, ctx *hcl.EvalContext) (v cty.Value, ok bool) {
 	if f == nil || len(f.conds) == 0 {
 		return cty.NilVal, false
 	}
+	// The branches are put back whatever happens: the trees are the module's.
 	type saved struct{ t, f hclsyntax.Expression }
 	restore := make([]saved, len(f.conds))
-	// taken[i]: 0 both branches (unknown or skipped), 1 true, 2 false.
-	taken := make([]uint8, len(f.conds))
-	skip := make([]bool, len(f.conds))
-	replaced := 0
+	for i, s := range f.conds {
+		restore[i] = saved{s.c.TrueResult, s.c.FalseResult}
+	}
 	defer func() {
 		for i, s := range f.conds {
 			s.c.TrueResult, s.c.FalseResult = restore[i].t, restore[i].f
 		}
 	}()
+	// taken[i]: 0 both branches (unknown or skipped), 1 true, 2 false.
+	taken := make([]uint8, len(f.conds))
+	skip := make([]bool, len(f.conds))
+	replaced := 0
 	for i, s := range f.conds {
-		restore[i] = saved{s.c.TrueResult, s.c.FalseResult}
 		if p := s.parent; p >= 0 && (skip[p] || taken[p] == 1 && !s.branch || taken[p] == 2 && s.branch) {
 			skip[i] = true // in a branch that is not evaluated
 			continue
@@ -235,12 +238,13 @@ func consumedValue(f *exprFlow, ctx *hcl.EvalContext) (v cty.Value, ok bool) {
 		if !cv.IsKnown() || cv.IsNull() {
 			continue
 		}
-		if cv, err := convert.Convert(cv, cty.Bool); err != nil || !cv.IsKnown() || cv.IsNull() {
+		cv, err := convert.Convert(cv, cty.Bool)
+		if err != nil || !cv.IsKnown() || cv.IsNull() {
 			continue
 		}
 		untaken := &s.c.FalseResult
 		taken[i] = 1
-		if cv, _ := convert.Convert(cv, cty.Bool); cv.False() {
+		if cv.False() {
 			untaken, taken[i] = &s.c.TrueResult, 2
 		}
 		uv, _ := (*untaken).Value(ctx)

@@ -166,21 +166,32 @@ func writeInt(b *bytes.Buffer, i *big.Int) error {
 
 type member struct {
 	key   string
-	units []uint16
+	units []uint16 // only for a key outside the Basic Multilingual Plane
 	value any
 }
 
 func writeObject(b *bytes.Buffer, m map[string]any) error {
 	ms := make([]member, 0, len(m))
+	astral := false
 	for k, v := range m {
 		if !utf8.ValidString(k) {
 			return fmt.Errorf("canonical JSON: object key %q is not valid UTF-8", k)
 		}
-		ms = append(ms, member{key: k, units: utf16.Encode([]rune(k)), value: v})
+		ms = append(ms, member{key: k, value: v})
+		astral = astral || strings.IndexFunc(k, func(r rune) bool { return r > 0xFFFF }) >= 0
 	}
 	// RFC 8785 §3.2.3: sort by UTF-16 code units, not by code points or bytes, so
-	// that every implementation (ECMAScript, Java, Go) agrees.
-	slices.SortFunc(ms, func(a, b member) int { return slices.Compare(a.units, b.units) })
+	// that every implementation (ECMAScript, Java, Go) agrees. Within the Basic
+	// Multilingual Plane the two orders are the byte order of UTF-8, so only keys with
+	// a character beyond it (a surrogate pair in UTF-16) need their code units.
+	if !astral {
+		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	} else {
+		for i := range ms {
+			ms[i].units = utf16.Encode([]rune(ms[i].key))
+		}
+		slices.SortFunc(ms, func(a, b member) int { return slices.Compare(a.units, b.units) })
+	}
 	b.WriteByte('{')
 	for i, e := range ms {
 		if i > 0 {
