@@ -63,6 +63,9 @@ var _ config.Hooks = (*Hasher)(nil)
 
 // NewHasher returns a Hasher with the given options.
 func NewHasher(opts HasherOptions) *Hasher {
+	if opts.Registry == nil {
+		opts.Registry = oci.New()
+	}
 	return &Hasher{
 		sources: NewSourceHasher(opts.CacheDir),
 		images:  &ImageResolver{Refresh: opts.Refresh, Registry: opts.Registry},

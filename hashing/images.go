@@ -2,12 +2,10 @@ package hashing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/urmanac/sovos/internal/oci"
 )
@@ -62,27 +60,16 @@ func (r *ImageResolver) resolve(ctx context.Context, ref, pinnedDigest, knownDig
 		}
 		return "", "", fmt.Errorf("image %s has no pinned digest and none is recorded in the state, and -refresh=false forbids asking the registry: pin it with digest = \"sha256:...\" or plan with -refresh=true", ref)
 	}
-	desc, err := r.registry().Head(ctx, parsed)
-	if err == nil {
-		return desc.Digest.String(), digestFromRegistry, nil
-	}
-	// Some registries answer HEAD without a digest header or not at all; a GET of the
-	// manifest works everywhere. A failure to reach the registry (the client's own
-	// errors, which name it) would only fail twice, so it is reported at once.
-	var terr *transport.Error
-	if !errors.As(err, &terr) || ctx.Err() != nil {
+	d, err := r.registry().Digest(ctx, parsed)
+	if err != nil {
 		return "", "", fmt.Errorf("resolving image %s: %w", ref, err)
 	}
-	got, gerr := r.registry().Get(ctx, parsed)
-	if gerr != nil {
-		return "", "", fmt.Errorf("resolving image %s: %w", ref, gerr)
-	}
-	return got.Digest.String(), digestFromRegistry, nil
+	return d.String(), digestFromRegistry, nil
 }
 
 func (r *ImageResolver) registry() *oci.Client {
 	if r.Registry == nil {
-		r.Registry = oci.New()
+		return oci.New()
 	}
 	return r.Registry
 }

@@ -2,7 +2,6 @@ package pin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/urmanac/sovos/internal/oci"
@@ -18,31 +17,12 @@ func Registry(c *oci.Client) ImageResolver {
 		if err != nil {
 			return "", fmt.Errorf("image reference %q: %w", ref, err)
 		}
-		desc, err := c.Head(ctx, r)
-		if err == nil {
-			return desc.Digest.String(), nil
-		}
-		if oci.IsNotFound(err) || unreachable(err) || ctx.Err() != nil {
-			return "", registryError(err)
-		}
-		got, err := c.Get(ctx, r)
+		d, err := c.Digest(ctx, r)
 		if err != nil {
 			return "", registryError(err)
 		}
-		return got.Digest.String(), nil
+		return d.String(), nil
 	})
-}
-
-// unreachable reports a failure a GET would only repeat: the registry could not be
-// spoken to at all.
-func unreachable(err error) bool {
-	var (
-		ph *oci.PlainHTTPError
-		te *oci.TimeoutError
-		ue *oci.UnreachableError
-		pe *oci.PingError
-	)
-	return errors.As(err, &ph) || errors.As(err, &te) || errors.As(err, &ue) || errors.As(err, &pe)
 }
 
 func registryError(err error) error {

@@ -179,6 +179,18 @@ func Explain(err error) error {
 	return err
 }
 
+// ownError reports whether err is one of the client's own errors: the registry could
+// not be spoken to at all.
+func ownError(err error) bool {
+	var (
+		ph *PlainHTTPError
+		te *TimeoutError
+		ue *UnreachableError
+		pe *PingError
+	)
+	return errors.As(err, &ph) || errors.As(err, &te) || errors.As(err, &ue) || errors.As(err, &pe)
+}
+
 // IsNotFound reports whether err is a registry's 404 (or MANIFEST_UNKNOWN,
 // NAME_UNKNOWN, BLOB_UNKNOWN) for a manifest, a tag list or a blob: the thing asked
 // for does not exist. A failure of the /v2/ check never is, so an address without a

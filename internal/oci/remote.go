@@ -26,6 +26,26 @@ func (c *Client) Head(ctx context.Context, ref name.Reference, extra ...remote.O
 	return d, Explain(err)
 }
 
+// Digest returns the digest of the manifest ref names, as `crane digest` does: that of
+// a HEAD (for a multi-platform image, the index's), or of a GET where the registry
+// answers HEAD without a digest or refuses it. A HEAD that found nothing (IsNotFound),
+// a registry that cannot be spoken to (the client's own errors) and a cancelled ctx
+// are reported at once: a GET would only fail again.
+func (c *Client) Digest(ctx context.Context, ref name.Reference) (v1.Hash, error) {
+	desc, err := c.Head(ctx, ref)
+	if err == nil {
+		return desc.Digest, nil
+	}
+	if IsNotFound(err) || ownError(err) || ctx.Err() != nil {
+		return v1.Hash{}, err
+	}
+	got, err := c.Get(ctx, ref)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return got.Digest, nil
+}
+
 // Image returns the image ref names; for an index, the manifest of platform
 // ("linux/arm64"; "" means go-containerregistry's default, linux/amd64).
 func (c *Client) Image(ctx context.Context, ref name.Reference, platform string) (v1.Image, error) {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,5 +384,44 @@ func TestConnect(t *testing.T) {
 	// tags/list.
 	if n := proxy.Count(nil) - before; n != 2 {
 		t.Errorf("%d requests, want 2: %v", n, proxy.Requests()[before:])
+	}
+}
+
+func TestDigest(t *testing.T) {
+	t.Parallel()
+	var seen counter
+	var stripDigest atomic.Bool
+	host := testenv.MemRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen.add(kind(r))
+			if stripDigest.Load() && r.Method == http.MethodHead {
+				// A registry that answers HEAD without Docker-Content-Digest.
+				w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c := oci.New(oci.WithInsecure(host))
+	r, _ := c.ParseReference(host + "/x/y:z")
+	img := randomImage(t, 1, 10)
+	if err := c.Write(t.Context(), r, img); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+
+	before := seen.get("GET manifest")
+	if d, err := c.Digest(t.Context(), r); err != nil || d != want || seen.get("GET manifest") != before {
+		t.Errorf("HEAD: %v, %v, %d GETs; want %s and no GET", d, err, seen.get("GET manifest")-before, want)
+	}
+	stripDigest.Store(true)
+	if d, err := c.Digest(t.Context(), r); err != nil || d != want || seen.get("GET manifest") != before+1 {
+		t.Errorf("HEAD without a digest: %v, %v; want %s from one GET", d, err, want)
+	}
+	stripDigest.Store(false)
+	missing, _ := c.ParseReference(host + "/x/y:missing")
+	if _, err := c.Digest(t.Context(), missing); !oci.IsNotFound(err) || seen.get("GET manifest") != before+1 {
+		t.Errorf("a missing tag: %v; want not found, from the HEAD alone", err)
 	}
 }
