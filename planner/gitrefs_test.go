@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -23,7 +24,7 @@ func git(t *testing.T, dir string, args ...string) string {
 
 func TestCheckGitRefs(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
+		testenv.SkipOrFail(t, "git is not installed (apt-get install git)")
 	}
 	repo := t.TempDir()
 	git(t, repo, "init", "-q", "-b", "main")

@@ -23,7 +23,7 @@ func startAuthRegistry(t *testing.T, user, password string) string {
 	t.Helper()
 	bin, err := exec.LookPath(testenv.RegistryBinary)
 	if err != nil {
-		t.Skip("docker-registry is not installed")
+		testenv.SkipOrFail(t, "docker-registry is not installed (apt-get install docker-registry)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

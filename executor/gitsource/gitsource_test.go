@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 // newRepo creates a local repository with two commits and returns its file://
@@ -15,7 +17,7 @@ import (
 func newRepo(t *testing.T) (string, []string) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		testenv.SkipOrFail(t, "git is not installed (apt-get install git)")
 	}
 	dir := t.TempDir()
 	run := func(args ...string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/internal/modsigntest"
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 // These tests sign with the real openssl, the way the kernel's sign-file does (sign-file
@@ -22,7 +23,7 @@ func requireOpenSSL(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("openssl")
 	if err != nil {
-		t.Skip("openssl not installed")
+		testenv.SkipOrFail(t, "openssl is not installed (apt-get install openssl)")
 	}
 	return path
 }
