@@ -10,6 +10,7 @@ package examples_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,4 +92,30 @@ type planChange struct {
 		Tag  string `json:"tag"`
 		Ref  string `json:"ref"`
 	} `json:"after"`
+}
+
+// checkActions fails for every address whose action in the JSON plan out (`plan
+// -format=json`) is not the one wanted; an address the plan leaves out is a no-op.
+// after names the change planned, for the messages.
+func checkActions(t *testing.T, out, after string, want map[string]string) {
+	t.Helper()
+	var plan struct {
+		Changes []planChange `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("plan -format=json: %v\n%s", err, out)
+	}
+	actions := map[string]string{}
+	for _, c := range plan.Changes {
+		actions[c.Address] = c.Action
+	}
+	for addr, w := range want {
+		got := actions[addr]
+		if got == "" {
+			got = "no-op" // the JSON plan may leave out no-ops
+		}
+		if got != w {
+			t.Errorf("%s: %s is %s, want %s", after, addr, got, w)
+		}
+	}
 }

@@ -151,32 +151,13 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if err := os.WriteFile(manifest, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var plan struct {
-		Changes []planChange `json:"resource_changes"`
-	}
-	out := sovos(2, "plan", "-detailed-exitcode", "-format=json")
-	if err := json.Unmarshal([]byte(out), &plan); err != nil {
-		t.Fatalf("plan -format=json: %v\n%s", err, out)
-	}
-	actions := map[string]string{}
-	for _, c := range plan.Changes {
-		actions[c.Address] = c.Action
-	}
-	for addr, want := range map[string]string{
+	checkActions(t, sovos(2, "plan", "-detailed-exitcode", "-format=json"), "after changing extension/manifest.yaml", map[string]string{
 		"kernel.sovereign":     "no-op",
 		"installer.sovereign":  "no-op",
 		"extension.hailort":    "rebuild",
 		"profile.cm5-hailo10h": "rebuild",
 		"profile.cm4-standard": "no-op",
-	} {
-		got := actions[addr]
-		if got == "" {
-			got = "no-op"
-		}
-		if got != want {
-			t.Errorf("after changing extension/manifest.yaml: %s is %s, want %s", addr, got, want)
-		}
-	}
+	})
 
 	// The rest of the README's tour: the saved plan, its PR comment, applying it,
 	// promoting, verifying, a kernel rebuilt under the same hash, and a new workspace
