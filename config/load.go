@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // SovosVersion is the version `required_version` constraints are checked against.
@@ -36,6 +37,10 @@ type EvalOptions struct {
 	// Pinning loads the configuration for `sovos pin`, which writes the pins: a git
 	// source may lack its commit (every other command refuses that).
 	Pinning bool
+	// Saved holds variable values a saved plan was made with (`apply FILE`): a variable
+	// that no -var, -var-file, SOVOS_VAR_ or *.auto.sovosvars sets takes its saved value
+	// before its default, so the plan's values need not be given again.
+	Saved map[string]cty.Value
 }
 
 // VarArg is one -var ("name=value") or -var-file (path) option.

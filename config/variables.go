@@ -242,6 +242,15 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 	obj := make(map[string]cty.Value, len(defs))
 	for _, d := range defs {
 		val, ok := final[d.decl.Name]
+		if sv, saved := opts.Saved[d.decl.Name]; !ok && saved {
+			cv, err := d.convert(sv)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid saved value for variable",
+					Detail: fmt.Sprintf("The saved plan's value of var.%s is not a %s: %s; run `sovos plan` again.", d.decl.Name, d.ty.FriendlyName(), err), Subject: d.decl.DeclRange.Ptr()})
+				cv = cty.UnknownVal(d.ty)
+			}
+			val, ok = cv, true
+		}
 		if !ok {
 			switch {
 			case d.def != cty.NilVal:

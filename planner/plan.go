@@ -6,6 +6,7 @@ package planner
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/internal/oci"
@@ -67,6 +68,19 @@ type Snapshot struct {
 // TagChange is a stable tag that -promote moves.
 type TagChange struct {
 	Before, After string
+}
+
+// Moves reports whether the tag points somewhere else after the plan.
+func (tc TagChange) Moves() bool { return tc.Before != tc.After }
+
+// Text says how tag moves, the one wording of reasons and renderers:
+// `5.3.0: sha256:0123456789ab -> (new build)`, "(unset)" for a tag not set before.
+func (tc TagChange) Text(tag string) string {
+	before := tc.Before
+	if before == "" {
+		before = "(unset)"
+	}
+	return fmt.Sprintf("%s: %s -> %s", tag, ShortDigest(before), ShortDigest(tc.After))
 }
 
 // ResourceChange is the planned action for one resource.

@@ -248,15 +248,17 @@ func refOf(image, tag string) string {
 	return image + ":" + tag
 }
 
-// shortHash is the first 8 hex characters of a hash or commit, as reasons show them.
-func shortHash(h string) string {
+// ShortHash is the first 8 hex characters of a hash or commit, as reasons show them.
+func ShortHash(h string) string {
 	if len(h) > 8 {
 		return h[:8]
 	}
 	return h
 }
 
-func shortDigest(d string) string {
+// ShortDigest is a digest cut to its algorithm and first 12 hex characters
+// (sha256:0123456789ab), as reasons show them.
+func ShortDigest(d string) string {
 	if strings.HasPrefix(d, "sha256:") && len(d) > 7+12 {
 		return d[:7+12]
 	}
@@ -401,7 +403,7 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 			continue
 		}
 		if cur := b.digest[da]; ok && cur != "" && recorded != cur {
-			reasons = append(reasons, Reason{ReasonUpstreamDigest, fmt.Sprintf("%s: built from %s, now %s", da, shortDigest(recorded), shortDigest(cur))})
+			reasons = append(reasons, Reason{ReasonUpstreamDigest, fmt.Sprintf("%s: built from %s, now %s", da, ShortDigest(recorded), ShortDigest(cur))})
 		}
 	}
 	if pr.Image != "" && img != "" && pr.Image != img {
@@ -434,15 +436,9 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 	if b.promoteTags(c) {
 		c.Action = ActionPromote
 		for _, t := range sortedTagNames(c.Tags) {
-			tc := c.Tags[t]
-			if tc.Before == tc.After {
-				continue
+			if tc := c.Tags[t]; tc.Moves() {
+				c.Reasons = append(c.Reasons, Reason{ReasonPromote, "tag " + tc.Text(t)})
 			}
-			before := tc.Before
-			if before == "" {
-				before = "(unset)"
-			}
-			c.Reasons = append(c.Reasons, Reason{ReasonPromote, fmt.Sprintf("tag %s: %s -> %s", t, shortDigest(before), shortDigest(tc.After))})
 		}
 	}
 	return c, nil
@@ -568,7 +564,7 @@ func dataChange(dep *config.Resource, pr *state.Resource) (Reason, bool) {
 				_ = json.Unmarshal(raw, &old)
 			}
 			if old != "" && old != dep.Source.Commit {
-				return Reason{ReasonSourceChanged, fmt.Sprintf("%s: commit %s -> %s", addr, shortHash(old), shortHash(dep.Source.Commit))}, true
+				return Reason{ReasonSourceChanged, fmt.Sprintf("%s: commit %s -> %s", addr, ShortHash(old), ShortHash(dep.Source.Commit))}, true
 			}
 			var oldSub string
 			if raw, ok := pr.Inputs["subdir"]; ok {
@@ -577,14 +573,14 @@ func dataChange(dep *config.Resource, pr *state.Resource) (Reason, bool) {
 			if oldSub != dep.Source.Subdir {
 				return Reason{ReasonSourceChanged, fmt.Sprintf("%s: subdir %q -> %q", addr, oldSub, dep.Source.Subdir)}, true
 			}
-			return Reason{ReasonSourceChanged, fmt.Sprintf("%s: changed (commit %s)", addr, shortHash(dep.Source.Commit))}, true
+			return Reason{ReasonSourceChanged, fmt.Sprintf("%s: changed (commit %s)", addr, ShortHash(dep.Source.Commit))}, true
 		}
-		return Reason{ReasonSourceChanged, fmt.Sprintf("%s: content changed (%s -> %s)", addr, shortHash(pr.Hash), shortHash(dep.Hash))}, true
+		return Reason{ReasonSourceChanged, fmt.Sprintf("%s: content changed (%s -> %s)", addr, ShortHash(pr.Hash), ShortHash(dep.Hash))}, true
 	case dep.Image != nil:
 		if pr.Digest == "" || pr.Digest == dep.Image.Digest {
 			return Reason{}, false
 		}
-		return Reason{ReasonImageChanged, fmt.Sprintf("%s: %s now points to %s (was %s)", addr, dep.Image.Ref, shortDigest(dep.Image.Digest), shortDigest(pr.Digest))}, true
+		return Reason{ReasonImageChanged, fmt.Sprintf("%s: %s now points to %s (was %s)", addr, dep.Image.Ref, ShortDigest(dep.Image.Digest), ShortDigest(pr.Digest))}, true
 	}
 	return Reason{}, false
 }
@@ -592,7 +588,7 @@ func dataChange(dep *config.Resource, pr *state.Resource) (Reason, bool) {
 // unexplainedHash words a hash change no recorded input explains: a redacted (sensitive)
 // value, or what is hashed but not recorded (platform, dependencies' hashes, encoding).
 func unexplainedHash(r *config.Resource, pr *state.Resource, inputs map[string]json.RawMessage) string {
-	change := fmt.Sprintf("hash %s -> %s", shortHash(pr.Hash), shortHash(r.Hash))
+	change := fmt.Sprintf("hash %s -> %s", ShortHash(pr.Hash), ShortHash(r.Hash))
 	for _, v := range inputs {
 		if strings.Contains(string(v), Redacted) {
 			return "a sensitive value changed, or another input that is not shown (" + change + ")"
@@ -625,7 +621,7 @@ func failedVerification(pr *state.Resource) string {
 			bad = append(bad, m.Path+": "+m.Verdict)
 		}
 	}
-	msg := fmt.Sprintf("its build %s failed verification", shortDigest(pr.Digest))
+	msg := fmt.Sprintf("its build %s failed verification", ShortDigest(pr.Digest))
 	if v.Kernel != "" {
 		msg += " against " + v.Kernel + "'s signing key"
 	}

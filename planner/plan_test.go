@@ -342,7 +342,7 @@ func TestFailedVerificationIsShown(t *testing.T) {
 	ext.Verified = &state.Verification{Digest: ext.Digest, Kernel: "kernel.sovereign", OK: false,
 		Modules: []state.ModuleVerdict{{Path: "/lib/modules/good.ko", Verdict: "ok"}, {Path: "/lib/modules/hailo1x_pci.ko", Verdict: "foreign_key"}}}
 	got := actions(mustPlan(t, cfg, prior, Options{}))
-	want := "rebuild: its build " + shortDigest(ext.Digest) + " failed verification against kernel.sovereign's signing key (/lib/modules/hailo1x_pci.ko: foreign_key); it is built and checked again"
+	want := "rebuild: its build " + ShortDigest(ext.Digest) + " failed verification against kernel.sovereign's signing key (/lib/modules/hailo1x_pci.ko: foreign_key); it is built and checked again"
 	if got["extension.hailort"] != want {
 		t.Errorf("extension.hailort: %q\nwant %q", got["extension.hailort"], want)
 	}

@@ -170,7 +170,7 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 			if before == "" {
 				before = "(unset)"
 			}
-			field("tag", fmt.Sprintf("%s: %s -> %s", t, shortDigest(before), shortDigest(tc.After)))
+			field("tag", fmt.Sprintf("%s: %s -> %s", t, ShortDigest(before), ShortDigest(tc.After)))
 		}
 	}
 	return b.String()

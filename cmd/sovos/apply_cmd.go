@@ -14,12 +14,14 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/buildkit"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/planner/planfile"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -72,7 +74,7 @@ func applyAction(c *cli.Context) (err error) {
 		cfg     *config.Config
 		backend state.Backend
 		planned string // the state digest the plan was made against
-		file    *planner.File
+		file    *planfile.File
 	)
 	if c.NArg() == 1 {
 		for _, f := range []string{"promote", "target", "replace", "refresh"} {
@@ -80,13 +82,15 @@ func applyAction(c *cli.Context) (err error) {
 				return fmt.Errorf("-%s is part of a saved plan: make the plan again with `sovos plan -%s ... -out=FILE`, or apply without a plan file", f, f)
 			}
 		}
-		if file, err = planner.ReadFile(c.Args().First()); err != nil {
+		if file, err = planfile.Read(c.Args().First()); err != nil {
 			return err
 		}
-		if cfg, backend, err = loadHashed(c); err != nil {
+		// The plan's non-sensitive variables come from the file; sensitive ones are
+		// given again (-var, SOVOS_VAR_), as nothing of them is saved.
+		if cfg, backend, err = loadHashed(c, file.Values()); err != nil {
 			return err
 		}
-		planned = file.StateDigest
+		planned = file.Plan.State.Digest
 	} else {
 		res, err := makePlan(c)
 		if err != nil {
@@ -188,10 +192,11 @@ func approve(c *cli.Context) (bool, error) {
 	return strings.TrimSpace(answer) == "yes", nil
 }
 
-// loadHashed evaluates the configuration with the hasher, as plan does, so a saved plan
-// can be checked against it, and opens the state backend.
-func loadHashed(c *cli.Context) (*config.Config, state.Backend, error) {
-	cfg, backend, _, _, err := loadWithState(c, true)
+// loadHashed evaluates the configuration with the hasher and a saved plan's variable
+// values, as plan did, so the saved plan can be checked against it, and opens the state
+// backend.
+func loadHashed(c *cli.Context, saved map[string]cty.Value) (*config.Config, state.Backend, error) {
+	cfg, backend, _, _, err := loadWithState(c, true, saved)
 	return cfg, backend, err
 }
 

@@ -15,8 +15,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/urfave/cli/v2"
+
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/planner/planfile"
 )
 
 func validateCommand() *cli.Command {
@@ -329,7 +331,7 @@ func runGraph(c *cli.Context) error {
 	}
 	var notes map[string]string
 	if path := c.String("plan"); path != "" {
-		f, err := planner.ReadFile(path)
+		f, err := planfile.Read(path)
 		if err != nil {
 			return cli.Exit("Error: "+err.Error(), 1)
 		}

@@ -13,10 +13,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/planner/planfile"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -91,7 +93,7 @@ func planAction(c *cli.Context) error {
 		return err
 	}
 	if out := c.String("out"); out != "" {
-		if err := planner.WriteFile(out, p); err != nil {
+		if err := planfile.Write(out, p); err != nil {
 			return err
 		}
 		// Only the document goes to stdout for machine formats.
@@ -173,7 +175,7 @@ type planResult struct {
 func makePlan(c *cli.Context) (*planResult, error) {
 	ctx := c.Context
 	refresh := c.Bool("refresh")
-	cfg, backend, prior, digest, err := loadWithState(c, refresh)
+	cfg, backend, prior, digest, err := loadWithState(c, refresh, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -201,15 +203,18 @@ func makePlan(c *cli.Context) (*planResult, error) {
 // is part of the configuration (the sovos block), and hashing needs the state (recorded
 // image digests under -refresh=false), so the settings are evaluated first (the sovos
 // block and the variables only), then the state is read, then the whole configuration
-// is evaluated once, with the hasher.
-func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend, *state.State, string, error) {
+// is evaluated once, with the hasher. saved are a saved plan's variable values
+// (config.EvalOptions.Saved), nil when planning.
+func loadWithState(c *cli.Context, refresh bool, saved map[string]cty.Value) (*config.Config, state.Backend, *state.State, string, error) {
 	ctx := c.Context
 	m, diags := config.LoadDir(configDir(c))
 	if diags.HasErrors() {
 		writeDiags(c, filesOf(m), diags)
 		return nil, nil, nil, "", cli.Exit("", 1)
 	}
-	first, ds := m.Settings(ctx, evalOptions(c, nil))
+	opts := evalOptions(c, nil)
+	opts.Saved = saved
+	first, ds := m.Settings(ctx, opts)
 	if ds.HasErrors() {
 		writeDiags(c, first.Files, append(diags, ds...))
 		return nil, nil, nil, "", cli.Exit("", 1)
@@ -217,7 +222,7 @@ func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend,
 	// A mistake in the configuration explains more than a state that cannot be read:
 	// when reading fails, the configuration's errors (if any) are what is reported.
 	configFirst := func(err error) error {
-		if cfg, ds := m.Evaluate(ctx, evalOptions(c, nil)); ds.HasErrors() {
+		if cfg, ds := m.Evaluate(ctx, opts); ds.HasErrors() {
 			writeDiags(c, cfg.Files, append(diags, ds...))
 			return cli.Exit("", 1)
 		}
@@ -249,7 +254,8 @@ func loadWithState(c *cli.Context, refresh bool) (*config.Config, state.Backend,
 		Registry:     reg,
 		KnownDigests: known,
 	})
-	cfg, ds := m.Evaluate(ctx, evalOptions(c, hasher))
+	opts.Hooks = hasher
+	cfg, ds := m.Evaluate(ctx, opts)
 	diags = append(diags, ds...)
 	writeDiags(c, cfg.Files, diags)
 	if diags.HasErrors() {
@@ -283,7 +289,7 @@ func showCommand() *cli.Command {
 			case 0:
 				return showState(c, format)
 			case 1:
-				f, err := planner.ReadFile(c.Args().First())
+				f, err := planfile.Read(c.Args().First())
 				if err != nil {
 					return err
 				}

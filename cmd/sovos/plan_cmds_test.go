@@ -11,6 +11,7 @@ import (
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/planner/planfile"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -121,7 +122,7 @@ func TestPlanShowOutputCommands(t *testing.T) {
 	}
 
 	// The saved plan was made against no state: applying it now would be stale.
-	f, err := planner.ReadFile(planFile)
+	f, err := planfile.Read(planFile)
 	if err != nil {
 		t.Fatal(err)
 	}
