@@ -23,6 +23,7 @@ import (
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
+	"github.com/urmanac/sovos/views"
 )
 
 // factory is a copy of testdata/factory wired to a private registry and BuildKit daemon.
@@ -127,7 +128,7 @@ func (f *factory) apply(ctx context.Context, p *planner.Plan, opts executor.Opti
 	sum, err := executor.Apply(ctx, p, opts)
 	if sum != nil && testing.Verbose() {
 		var b strings.Builder
-		sum.Render(&b)
+		views.ApplySummary(&b, sum)
 		f.t.Logf("summary:\n%s", b.String())
 	}
 	return sum, err

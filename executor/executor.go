@@ -113,51 +113,6 @@ func (s *Summary) Failed() bool {
 	return s.Count(Failed)+s.Count(Skipped)+s.Count(Canceled) > 0
 }
 
-// Render writes the end-of-apply report: one line per resource that did something or
-// failed, then the counts.
-func (s *Summary) Render(w io.Writer) {
-	for _, r := range s.Resources {
-		switch r.Outcome {
-		case Unchanged:
-			continue
-		case Failed, Canceled:
-			// Errors name their resource already (the driver's do): say it once.
-			msg := strings.TrimPrefix(fmt.Sprint(r.Err), r.Address+": ")
-			fmt.Fprintf(w, "%s: %s: %s\n", r.Address, r.Outcome, msg)
-		case Skipped:
-			fmt.Fprintf(w, "%s: %v\n", r.Address, r.Err)
-		default:
-			line := fmt.Sprintf("%s: %s", r.Address, r.Outcome)
-			if r.Digest != "" {
-				line += " " + r.Digest
-			}
-			if len(r.Files) > 0 {
-				line += " -> " + strings.Join(r.Files, ", ")
-			}
-			if r.Duration > 0 {
-				line += fmt.Sprintf(" (%s)", r.Duration.Round(100*time.Millisecond))
-			}
-			fmt.Fprintln(w, line)
-		}
-	}
-	for _, p := range s.Promoted {
-		fmt.Fprintf(w, "%s: promoted %s -> %s\n", p.Address, p.Ref, p.Digest)
-	}
-	if s.PromoteSkipped != "" {
-		fmt.Fprintf(w, "Tags not promoted: %s\n", s.PromoteSkipped)
-	}
-	fmt.Fprintf(w, "\nApply %s! %d built, %d adopted, %d forgotten, %d unchanged, %d failed, %d skipped",
-		map[bool]string{true: "failed", false: "complete"}[s.Failed()],
-		s.Count(Built)+s.Count(Rendered), s.Count(Adopted), s.Count(Forgotten), s.Count(Unchanged), s.Count(Failed), s.Count(Skipped))
-	if n := s.Count(Canceled); n > 0 {
-		fmt.Fprintf(w, ", %d canceled", n)
-	}
-	if len(s.Promoted) > 0 {
-		fmt.Fprintf(w, ", %d tags promoted", len(s.Promoted))
-	}
-	fmt.Fprintf(w, " (%s).\n", s.Duration.Round(100*time.Millisecond))
-}
-
 // artifact is what is known of a resource's pushed images during an apply: from the
 // state, then from this apply's builds.
 type artifact struct {

@@ -1,16 +1,13 @@
 package executor
 
 import (
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/executor/dag"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
@@ -107,24 +104,5 @@ func TestProfileFileName(t *testing.T) {
 		if got := ProfileFileName(addr); got != want {
 			t.Errorf("ProfileFileName(%s) = %s, want %s", addr, got, want)
 		}
-	}
-}
-
-func TestSummaryRender(t *testing.T) {
-	s := &Summary{
-		Resources: []*NodeResult{
-			{Address: "kernel.sovereign", Action: planner.ActionRebuild, Outcome: Built, Digest: dInstaller, Duration: 61 * time.Minute},
-			{Address: "extension.hailort", Action: planner.ActionRebuild, Outcome: Failed, Err: errors.New("extension.hailort: /rootfs/hailo.ko: foreign_key")},
-			{Address: `profile.talos["cm5"]`, Action: planner.ActionRebuild, Outcome: Skipped, Err: &dag.SkipError{Dependency: "extension.hailort"}},
-			{Address: "installer.i", Action: planner.ActionNoop, Outcome: Unchanged},
-		},
-		PromoteSkipped: "not every resource succeeded",
-		Duration:       62 * time.Minute,
-	}
-	var b strings.Builder
-	s.Render(&b)
-	testenv.Golden(t, filepath.Join("testdata", "summary.golden.txt"), []byte(b.String()))
-	if !s.Failed() {
-		t.Error("Failed() = false")
 	}
 }

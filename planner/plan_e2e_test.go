@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,12 +120,8 @@ func TestPlanOnEvaluatedConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	kp := mustPlan(t, loadE2E(t, dir), prior, Options{})
-	var human strings.Builder
-	if err := RenderHuman(&human, kp, false); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("plan after editing kern/:\n%s", human.String())
 	got = actions(kp)
+	t.Logf("plan after editing kern/: %v", got)
 	want := map[string]string{
 		"kernel.k":    "",
 		"extension.e": "",
@@ -245,15 +242,13 @@ kernel "k" {
 	}
 	prior := applied(t, cfg, false)
 	p := mustPlan(t, loadE2E(t, dir, "token=hunter3"), prior, Options{})
+	// Everything a view shows comes from these fields.
 	var b strings.Builder
-	if err := RenderHuman(&b, p, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := RenderJSON(&b, p); err != nil {
-		t.Fatal(err)
+	for _, c := range append(p.Changes, p.Data...) {
+		fmt.Fprintf(&b, "%+v %+v %+v %v %v %s\n", c.Reasons, c.Before, c.After, c.Tags, c.Boots, c.Inputs)
 	}
 	if strings.Contains(b.String(), "hunter") {
-		t.Errorf("a sensitive value is shown:\n%s", b.String())
+		t.Errorf("a sensitive value is in the plan:\n%s", b.String())
 	}
 	if c := p.Change("kernel.k"); c.Action != ActionRebuild || c.Reasons[0].Kind != ReasonHashChanged {
 		t.Errorf("kernel: %s %v", c.Action, c.Reasons)

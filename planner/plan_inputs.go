@@ -188,7 +188,7 @@ func showRaw(raw json.RawMessage, ok bool) string {
 		return Redacted
 	}
 	if len(s) > maxShown {
-		s = truncate(s, maxShown)
+		s = Truncate(s, maxShown)
 		if strings.HasPrefix(s, `"`) {
 			s += `"`
 		}
@@ -196,8 +196,9 @@ func showRaw(raw json.RawMessage, ok bool) string {
 	return s
 }
 
-// truncate cuts s to at most n bytes, on a character boundary, ending with an ellipsis.
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes, on a character boundary, ending with an ellipsis,
+// as long values are cut in reasons and in the views.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/planner/planfile"
 	"github.com/urmanac/sovos/state"
+	"github.com/urmanac/sovos/views"
 )
 
 func applyCommand() *cli.Command {
@@ -97,7 +98,7 @@ func applyAction(c *cli.Context) (err error) {
 			return err
 		}
 		p, cfg, backend, planned = res.Plan, res.Config, res.Backend, res.PriorDigest
-		if err := planner.RenderHuman(c.App.Writer, p, stdoutColor(c)); err != nil {
+		if err := views.PlanHuman(c.App.Writer, p, stdoutColor(c)); err != nil {
 			return err
 		}
 		if p.HasChanges() && !c.Bool("auto-approve") {
@@ -165,12 +166,12 @@ func applyAction(c *cli.Context) (err error) {
 	})
 	if sum != nil {
 		fmt.Fprintln(c.App.Writer)
-		sum.Render(c.App.Writer)
+		views.ApplySummary(c.App.Writer, sum)
 	}
 	if applyErr == nil {
 		if len(working.Outputs) > 0 {
 			fmt.Fprintln(c.App.Writer, "\nOutputs:")
-			if err := writeOutputs(c.App.Writer, working.Outputs); err != nil {
+			if err := views.Outputs(c.App.Writer, working.Outputs); err != nil {
 				return err
 			}
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,6 +18,7 @@ import (
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/planner/planfile"
+	"github.com/urmanac/sovos/views"
 )
 
 func validateCommand() *cli.Command {
@@ -36,12 +36,9 @@ func validateCommand() *cli.Command {
 func runValidate(c *cli.Context) error {
 	cfg, diags := config.Load(c.Context, configDir(c), evalOptions(c, nil))
 	if c.Bool("json") {
-		doc := validateJSON(cfg.Files, diags)
-		b, err := json.MarshalIndent(doc, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encoding validate result: %w", err)
+		if err := views.ValidateJSON(c.App.Writer, cfg.Files, diags); err != nil {
+			return err
 		}
-		fmt.Fprintln(c.App.Writer, string(b))
 		if diags.HasErrors() {
 			return cli.Exit("", 1)
 		}
@@ -53,68 +50,6 @@ func runValidate(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, "Success! The configuration is valid.")
 	return nil
-}
-
-// jsonDiag follows the shape of `terraform validate -json`.
-type jsonDiag struct {
-	Severity string     `json:"severity"`
-	Summary  string     `json:"summary"`
-	Detail   string     `json:"detail,omitempty"`
-	Range    *jsonRange `json:"range,omitempty"`
-	Snippet  *jsonSnip  `json:"snippet,omitempty"`
-}
-
-type jsonRange struct {
-	Filename string  `json:"filename"`
-	Start    jsonPos `json:"start"`
-	End      jsonPos `json:"end"`
-}
-
-type jsonPos struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
-	Byte   int `json:"byte"`
-}
-
-type jsonSnip struct {
-	StartLine int    `json:"start_line"`
-	Code      string `json:"code"`
-}
-
-type validateDoc struct {
-	FormatVersion string     `json:"format_version"`
-	Valid         bool       `json:"valid"`
-	ErrorCount    int        `json:"error_count"`
-	WarningCount  int        `json:"warning_count"`
-	Diagnostics   []jsonDiag `json:"diagnostics"`
-}
-
-func validateJSON(files map[string]*hcl.File, diags hcl.Diagnostics) validateDoc {
-	doc := validateDoc{FormatVersion: "1.0", Diagnostics: []jsonDiag{}}
-	for _, d := range diags {
-		jd := jsonDiag{Severity: "error", Summary: d.Summary, Detail: d.Detail}
-		if d.Severity == hcl.DiagWarning {
-			jd.Severity = "warning"
-			doc.WarningCount++
-		} else {
-			doc.ErrorCount++
-		}
-		if s := d.Subject; s != nil {
-			jd.Range = &jsonRange{Filename: s.Filename,
-				Start: jsonPos{s.Start.Line, s.Start.Column, s.Start.Byte},
-				End:   jsonPos{s.End.Line, s.End.Column, s.End.Byte}}
-			if f := files[s.Filename]; f != nil {
-				lines := strings.Split(string(f.Bytes), "\n")
-				if s.Start.Line >= 1 && s.Start.Line <= len(lines) {
-					end := min(max(s.End.Line, s.Start.Line), len(lines))
-					jd.Snippet = &jsonSnip{StartLine: s.Start.Line, Code: strings.Join(lines[s.Start.Line-1:end], "\n")}
-				}
-			}
-		}
-		doc.Diagnostics = append(doc.Diagnostics, jd)
-	}
-	doc.Valid = doc.ErrorCount == 0
-	return doc
 }
 
 func fmtCommand() *cli.Command {

@@ -68,7 +68,17 @@ func TestValidate(t *testing.T) {
 	}
 
 	out, _, code = runApp(t, "-chdir="+dir, "validate", "-json")
-	var doc validateDoc
+	var doc struct {
+		Valid       bool
+		ErrorCount  int `json:"error_count"`
+		Diagnostics []struct {
+			Range struct {
+				Filename string
+				Start    struct{ Line int }
+			}
+			Snippet *struct{ Code string }
+		}
+	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("validate -json: %v\n%s", err, out)
 	}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/planner/planfile"
 	"github.com/urmanac/sovos/state"
+	"github.com/urmanac/sovos/views"
 )
 
 // multiString is a repeatable string flag that keeps commas (-target 'profile.x["a,b"]'),
@@ -120,11 +118,11 @@ func checkFormat(f string) error {
 func render(c *cli.Context, w io.Writer, p *planner.Plan, format string) error {
 	switch format {
 	case "json":
-		return planner.RenderJSON(w, p)
+		return views.PlanJSON(w, p)
 	case "markdown":
-		return planner.RenderMarkdown(w, p, repoRelativeDir(configDir(c)))
+		return views.PlanMarkdown(w, p, repoRelativeDir(configDir(c)))
 	}
-	return planner.RenderHuman(w, p, stdoutColor(c))
+	return views.PlanHuman(w, p, stdoutColor(c))
 }
 
 // stdoutColor says whether standard output may carry ANSI colour.
@@ -323,72 +321,13 @@ func showState(c *cli.Context, format string) error {
 	if err != nil {
 		return err
 	}
-	w := c.App.Writer
-	if s == nil {
-		if format == "json" {
-			_, err := fmt.Fprintln(w, "null")
-			return err
-		}
-		fmt.Fprintf(w, "No state in %s: nothing has been applied yet.\n", backend)
-		return nil
-	}
 	switch format {
 	case "json":
-		data, err := state.Encode(s)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(data, '\n'))
-		return err
+		return views.StateJSON(c.App.Writer, s)
 	case "markdown":
-		fmt.Fprintf(w, "**State of workspace `%s`** (serial %d, %d resources)\n\n", s.Workspace, s.Serial, len(s.Resources))
-		fmt.Fprintln(w, "| Resource | Ref | Digest |\n|---|---|---|")
-		for _, r := range s.Resources {
-			fmt.Fprintf(w, "| `%s` | %s | %s |\n", r.Address, refString(r), r.Digest)
-		}
-		return nil
+		return views.StateMarkdown(c.App.Writer, s, backend.String())
 	}
-	fmt.Fprintf(w, "# state of workspace %q (%s, serial %d, lineage %s)\n", s.Workspace, backend, s.Serial, s.Lineage)
-	for _, r := range s.Resources {
-		fmt.Fprintf(w, "\n%s\n", r.Address)
-		if ref := refString(r); ref != "" {
-			fmt.Fprintf(w, "    ref:      %s\n", ref)
-		}
-		if r.Digest != "" {
-			fmt.Fprintf(w, "    digest:   %s\n", r.Digest)
-		}
-		fmt.Fprintf(w, "    hash:     %s\n", r.Hash)
-		for _, t := range sortedKeys(r.Tags) {
-			fmt.Fprintf(w, "    tag:      %s -> %s\n", t, r.Tags[t])
-		}
-		for _, st := range sortedKeys(r.Stages) {
-			fmt.Fprintf(w, "    stage:    %s %s@%s\n", st, r.Stages[st].Image, r.Stages[st].Digest)
-		}
-		if !r.BuiltAt.IsZero() {
-			fmt.Fprintf(w, "    built at: %s\n", r.BuiltAt.UTC().Format("2006-01-02T15:04:05Z"))
-		}
-	}
-	if len(s.Outputs) > 0 {
-		fmt.Fprintln(w, "\nOutputs:")
-		return writeOutputs(w, s.Outputs)
-	}
-	return nil
-}
-
-func refString(r *state.Resource) string {
-	if r.Image == "" || r.Tag == "" {
-		return ""
-	}
-	return r.Image + ":" + r.Tag
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return views.StateHuman(c.App.Writer, s, backend.String())
 }
 
 func outputCommand() *cli.Command {
@@ -421,67 +360,14 @@ func outputAction(c *cli.Context) error {
 		if !ok {
 			return fmt.Errorf("no output %q in the state; `sovos output` lists them (outputs are recorded by apply)", name)
 		}
-		if c.Bool("json") {
-			_, err := fmt.Fprintln(w, string(o.Value))
-			return err
-		}
-		// A string prints raw, so `$(sovos output ref)` works in scripts.
-		var str string
-		if json.Unmarshal(o.Value, &str) == nil {
-			_, err := fmt.Fprintln(w, str)
-			return err
-		}
-		return writeIndented(w, o.Value)
+		return views.Output(w, o, c.Bool("json"))
 	}
 	if c.Bool("json") {
-		type jsonOutput struct {
-			Value     json.RawMessage `json:"value"`
-			Sensitive bool            `json:"sensitive"`
-		}
-		doc := map[string]jsonOutput{}
-		for n, o := range outputs {
-			doc[n] = jsonOutput{Value: o.Value, Sensitive: o.Sensitive}
-		}
-		data, err := json.MarshalIndent(doc, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(w, string(data))
-		return err
+		return views.OutputsJSON(w, outputs)
 	}
 	if len(outputs) == 0 {
 		fmt.Fprintln(os.Stderr, "No outputs in the state: declare output blocks and run `sovos apply`.")
 		return nil
 	}
-	return writeOutputs(w, outputs)
-}
-
-// writeOutputs prints `name = value` lines, sensitive values hidden as Terraform does.
-func writeOutputs(w io.Writer, outputs map[string]*state.Output) error {
-	for _, n := range sortedKeys(outputs) {
-		o := outputs[n]
-		if o.Sensitive {
-			fmt.Fprintf(w, "%s = <sensitive>\n", n)
-			continue
-		}
-		var v any
-		if err := json.Unmarshal(o.Value, &v); err != nil {
-			return fmt.Errorf("output %q: %w", n, err)
-		}
-		data, _ := json.Marshal(v)
-		if _, err := fmt.Fprintf(w, "%s = %s\n", n, data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeIndented(w io.Writer, raw json.RawMessage) error {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return errors.New("the recorded output is not valid JSON")
-	}
-	data, _ := json.MarshalIndent(v, "", "  ")
-	_, err := fmt.Fprintln(w, string(data))
-	return err
+	return views.Outputs(w, outputs)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/planner/planfile"
 	"github.com/urmanac/sovos/state"
+	"github.com/urmanac/sovos/views"
 )
 
 const planTestConfig = `
@@ -117,7 +118,7 @@ func TestPlanShowOutputCommands(t *testing.T) {
 
 	recordApplied(t, dir)
 	out, errOut, code = runApp(t, chdir, "-no-color", "plan", "-refresh=false", "-detailed-exitcode", "-lock=false")
-	if code != 0 || out != planner.NoChanges+"\n" {
+	if code != 0 || out != views.NoChanges+"\n" {
 		t.Fatalf("plan after apply: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,9 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
+
 	"github.com/urmanac/sovos/state"
+	"github.com/urmanac/sovos/views"
 )
 
 func stateCommand() *cli.Command {
@@ -154,76 +155,8 @@ func stateShow(c *cli.Context) error {
 	if r == nil {
 		return fmt.Errorf("no resource %s in the state in %s; `sovos state list` shows what is recorded", addr, b)
 	}
-	writeResource(c.App.Writer, r)
+	views.StateResource(c.App.Writer, r)
 	return nil
-}
-
-// writeResource prints a recorded resource in the attribute = value style of plans.
-func writeResource(w io.Writer, r *state.Resource) {
-	fmt.Fprintf(w, "# %s:\n", r.Address)
-	line := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "  %-12s = %s\n", k, v)
-		}
-	}
-	mapBlock := func(k string, m map[string]string) {
-		if len(m) == 0 {
-			return
-		}
-		fmt.Fprintf(w, "  %s = {\n", k)
-		for _, key := range slices.Sorted(keys(m)) {
-			fmt.Fprintf(w, "    %q = %s\n", key, m[key])
-		}
-		fmt.Fprintln(w, "  }")
-	}
-	line("type", r.Type)
-	line("hash", r.Hash)
-	line("tag", r.Tag)
-	line("image", r.Image)
-	line("digest", r.Digest)
-	if r.Image != "" && r.Digest != "" {
-		line("ref", r.Image+"@"+r.Digest)
-	}
-	if !r.BuiltAt.IsZero() {
-		line("built_at", r.BuiltAt.UTC().Format(time.RFC3339))
-	}
-	stages := map[string]string{}
-	for t, st := range r.Stages {
-		stages[t] = st.Image + "@" + st.Digest
-	}
-	mapBlock("stages", stages)
-	mapBlock("tags", r.Tags)
-	mapBlock("built_from", r.BuiltFrom)
-	inputs := map[string]string{}
-	for k, v := range r.Inputs {
-		inputs[k] = string(v)
-	}
-	mapBlock("inputs", inputs)
-	if len(r.SigningCert) > 0 {
-		line("signing_cert", fmt.Sprintf("(%d bytes DER) %s…", len(r.SigningCert), base64.StdEncoding.EncodeToString(r.SigningCert[:min(24, len(r.SigningCert))])))
-	}
-	if v := r.Verified; v != nil {
-		verdict := "failed"
-		if v.OK {
-			verdict = "ok"
-		}
-		line("verified", fmt.Sprintf("%s (%s, %d modules)", verdict, v.Digest, len(v.Modules)))
-		for _, m := range v.Modules {
-			if m.Verdict != "ok" {
-				fmt.Fprintf(w, "    %s: %s %s\n", m.Path, m.Verdict, m.Detail)
-			}
-		}
-	}
-}
-
-func keys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func stateRm(c *cli.Context) (err error) {

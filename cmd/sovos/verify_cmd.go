@@ -2,9 +2,7 @@ package main
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
+	"github.com/urmanac/sovos/views"
 )
 
 func verifyCommand() *cli.Command {
@@ -28,26 +27,6 @@ func verifyCommand() *cli.Command {
 		Flags:     append(flags, stateFlags()...),
 		Action:    verifyAction,
 	}
-}
-
-// extensionCheck is the verdict on one extension, as -format=json prints it.
-type extensionCheck struct {
-	Address            string                `json:"address"`
-	Ref                string                `json:"ref"`
-	Kernel             string                `json:"kernel"`
-	OK                 bool                  `json:"ok"`
-	Error              string                `json:"error,omitempty"`
-	Problem            string                `json:"problem,omitempty"`
-	Modules            []verify.ModuleResult `json:"modules"`
-	TalosCompatibility string                `json:"talos_compatibility,omitempty"`
-	Profiles           []profileCheck        `json:"profiles,omitempty"`
-}
-
-type profileCheck struct {
-	Address string `json:"address"`
-	Version string `json:"version"`
-	OK      bool   `json:"ok"`
-	Error   string `json:"error,omitempty"`
 }
 
 func verifyAction(c *cli.Context) error {
@@ -95,7 +74,7 @@ func verifyAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var checks []*extensionCheck
+	var checks []*executor.ExtensionCheck
 	bad := false
 	for _, r := range exts {
 		ch := checkExtension(c, reg, cfg, s, r)
@@ -104,18 +83,12 @@ func verifyAction(c *cli.Context) error {
 		}
 		checks = append(checks, ch)
 	}
-	w := c.App.Writer
 	if format == "json" {
-		if checks == nil {
-			checks = []*extensionCheck{}
-		}
-		data, err := json.MarshalIndent(checks, "", "  ")
-		if err != nil {
+		if err := views.VerifyJSON(c.App.Writer, checks); err != nil {
 			return err
 		}
-		fmt.Fprintln(w, string(data))
 	} else {
-		writeChecks(w, checks)
+		views.VerifyHuman(c.App.Writer, checks)
 	}
 	if bad {
 		return cli.Exit("", 1)
@@ -125,10 +98,10 @@ func verifyAction(c *cli.Context) error {
 
 // checkExtension verifies one recorded extension against its kernel's recorded key, and
 // its Talos compatibility against every profile that uses it.
-func checkExtension(c *cli.Context, reg *oci.Client, cfg *config.Config, s *state.State, r *state.Resource) *extensionCheck {
+func checkExtension(c *cli.Context, reg *oci.Client, cfg *config.Config, s *state.State, r *state.Resource) *executor.ExtensionCheck {
 	var err error
-	ch := &extensionCheck{Address: r.Address, Ref: r.Image + "@" + r.Digest}
-	fail := func(format string, args ...any) *extensionCheck {
+	ch := &executor.ExtensionCheck{Address: r.Address, Ref: r.Image + "@" + r.Digest}
+	fail := func(format string, args ...any) *executor.ExtensionCheck {
 		ch.Error = fmt.Sprintf(format, args...)
 		return ch
 	}
@@ -187,7 +160,7 @@ func checkExtension(c *cli.Context, reg *oci.Client, cfg *config.Config, s *stat
 		if p.Profile == nil || !slices.ContainsFunc(p.DependsOn, func(a config.Address) bool { return a.String() == r.Address }) {
 			continue
 		}
-		pc := profileCheck{Address: p.Addr.String(), Version: p.Profile.Version, OK: true}
+		pc := executor.ProfileCheck{Address: p.Addr.String(), Version: p.Profile.Version, OK: true}
 		if rep.TalosCompatibility != "" && p.Profile.Version != "" {
 			if err := verify.CheckTalosCompatibility(rep.TalosCompatibility, p.Profile.Version); err != nil {
 				pc.OK, pc.Error = false, err.Error()
@@ -197,48 +170,4 @@ func checkExtension(c *cli.Context, reg *oci.Client, cfg *config.Config, s *stat
 		ch.Profiles = append(ch.Profiles, pc)
 	}
 	return ch
-}
-
-func writeChecks(w io.Writer, checks []*extensionCheck) {
-	if len(checks) == 0 {
-		fmt.Fprintln(w, "No extension in the state to verify.")
-		return
-	}
-	bad := 0
-	for _, ch := range checks {
-		verdict := "OK"
-		if !ch.OK {
-			verdict, bad = "FAILED", bad+1
-		}
-		fmt.Fprintf(w, "%s: %s\n", ch.Address, verdict)
-		fmt.Fprintf(w, "  image:  %s\n", ch.Ref)
-		if ch.Kernel != "" {
-			fmt.Fprintf(w, "  kernel: %s\n", ch.Kernel)
-		}
-		if ch.Error != "" {
-			fmt.Fprintf(w, "  error:  %s\n", ch.Error)
-			continue
-		}
-		switch {
-		case ch.Problem != "":
-			fmt.Fprintf(w, "  FAILED: %s\n", ch.Problem)
-		case len(ch.Modules) == 0:
-			fmt.Fprintln(w, "  no kernel module in the image (modules = false)")
-		}
-		for _, m := range ch.Modules {
-			line := fmt.Sprintf("  %-12s %s", m.Verdict, m.Path)
-			if m.Detail != "" && m.Verdict != verify.OK {
-				line += " (" + m.Detail + ")"
-			}
-			fmt.Fprintln(w, line)
-		}
-		for _, p := range ch.Profiles {
-			if p.OK {
-				fmt.Fprintf(w, "  talos %s (%s): compatible with %q\n", p.Version, p.Address, ch.TalosCompatibility)
-			} else {
-				fmt.Fprintf(w, "  talos %s (%s): INCOMPATIBLE: %s\n", p.Version, p.Address, p.Error)
-			}
-		}
-	}
-	fmt.Fprintf(w, "\n%d extension(s) checked, %d failed.\n", len(checks), bad)
 }

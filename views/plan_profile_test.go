@@ -1,14 +1,15 @@
-package planner
+package views
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/planner"
 )
 
 // A reviewer must see what a profile boots: upstream or sovereign images.
-func TestRenderHumanShowsProfileImages(t *testing.T) {
+func TestPlanHumanShowsProfileImages(t *testing.T) {
 	r := &config.Resource{
 		Addr: config.Address{Type: "profile", Name: "talos", Key: "cm4-standard"},
 		Profile: &config.ProfileSpec{
@@ -17,14 +18,14 @@ func TestRenderHumanShowsProfileImages(t *testing.T) {
 			Extensions: []string{"ghcr.io/siderolabs/hailort:4.21.0@sha256:cccc"},
 		},
 	}
-	p := &Plan{Changes: []*ResourceChange{{
-		Address: r.Addr.String(), Type: "profile", Action: ActionCreate, Resource: r,
-		Boots:   &ProfileImages{Installer: r.Profile.Installer, Imager: r.Profile.Imager, Extensions: r.Profile.Extensions},
-		After:   &Snapshot{Ref: "r/p:0123456789abcdef"},
-		Reasons: []Reason{{ReasonNotInState, "not in the state"}},
-	}}, Summary: Summary{Create: 1}}
+	p := &planner.Plan{Changes: []*planner.ResourceChange{{
+		Address: r.Addr.String(), Type: "profile", Action: planner.ActionCreate, Resource: r,
+		Boots:   &planner.ProfileImages{Installer: r.Profile.Installer, Imager: r.Profile.Imager, Extensions: r.Profile.Extensions},
+		After:   &planner.Snapshot{Ref: "r/p:0123456789abcdef"},
+		Reasons: []planner.Reason{{Kind: planner.ReasonNotInState, Message: "not in the state"}},
+	}}, Summary: planner.Summary{Create: 1}}
 	var b strings.Builder
-	if err := RenderHuman(&b, p, false); err != nil {
+	if err := PlanHuman(&b, p, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{

@@ -1,13 +1,15 @@
-package planner
+package views
 
 import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/urmanac/sovos/planner"
 )
 
 // MarkdownLimit is the size a PR comment must stay under (GitHub's limit, 65,536
-// characters); RenderMarkdown cuts its output below it.
+// characters); PlanMarkdown cuts its output below it.
 const MarkdownLimit = 65536
 
 // markdownReserve is kept free for the notes that say what was cut.
@@ -16,17 +18,17 @@ const markdownReserve = 1024
 // maxCell bounds the reasons cell of one table row.
 const maxCell = 160
 
-// RenderMarkdown writes the plan for a pull-request comment: a marker line CI uses to
+// PlanMarkdown writes the plan for a pull-request comment: a marker line CI uses to
 // find and update its own comment, the summary line, a table of the changed resources
 // and the full human plan in a <details> block, cut under MarkdownLimit with a note
 // saying what was left out. dir is the configuration directory relative to the
 // repository root.
-func RenderMarkdown(w io.Writer, p *Plan, dir string) error {
+func PlanMarkdown(w io.Writer, p *planner.Plan, dir string) error {
 	_, err := io.WriteString(w, markdown(p, dir, MarkdownLimit))
 	return err
 }
 
-func markdown(p *Plan, dir string, limit int) string {
+func markdown(p *planner.Plan, dir string, limit int) string {
 	if dir == "" {
 		dir = "."
 	}
@@ -36,7 +38,7 @@ func markdown(p *Plan, dir string, limit int) string {
 		fmt.Fprintf(&head, "**%s**\n", NoChanges)
 		return head.String()
 	}
-	fmt.Fprintf(&head, "**%s**\n", SummaryLine(p, false))
+	fmt.Fprintf(&head, "**%s**\n", summaryLine(p, false))
 	if n := humanNote(p); n != "" {
 		fmt.Fprintf(&head, "\n_%s_\n", n)
 	}
@@ -54,7 +56,7 @@ func markdown(p *Plan, dir string, limit int) string {
 
 	blocks := humanBlocks(p, false)
 	intro := humanIntro(p, false)
-	tail := "\n" + SummaryLine(p, false) + "\n"
+	tail := "\n" + summaryLine(p, false) + "\n"
 
 	budget := limit - markdownReserve - head.Len()
 	full := len(tableHead) + sumLen(rows) + len(intro) + sumLen(blocks) + len(tail) + 200
@@ -91,12 +93,12 @@ func markdown(p *Plan, dir string, limit int) string {
 }
 
 // shortReasons is the first reason, and how many more there are.
-func shortReasons(c *ResourceChange) string {
+func shortReasons(c *planner.ResourceChange) string {
 	if len(c.Reasons) == 0 {
 		return ""
 	}
 	s := c.Reasons[0].Message
-	s = truncate(s, maxCell)
+	s = planner.Truncate(s, maxCell)
 	if n := len(c.Reasons) - 1; n > 0 {
 		s += fmt.Sprintf(" (+%d more)", n)
 	}

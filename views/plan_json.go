@@ -1,11 +1,14 @@
-package planner
+package views
 
 import (
 	"encoding/json"
 	"io"
+
+	"github.com/urmanac/sovos/planner"
 )
 
-// The JSON representation of a plan, SPEC §4, field for field.
+// The JSON representation of a plan, SPEC §4, field for field. Its version is
+// planner.FormatVersion; a saved plan has a format of its own (package planfile).
 type jsonPlan struct {
 	FormatVersion   string        `json:"format_version"`
 	SovosVersion    string        `json:"sovos_version"`
@@ -27,7 +30,7 @@ type jsonChange struct {
 	Type      string                   `json:"type"`
 	Name      string                   `json:"name"`
 	Index     any                      `json:"index"`
-	Action    Action                   `json:"action"`
+	Action    planner.Action           `json:"action"`
 	Reasons   []jsonReason             `json:"reasons"`
 	Builder   string                   `json:"builder"`
 	Tags      map[string]jsonTagChange `json:"tags"`
@@ -62,15 +65,15 @@ type jsonSummary struct {
 	NoOp    int `json:"no_op"`
 }
 
-// RenderJSON writes the plan as the JSON document of SPEC §4, alone, indented.
-func RenderJSON(w io.Writer, p *Plan) error {
+// PlanJSON writes the plan as the JSON document of SPEC §4, alone, indented.
+func PlanJSON(w io.Writer, p *planner.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(toJSON(p))
 }
 
-func toJSON(p *Plan) *jsonPlan {
+func toJSON(p *planner.Plan) *jsonPlan {
 	jp := &jsonPlan{
 		FormatVersion:   p.FormatVersion,
 		SovosVersion:    p.SovosVersion,
@@ -81,7 +84,7 @@ func toJSON(p *Plan) *jsonPlan {
 		Applyable:       p.Applyable,
 	}
 	if jp.FormatVersion == "" {
-		jp.FormatVersion = FormatVersion
+		jp.FormatVersion = planner.FormatVersion
 	}
 	for _, c := range p.Changes {
 		jp.ResourceChanges = append(jp.ResourceChanges, changeToJSON(c))
@@ -89,7 +92,7 @@ func toJSON(p *Plan) *jsonPlan {
 	return jp
 }
 
-func changeToJSON(c *ResourceChange) *jsonChange {
+func changeToJSON(c *planner.ResourceChange) *jsonChange {
 	jc := &jsonChange{
 		Address:   c.Address,
 		Type:      c.Type,
@@ -118,36 +121,4 @@ func changeToJSON(c *ResourceChange) *jsonChange {
 		jc.Tags[t] = jt
 	}
 	return jc
-}
-
-func changeFromJSON(jc *jsonChange) *ResourceChange {
-	c := &ResourceChange{
-		Address:   jc.Address,
-		Type:      jc.Type,
-		Name:      jc.Name,
-		Index:     jc.Index,
-		Action:    jc.Action,
-		Builder:   jc.Builder,
-		Before:    (*Snapshot)(jc.Before),
-		After:     (*Snapshot)(jc.After),
-		DependsOn: jc.DependsOn,
-	}
-	// JSON numbers decode as float64; instance keys of count are ints.
-	if f, ok := c.Index.(float64); ok {
-		c.Index = int(f)
-	}
-	for _, r := range jc.Reasons {
-		c.Reasons = append(c.Reasons, Reason(r))
-	}
-	if len(jc.Tags) > 0 {
-		c.Tags = make(map[string]TagChange, len(jc.Tags))
-		for t, jt := range jc.Tags {
-			tc := TagChange{After: jt.After}
-			if jt.Before != nil {
-				tc.Before = *jt.Before
-			}
-			c.Tags[t] = tc
-		}
-	}
-	return c
 }

@@ -1,9 +1,13 @@
-package planner
+package views
 
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/urmanac/sovos/planner"
 )
 
 // ANSI colours of the human renderer, one per action as in Terraform.
@@ -24,17 +28,17 @@ type actionStyle struct {
 	symbol, verb, colour string
 }
 
-var actionStyles = map[Action]actionStyle{
-	ActionCreate:  {"+", "created", ansiGreen},
-	ActionAdopt:   {"=", "adopted", ansiCyan},
-	ActionRebuild: {"~", "rebuilt", ansiYellow},
-	ActionPromote: {">", "promoted", ansiMagenta},
-	ActionForget:  {"-", "forgotten", ansiRed},
+var actionStyles = map[planner.Action]actionStyle{
+	planner.ActionCreate:  {"+", "created", ansiGreen},
+	planner.ActionAdopt:   {"=", "adopted", ansiCyan},
+	planner.ActionRebuild: {"~", "rebuilt", ansiYellow},
+	planner.ActionPromote: {">", "promoted", ansiMagenta},
+	planner.ActionForget:  {"-", "forgotten", ansiRed},
 }
 
-// RenderHuman writes the plan the way Terraform does: a block per changed resource with
+// PlanHuman writes the plan the way Terraform does: a block per changed resource with
 // its reasons, then the summary line.
-func RenderHuman(w io.Writer, p *Plan, color bool) error {
+func PlanHuman(w io.Writer, p *planner.Plan, color bool) error {
 	var b strings.Builder
 	blocks := humanBlocks(p, color)
 	if len(blocks) > 0 {
@@ -44,7 +48,7 @@ func RenderHuman(w io.Writer, p *Plan, color bool) error {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString(SummaryLine(p, color))
+	b.WriteString(summaryLine(p, color))
 	b.WriteString("\n")
 	if n := humanNote(p); n != "" {
 		b.WriteString("\n" + n + "\n")
@@ -54,10 +58,10 @@ func RenderHuman(w io.Writer, p *Plan, color bool) error {
 }
 
 // humanIntro is Terraform's legend (only the symbols the plan uses) and the heading.
-func humanIntro(p *Plan, color bool) string {
+func humanIntro(p *planner.Plan, color bool) string {
 	var b strings.Builder
 	b.WriteString("Resource actions are indicated with the following symbols:\n")
-	for _, a := range []Action{ActionCreate, ActionAdopt, ActionRebuild, ActionPromote, ActionForget} {
+	for _, a := range []planner.Action{planner.ActionCreate, planner.ActionAdopt, planner.ActionRebuild, planner.ActionPromote, planner.ActionForget} {
 		for _, c := range p.Changes {
 			if c.Action == a {
 				st := actionStyles[a]
@@ -74,7 +78,7 @@ func humanIntro(p *Plan, color bool) string {
 	return b.String()
 }
 
-func humanNote(p *Plan) string {
+func humanNote(p *planner.Plan) string {
 	if len(p.Targets) == 0 {
 		return ""
 	}
@@ -82,9 +86,9 @@ func humanNote(p *Plan) string {
 		"; resources outside it were not considered."
 }
 
-// SummaryLine is `Plan: 1 to create, 2 to rebuild, 1 to promote, 0 to forget.` (adopt
+// summaryLine is `Plan: 1 to create, 2 to rebuild, 1 to promote, 0 to forget.` (adopt
 // counted when non-zero), or NoChanges.
-func SummaryLine(p *Plan, color bool) string {
+func summaryLine(p *planner.Plan, color bool) string {
 	if !p.HasChanges() {
 		return paint(color, ansiBold, NoChanges)
 	}
@@ -102,7 +106,7 @@ func SummaryLine(p *Plan, color bool) string {
 
 // humanBlocks renders each changed resource as one block (a blank line first), so the
 // markdown renderer can cut between blocks.
-func humanBlocks(p *Plan, color bool) []string {
+func humanBlocks(p *planner.Plan, color bool) []string {
 	var out []string
 	for _, c := range p.Changes {
 		st, ok := actionStyles[c.Action]
@@ -114,13 +118,13 @@ func humanBlocks(p *Plan, color bool) []string {
 	return out
 }
 
-func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
+func humanBlock(c *planner.ResourceChange, st actionStyle, color bool) string {
 	var b strings.Builder
 	b.WriteString("\n")
 	b.WriteString(paint(color, ansiBold, fmt.Sprintf("  # %s will be %s", c.Address, st.verb)))
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  %s %s", paint(color, st.colour, st.symbol), c.Address)
-	if c.Builder != "" && (c.Action == ActionCreate || c.Action == ActionRebuild) {
+	if c.Builder != "" && (c.Action == planner.ActionCreate || c.Action == planner.ActionRebuild) {
 		fmt.Fprintf(&b, " (on %s)", c.Builder)
 	}
 	b.WriteString("\n")
@@ -128,11 +132,11 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 		fmt.Fprintf(&b, "      %-10s %s\n", label+":", value)
 	}
 	switch {
-	case c.Action == ActionForget && c.Before != nil:
+	case c.Action == planner.ActionForget && c.Before != nil:
 		if c.Before.Ref != "" {
 			field("ref", c.Before.Ref)
 		}
-	case c.Action == ActionAdopt && c.After != nil:
+	case c.Action == planner.ActionAdopt && c.After != nil:
 		field("ref", c.After.Ref+"@"+c.AdoptDigest)
 	case c.After != nil && c.After.Ref != "":
 		if c.Before != nil && c.Before.Ref != "" && c.Before.Ref != c.After.Ref {
@@ -141,7 +145,7 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 			field("ref", c.After.Ref)
 		}
 	}
-	if pr := c.Boots; pr != nil && (c.Action == ActionCreate || c.Action == ActionRebuild) {
+	if pr := c.Boots; pr != nil && (c.Action == planner.ActionCreate || c.Action == planner.ActionRebuild) {
 		// What the profile boots is what a reviewer checks first (upstream or sovereign).
 		if pr.Installer != "" {
 			field("installer", pr.Installer)
@@ -160,17 +164,12 @@ func humanBlock(c *ResourceChange, st actionStyle, color bool) string {
 		}
 		fmt.Fprintf(&b, "      %-10s %s\n", label, r.Message)
 	}
-	if c.Action != ActionPromote {
-		for _, t := range sortedTagNames(c.Tags) {
-			tc := c.Tags[t]
-			if tc.Before == tc.After {
-				continue
+	// A promotion's tag moves are its reasons already.
+	if c.Action != planner.ActionPromote {
+		for _, t := range slices.Sorted(maps.Keys(c.Tags)) {
+			if tc := c.Tags[t]; tc.Moves() {
+				field("tag", tc.Text(t))
 			}
-			before := tc.Before
-			if before == "" {
-				before = "(unset)"
-			}
-			field("tag", fmt.Sprintf("%s: %s -> %s", t, ShortDigest(before), ShortDigest(tc.After)))
 		}
 	}
 	return b.String()
