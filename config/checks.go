@@ -61,6 +61,7 @@ func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 		errAt(ib.rangeOf("kernel_args"), "kernel_args with a non-secureboot installer",
 			"The imager cannot bake extra kernel args into a non-secureboot installer (they go to the bootloader at install time); remove kernel_args, set secureboot = true, or pass them in the machine config.")
 	}
+	diags = append(diags, checkSecurebootKeys(r, ib)...)
 	if board != "" && !(p.Platform == "metal" && p.Arch == "arm64") {
 		errAt(ib.rangeOf("board"), "board outside metal/arm64", fmt.Sprintf("A board applies only to platform \"metal\" with arch \"arm64\", not %s/%s; remove board or fix the platform.", p.Platform, p.Arch))
 	}
@@ -69,6 +70,55 @@ func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 	}
 	if p.Overlay != nil && known("arch") && (p.Arch != "arm64" || p.Platform != "metal") {
 		errAt(r.DeclRange, "overlay outside metal/arm64", fmt.Sprintf("Overlays (SBC board support) apply only to platform \"metal\" with arch \"arm64\", not %s/%s; remove the overlay or fix arch and platform.", p.Platform, p.Arch))
+	}
+	return diags
+}
+
+// SecurebootKeyNames are the files the Talos imager signs with when secureboot is on and
+// its profile names no other (its defaults, under /secureboot).
+var SecurebootKeyNames = []string{"uki-signing-key.pem", "uki-signing-cert.pem", "pcr-signing-key.pem"}
+
+// talosSignedKinds are the outputs the imager signs under secureboot: each holds a UKI.
+var talosSignedKinds = map[string]bool{"iso": true, "image": true, "installer": true, "uki": true}
+
+// checkSecurebootKeys requires the signing keys of a secureboot profile whose imager
+// signs its output, and keeps key names to plain file names (each is mounted at
+// /secureboot/NAME).
+func checkSecurebootKeys(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	p := r.Profile
+	var diags hcl.Diagnostics
+	_, given := ib.vals["secureboot_keys"]
+	rng := ib.rangeOf("secureboot_keys")
+	if sb, ok := ib.vals["secureboot"]; given && !p.Secureboot && (!ok || sb.IsWhollyKnown()) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "secureboot_keys without secureboot",
+			Detail: "The imager uses the secureboot_keys only when secureboot = true; set it, or remove the keys.", Subject: rng.Ptr()})
+	}
+	for name := range p.SecurebootKeys {
+		if name == "." || name == ".." || FileSafe(name) != name {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid secureboot key name",
+				Detail: fmt.Sprintf("%q is mounted at /secureboot/%s, so it must be a plain file name of A-Z, a-z, 0-9, '.', '_' and '-', e.g. \"uki-signing-key.pem\".", name, name), Subject: rng.Ptr()})
+		}
+	}
+	// An imager reference is unknown in validate (no hashes yet), but it is there.
+	_, runs := ib.vals["imager"]
+	if !p.Secureboot || !talosSignedKinds[p.Output.Kind] || !runs || (given && p.SecurebootKeys == nil) {
+		return diags
+	}
+	var missing []string
+	for _, n := range SecurebootKeyNames {
+		if _, ok := p.SecurebootKeys[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		subject := rng
+		if !given {
+			subject = ib.rangeOf("secureboot")
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing secureboot keys",
+			Detail: fmt.Sprintf("With secureboot = true the imager signs a %q output with /secureboot/%s; secureboot_keys lacks %s. Add e.g. secureboot_keys = { %q = { file = \"keys/%s\" } } (or { env = \"VAR\" }): they reach the imager as BuildKit secrets, never in a layer, the plan or the state.",
+				p.Output.Kind, strings.Join(SecurebootKeyNames, ", /secureboot/"), strings.Join(missing, ", "), missing[0], missing[0]),
+			Subject: subject.Ptr()})
 	}
 	return diags
 }

@@ -324,29 +324,48 @@ func (e *evaluator) decodeContexts(r *Resource, ib *instanceBody) hcl.Diagnostic
 }
 
 func (e *evaluator) decodeSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics {
-	v, ok := ib.vals["secrets"]
-	if !ok {
-		return nil
+	specs, ids, diags := e.secretSpecs(ib, "secrets", `secrets = { token = { env = "GH_TOKEN" } }`)
+	if specs == nil {
+		return diags
 	}
-	rng := ib.rangeOf("secrets")
+	r.Build.Secrets = specs
+	if ids.LengthInt() > 0 {
+		r.HashedAttrs["secrets"] = ids
+	}
+	return diags
+}
+
+// secretSpecs decodes an attribute mapping each secret id to { env = "VAR" } or
+// { file = "path" }: where its value comes from, never the value. It returns the specs
+// (nil when the attribute is absent or wrong) and the sorted ids, which are hashed:
+// which secrets a build gets is an input, their values are not.
+func (e *evaluator) secretSpecs(ib *instanceBody, attr, example string) (map[string]SecretSpec, cty.Value, hcl.Diagnostics) {
+	v, ok := ib.vals[attr]
+	if !ok {
+		return nil, cty.NilVal, nil
+	}
+	rng := ib.rangeOf(attr)
 	uv, _ := v.UnmarkDeep()
 	bad := hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
-		Detail: "secrets must map each id to { env = \"VAR\" } or { file = \"path\" }; write e.g. secrets = { token = { env = \"GH_TOKEN\" } }.", Subject: rng.Ptr()}}
-	if !uv.IsWhollyKnown() || !(uv.Type().IsObjectType() || uv.Type().IsMapType()) {
-		return bad
+		Detail: fmt.Sprintf("%s must map each id to { env = \"VAR\" } or { file = \"path\" }; write e.g. %s.", attr, example), Subject: rng.Ptr()}}
+	if !uv.IsWhollyKnown() {
+		// validate checks with unknown variables: nothing to say yet.
+		return nil, cty.NilVal, nil
 	}
-	r.Build.Secrets = map[string]SecretSpec{}
+	if !(uv.Type().IsObjectType() || uv.Type().IsMapType()) {
+		return nil, cty.NilVal, bad
+	}
+	specs := map[string]SecretSpec{}
 	var ids []string
 	for id, sv := range uv.AsValueMap() {
 		if !(sv.Type().IsObjectType() || sv.Type().IsMapType()) {
-			return bad
+			return nil, cty.NilVal, bad
 		}
-		m := sv.AsValueMap()
 		s := SecretSpec{}
-		for k, x := range m {
+		for k, x := range sv.AsValueMap() {
 			cv, err := convert.Convert(x, cty.String)
 			if err != nil {
-				return bad
+				return nil, cty.NilVal, bad
 			}
 			switch k {
 			case "env":
@@ -354,24 +373,24 @@ func (e *evaluator) decodeSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics
 			case "file":
 				s.File = e.abs(str(cv))
 			default:
-				return bad
+				return nil, cty.NilVal, bad
 			}
 		}
 		if (s.Env == "") == (s.File == "") {
-			return bad
+			return nil, cty.NilVal, bad
 		}
-		r.Build.Secrets[id] = s
+		specs[id] = s
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	if len(ids) > 0 {
-		l := make([]cty.Value, len(ids))
-		for i, id := range ids {
-			l[i] = cty.StringVal(id)
-		}
-		r.HashedAttrs["secrets"] = cty.ListVal(l)
+	l := make([]cty.Value, len(ids))
+	for i, id := range ids {
+		l[i] = cty.StringVal(id)
 	}
-	return nil
+	if len(l) == 0 {
+		return specs, cty.ListValEmpty(cty.String), nil
+	}
+	return specs, cty.ListVal(l), nil
 }
 
 // route picks the builder and platform of a resource: an explicit builder wins; else
@@ -480,6 +499,14 @@ func (e *evaluator) decodeProfile(r *Resource, ib *instanceBody) hcl.Diagnostics
 	for _, name := range []string{"arch", "version", "secureboot", "installer", "extensions", "kernel_args", "imager", "image", "board"} {
 		if x, ok := v[name]; ok {
 			h[name] = hashed(x)
+		}
+	}
+	keys, keyIDs, ds := e.secretSpecs(ib, "secureboot_keys", `secureboot_keys = { "uki-signing-key.pem" = { file = "keys/uki-signing-key.pem" } }`)
+	diags = append(diags, ds...)
+	if keys != nil {
+		spec.SecurebootKeys = keys
+		if keyIDs.LengthInt() > 0 {
+			h["secureboot_keys"] = keyIDs
 		}
 	}
 	board := str(v["board"])

@@ -188,6 +188,48 @@ profile "p" {
   board   = "rpi_generic"
   output { kind = "installer" }
 }`, line: 9, summary: "board outside metal/arm64", detail: "metal/amd64"},
+		{name: "colliding profile files", src: `profile "p" {
+  for_each = toset(["a/b", "a_b"])
+  arch     = "arm64"
+  version  = "v1.13.3"
+  output { kind = "installer" }
+}`, line: 6, summary: "Profile file names collide", detail: `profile.p["a/b"] and profile.p["a_b"] would both be written to profile.p__a_b__.yaml`},
+		{name: "secureboot without keys", src: `profile "p" {
+  arch       = "amd64"
+  version    = "v1.13.3"
+  secureboot = true
+  imager     = "ghcr.io/siderolabs/imager:v1.13.3"
+  output { kind = "uki" }
+}`, line: 9, summary: "Missing secureboot keys", detail: "secureboot_keys lacks uki-signing-key.pem, uki-signing-cert.pem, pcr-signing-key.pem"},
+		{name: "secureboot with a key missing", src: `profile "p" {
+  arch       = "amd64"
+  version    = "v1.13.3"
+  secureboot = true
+  imager     = "ghcr.io/siderolabs/imager:v1.13.3"
+  secureboot_keys = {
+    "uki-signing-key.pem"  = { env = "UKI_KEY" }
+    "uki-signing-cert.pem" = { file = "uki.crt" }
+  }
+  output { kind = "iso" }
+}`, line: 11, summary: "Missing secureboot keys", detail: "secureboot_keys lacks pcr-signing-key.pem"},
+		{name: "secureboot key not a file name", src: `profile "p" {
+  arch       = "amd64"
+  version    = "v1.13.3"
+  secureboot_keys = { "../key.pem" = { env = "K" } }
+  output { kind = "installer" }
+}`, line: 9, summary: "Invalid secureboot key name", detail: "/secureboot/../key.pem"},
+		{name: "secureboot keys without secureboot", warning: true, src: `profile "p" {
+  arch       = "amd64"
+  version    = "v1.13.3"
+  secureboot_keys = { "uki-signing-key.pem" = { env = "K" } }
+  output { kind = "installer" }
+}`, line: 9, summary: "secureboot_keys without secureboot", detail: "secureboot = true"},
+		{name: "secureboot keys wrong shape", src: `profile "p" {
+  arch       = "amd64"
+  version    = "v1.13.3"
+  secureboot_keys = { "uki-signing-key.pem" = "keys/uki.pem" }
+  output { kind = "installer" }
+}`, line: 9, summary: "Incorrect attribute value type", detail: "secureboot_keys must map each id"},
 		{name: "missing output block", src: `profile "p" {
   arch    = "arm64"
   version = "v1.13.3"

@@ -129,6 +129,7 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 		}
 	}
 	cfg.index = e.instances
+	diags = append(diags, checkProfileFiles(cfg.Resources)...)
 	suggestAttributes(diags)
 	return cfg, diags
 }

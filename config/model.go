@@ -289,6 +289,9 @@ type ProfileSpec struct {
 	Tags       []string
 	// Dest is absolute (resolved against the configuration directory).
 	Dest string
+	// SecurebootKeys reach the imager as BuildKit secrets mounted at /secureboot/NAME;
+	// like build secrets, only where their values come from is known here.
+	SecurebootKeys map[string]SecretSpec
 }
 
 // Overlay is a profile's overlay block.

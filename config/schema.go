@@ -204,6 +204,7 @@ var schemas = map[string]*blockSchema{
 			attrSchema{Name: "platform", Type: cty.String},
 			attrSchema{Name: "version", Type: cty.String, Required: true},
 			attrSchema{Name: "secureboot", Type: cty.Bool},
+			attrSchema{Name: "secureboot_keys", Type: anyType},
 			attrSchema{Name: "installer", Type: cty.String},
 			attrSchema{Name: "extensions", Type: strList},
 			attrSchema{Name: "kernel_args", Type: strList},
