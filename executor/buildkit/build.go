@@ -145,7 +145,7 @@ func (d *Driver) Build(ctx context.Context, req Request, status chan *client.Sol
 	}
 	attachables := []session.Attachable{filesync.NewFSSyncProvider(dirs), d.authProvider()}
 	if len(req.Secrets) > 0 {
-		sp, err := req.secretProvider()
+		sp, err := secretProvider(req.Secrets)
 		if err != nil {
 			return fail(err)
 		}
@@ -395,15 +395,15 @@ func (req *Request) frontend() (filesync.StaticDirSource, map[string]string, err
 	return dirs, opts, nil
 }
 
-func (req *Request) secretProvider() (session.Attachable, error) {
-	ids := make([]string, 0, len(req.Secrets))
-	for id := range req.Secrets {
+func secretProvider(secrets map[string]Secret) (session.Attachable, error) {
+	ids := make([]string, 0, len(secrets))
+	for id := range secrets {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	var srcs []secretsprovider.Source
 	for _, id := range ids {
-		s := req.Secrets[id]
+		s := secrets[id]
 		switch {
 		case s.Env != "" && s.File != "":
 			return nil, fmt.Errorf("secret %q: give env or file, not both", id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
@@ -29,11 +30,54 @@ type Export struct {
 	LocalDirs map[string]string
 }
 
+// SolveOption asks for what only some solves need.
+type SolveOption func(*solveOptions)
+
+type solveOptions struct {
+	privileged bool
+	secrets    map[string]Secret
+}
+
+// EntitlementInsecure is the entitlement a step marked llb.Security(llb.SecurityModeInsecure)
+// needs: all capabilities and every device allowed.
+const EntitlementInsecure = "security.insecure"
+
+// Privileged asks for the security.insecure entitlement in this solve only (a profile's
+// imager step). A daemon started without --allow-insecure-entitlement security.insecure
+// refuses the whole solve with an *EntitlementError, so no other solve asks for it.
+func Privileged() SolveOption {
+	return func(o *solveOptions) { o.privileged = true }
+}
+
+// WithSecrets serves secrets to the solve's steps (llb.AddSecret with llb.SecretID(id)).
+// Their values travel only through the session; they are never logged or put in the
+// definition.
+func WithSecrets(secrets map[string]Secret) SolveOption {
+	return func(o *solveOptions) { o.secrets = secrets }
+}
+
+// EntitlementError is a daemon's refusal of an entitlement it was not started to allow.
+type EntitlementError struct {
+	Addr        string // the daemon's address
+	Entitlement string
+	Err         error
+}
+
+func (e *EntitlementError) Error() string {
+	return fmt.Sprintf("the BuildKit daemon at %s does not allow the %s entitlement (start it with --allow-insecure-entitlement %s): %v", e.Addr, e.Entitlement, e.Entitlement, e.Err)
+}
+
+func (e *EntitlementError) Unwrap() error { return e.Err }
+
 // Solve runs an LLB definition (e.g. an imager run over a profile file) and
 // exports its result as export says. It returns the pushed manifest digest, or
 // "" when nothing was pushed. Progress goes to status as in Build: the caller
 // owns the channel and Solve never closes it.
-func (d *Driver) Solve(ctx context.Context, def *llb.Definition, export Export, status chan *client.SolveStatus) (string, error) {
+func (d *Driver) Solve(ctx context.Context, def *llb.Definition, export Export, status chan *client.SolveStatus, opts ...SolveOption) (string, error) {
+	var so solveOptions
+	for _, o := range opts {
+		o(&so)
+	}
 	prefix := export.Address
 	if prefix == "" {
 		prefix = export.Image
@@ -51,6 +95,16 @@ func (d *Driver) Solve(ctx context.Context, def *llb.Definition, export Export, 
 	opt := client.SolveOpt{
 		Session:     []session.Attachable{d.authProvider()},
 		LocalMounts: map[string]fsutil.FS{},
+	}
+	if so.privileged {
+		opt.AllowedEntitlements = []string{EntitlementInsecure}
+	}
+	if len(so.secrets) > 0 {
+		sp, err := secretProvider(so.secrets)
+		if err != nil {
+			return fail(err)
+		}
+		opt.Session = append(opt.Session, sp)
 	}
 	for name, dir := range export.LocalDirs {
 		if err := checkDir(dir); err != nil {
@@ -74,6 +128,9 @@ func (d *Driver) Solve(ctx context.Context, def *llb.Definition, export Export, 
 	resp, err := d.c.Solve(ctx, def, opt, prog.channel())
 	prog.wait()
 	if err != nil {
+		if so.privileged && strings.Contains(err.Error(), "entitlement "+EntitlementInsecure+" is not allowed") {
+			return fail(&EntitlementError{Addr: d.addr, Entitlement: EntitlementInsecure, Err: simplifyGRPCError(err)})
+		}
 		return fail(d.explain(ctx, err))
 	}
 	if export.Image == "" {

@@ -39,8 +39,16 @@ type Buildkitd struct {
 type BuildkitdOption func(*buildkitdConfig)
 
 type buildkitdConfig struct {
-	insecure []string
-	tls      *TLSFiles
+	insecure     []string
+	tls          *TLSFiles
+	noPrivileged bool
+}
+
+// WithoutPrivileged starts the daemon without --allow-insecure-entitlement
+// security.insecure, as BuildKit's default is: it refuses any solve that asks for the
+// entitlement (a profile's imager step), and runs every build.
+func WithoutPrivileged() BuildkitdOption {
+	return func(c *buildkitdConfig) { c.noPrivileged = true }
 }
 
 // WithTLS makes the daemon listen on tcp://127.0.0.1:PORT instead of a unix socket,
@@ -60,7 +68,9 @@ func WithInsecureRegistries(hosts ...string) BuildkitdOption {
 }
 
 // StartBuildkitd starts a private buildkitd (native snapshotter, runc worker) as
-// root and waits until it answers. The binary comes from $SOVOS_BUILDKITD or the
+// root and waits until it answers. Like the daemon the README and `make demo` start, it
+// allows the security.insecure entitlement a profile's imager step asks for, unless
+// WithoutPrivileged. The binary comes from $SOVOS_BUILDKITD or the
 // repository's .tools/bin/buildkitd.
 func StartBuildkitd(t testing.TB, opts ...BuildkitdOption) *Buildkitd {
 	t.Helper()
@@ -103,6 +113,9 @@ func StartBuildkitd(t testing.TB, opts ...BuildkitdOption) *Buildkitd {
 		TLS:     cfg.tls,
 	}
 	args := []string{"--root", b.Root, "--oci-worker-snapshotter=native", "--config", confPath}
+	if !cfg.noPrivileged {
+		args = append(args, "--allow-insecure-entitlement", "security.insecure")
+	}
 	if f := cfg.tls; f != nil {
 		b.Addr = "tcp://" + freeTCPAddr(t)
 		args = append(args, "--tlscacert", f.CACert, "--tlscert", f.ServerCert, "--tlskey", f.ServerKey)
