@@ -37,6 +37,10 @@ type Resource struct {
 	Image   string            `json:"image,omitempty"`
 	Digest  string            `json:"digest,omitempty"`
 	Stages  map[string]*Stage `json:"stages,omitempty"`
+	// ArtifactType is the artifactType of a profile's published boot media
+	// (application/vnd.sovos.boot-media.v1); empty for an image (an installer profile's
+	// or a build's), and for the single-tar images first-release sovos pushed.
+	ArtifactType string `json:"artifact_type,omitempty"`
 	// Tags maps each stable tag to the digest it was last moved to.
 	Tags map[string]string `json:"tags,omitempty"`
 	// Inputs are the evaluated hashed attributes, sensitive values redacted, so a plan

@@ -1,0 +1,202 @@
+package bootmedia_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/file"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/urmanac/sovos/bootmedia"
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/internal/testenv"
+	"github.com/urmanac/sovos/state"
+)
+
+// imagerOutput writes what an imager leaves in /out: a compressed disk image and the
+// other kinds of file, each with its own bytes.
+func imagerOutput(t *testing.T) (string, map[string][]byte) {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"metal-arm64.raw.xz":  randomBytes(t, 300<<10),
+		"metal-arm64.raw.gz":  randomBytes(t, 1000),
+		"metal-arm64.raw.zst": randomBytes(t, 10),
+		"metal-arm64.raw":     randomBytes(t, 4096),
+		"empty":               {},
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, files
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The published artifact is what SPEC §2 says, read as raw JSON from the registry, and
+// a third-party client (oras-go, as `oras pull` does) writes its files byte for byte.
+func TestPublishIsAnOrasArtifact(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	reg := oci.New(oci.WithInsecure(host))
+	ctx := context.Background()
+	dir, files := imagerOutput(t)
+	ref := host + "/boards/cm5:0123456789abcdef"
+	dgst, err := bootmedia.Publish(ctx, reg, ref, dir, map[string]string{"dev.sovos.hash": "feedbeef", bootmedia.AnnotationAddress: "profile.cm5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	repo, err := remote.NewRepository(host + "/boards/cm5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	desc, raw, err := oras.FetchBytes(ctx, repo, "0123456789abcdef", oras.DefaultFetchBytesOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Digest.String() != dgst {
+		t.Errorf("the tag points at %s, Publish returned %s", desc.Digest, dgst)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.MediaType != ocispec.MediaTypeImageManifest || m.ArtifactType != "application/vnd.sovos.boot-media.v1" {
+		t.Errorf("manifest mediaType %q artifactType %q", m.MediaType, m.ArtifactType)
+	}
+	if m.Config.MediaType != "application/vnd.oci.empty.v1+json" || m.Config.Size != 2 {
+		t.Errorf("config %+v, want the empty descriptor", m.Config)
+	}
+	if m.Annotations["dev.sovos.hash"] != "feedbeef" || m.Annotations["dev.sovos.address"] != "profile.cm5" {
+		t.Errorf("manifest annotations %v", m.Annotations)
+	}
+	wantTypes := map[string]string{
+		"metal-arm64.raw.xz": "application/x-xz", "metal-arm64.raw.gz": "application/gzip",
+		"metal-arm64.raw.zst": "application/zstd", "metal-arm64.raw": "application/octet-stream", "empty": "application/octet-stream",
+	}
+	if len(m.Layers) != len(files) {
+		t.Fatalf("%d layers, want one per file (%d)", len(m.Layers), len(files))
+	}
+	for _, l := range m.Layers {
+		title := l.Annotations[ocispec.AnnotationTitle]
+		if want, ok := wantTypes[title]; !ok || string(l.MediaType) != want || l.Size != int64(len(files[title])) {
+			t.Errorf("layer %q: media type %s size %d", title, l.MediaType, l.Size)
+		}
+	}
+
+	// oras pull: a file store written by oras-go's own copy.
+	out := t.TempDir()
+	fs, err := file.New(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	if _, err := oras.Copy(ctx, repo, "0123456789abcdef", fs, "0123456789abcdef", oras.DefaultCopyOptions); err != nil {
+		t.Fatalf("oras pull: %v", err)
+	}
+	for n, want := range files {
+		got, err := os.ReadFile(filepath.Join(out, n))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("oras pulled %s: %d bytes (err %v), want %d identical bytes", n, len(got), err, len(want))
+		}
+	}
+
+	// sovos fetch, from the digest a state records.
+	st := state.New("default", "test")
+	st.Resources = append(st.Resources, &state.Resource{Address: "profile.cm5", Type: config.TypeProfile, Hash: "feedbeef",
+		Tag: "0123456789abcdef", Image: host + "/boards/cm5", Digest: dgst, ArtifactType: bootmedia.ArtifactType})
+	fetched := filepath.Join(t.TempDir(), "new", "dir")
+	res, err := bootmedia.Fetch(ctx, bootmedia.Request{Address: "profile.cm5", State: st, Dir: fetched, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ref != ref+"@"+dgst || len(res.Files) != len(files) {
+		t.Errorf("result %+v", res)
+	}
+	for n, want := range files {
+		got, err := os.ReadFile(filepath.Join(fetched, n))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("fetched %s: %d bytes (err %v), want %d identical bytes", n, len(got), err, len(want))
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(fetched, ".*")); len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+// Fetch refuses what it cannot trust or does not know, saying what it is.
+func TestFetchRefuses(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	reg := oci.New(oci.WithInsecure(host))
+	ctx := context.Background()
+
+	// A manifest whose title would write outside the directory.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "evil"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := remote.NewRepository(host + "/boards/evil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	fs, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := fs.Add(ctx, "../../evil", "application/octet-stream", filepath.Join(dir, "evil"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdesc, err := oras.PackManifest(ctx, fs, oras.PackManifestVersion1_1, bootmedia.ArtifactType, oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Tag(ctx, mdesc, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oras.Copy(ctx, fs, "t", repo, "t", oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+
+	st := state.New("default", "test")
+	st.Resources = []*state.Resource{
+		{Address: "profile.evil", Type: "profile", Tag: "t", Image: host + "/boards/evil", Digest: mdesc.Digest.String(), ArtifactType: bootmedia.ArtifactType},
+		{Address: "profile.old", Type: "profile", Tag: "t", Image: host + "/boards/old", Digest: mdesc.Digest.String()},
+		{Address: "kernel.k", Type: "kernel", Tag: "t", Image: host + "/k", Digest: mdesc.Digest.String()},
+	}
+	into := t.TempDir()
+	for addr, want := range map[string]string{
+		"profile.evil":    `title "../../evil" is not a plain file name`,
+		"profile.old":     "not a boot-media artifact",
+		"kernel.k":        "kernel.k is a kernel, not a profile",
+		"profile.missing": "profile.missing is not in the state",
+		"nonsense":        "not a resource address",
+	} {
+		_, err := bootmedia.Fetch(ctx, bootmedia.Request{Address: addr, State: st, Dir: into, Registry: reg})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("fetch %s: %v, want an error saying %q", addr, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(into); len(entries) > 0 {
+		t.Errorf("a refused fetch wrote %d files", len(entries))
+	}
+}
