@@ -2,15 +2,25 @@ package executor_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/file"
+	orasremote "oras.land/oras-go/v2/registry/remote"
+
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
 )
 
 // TestApplyFactory applies the miniature factory through a real BuildKit daemon and
@@ -226,8 +236,11 @@ func copyFile(t testing.TB, from, to string) {
 	}
 }
 
-// checkProfiles checks the rendered profiles and the imager's output.
-func checkProfiles(t *testing.T, f *factory, _ any) {
+// checkProfiles checks the rendered profiles and the imager's output: cm5's boot media,
+// pulled with oras-go as a third-party client would (not sovos's own reader), is one
+// gzipped ext2 disk image holding the very profile sovos rendered and the images it
+// names.
+func checkProfiles(t *testing.T, f *factory, st *state.State) {
 	t.Helper()
 	dest := filepath.Join(f.dir, "_out", "profiles")
 	cm5, err := os.ReadFile(filepath.Join(dest, "profile.cm5.yaml"))
@@ -238,19 +251,107 @@ func checkProfiles(t *testing.T, f *factory, _ any) {
 	for _, want := range []string{
 		`arch: "arm64"`, `version: "v1.13.3"`, "extraKernelArgs:", `- "console=tty1"`,
 		`imageRef: "` + f.repo + `/installer@sha256:`, `- imageRef: "` + f.repo + `/ext@sha256:`,
-		"forceInsecure: true", `kind: "image"`, "diskSize: 1306525696",
+		"forceInsecure: true", `kind: "image"`, "diskSize: 33554432",
 	} {
 		if !strings.Contains(y, want) {
 			t.Errorf("profile.cm5.yaml lacks %q:\n%s", want, y)
 		}
 	}
-	out, err := os.ReadFile(filepath.Join(dest, "profile.cm5", "metal-arm64.raw"))
-	if err != nil {
-		t.Errorf("the imager's output was not exported: %v", err)
-	} else if !strings.Contains(string(out), "for 2 images") {
-		t.Errorf("imager output: %q", out)
-	}
 	if _, err := os.Stat(filepath.Join(dest, "profile.cm4.yaml")); err != nil {
 		t.Error(err)
 	}
+	rec := st.Resource("profile.cm5")
+	if rec.ArtifactType != "application/vnd.sovos.boot-media.v1" {
+		t.Errorf("profile.cm5 recorded as %q", rec.ArtifactType)
+	}
+	files := orasPull(t, f.repo+"/cm5", rec.Tag, rec.Digest, map[string]string{
+		"dev.sovos.hash": rec.Hash, "dev.sovos.address": "profile.cm5",
+	})
+	disk := gunzip(t, files["metal-arm64.raw.gz"])
+	if disk.size != 33554432 {
+		t.Errorf("the disk image is %d bytes, the profile says 33554432", disk.size)
+	}
+	if got := testenv.Ext2File(t, disk.f, "profile.yaml"); string(got) != y {
+		t.Errorf("the disk image holds another profile than the one rendered:\n%s", got)
+	}
+	images := string(testenv.Ext2File(t, disk.f, "images.txt"))
+	if !strings.Contains(images, f.repo+"/installer@sha256:") || !strings.Contains(images, f.repo+"/ext@sha256:") {
+		t.Errorf("images.txt in the disk image:\n%s", images)
+	}
+}
+
+// orasPull pulls repo:tag with oras-go into a new directory, as `oras pull` does, after
+// checking that the tag is the recorded digest and the manifest's annotations, and
+// returns the files it wrote by name.
+func orasPull(t *testing.T, repoName, tag, digest string, annotations map[string]string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	repo, err := orasremote.NewRepository(repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	desc, raw, err := oras.FetchBytes(ctx, repo, tag, oras.DefaultFetchBytesOptions)
+	if err != nil {
+		t.Fatalf("oras: %v", err)
+	}
+	if desc.Digest.String() != digest {
+		t.Errorf("%s:%s is %s, the state records %s", repoName, tag, desc.Digest, digest)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != "application/vnd.sovos.boot-media.v1" || m.Config.MediaType != ocispec.MediaTypeEmptyJSON {
+		t.Errorf("artifactType %q config %q", m.ArtifactType, m.Config.MediaType)
+	}
+	for k, v := range annotations {
+		if m.Annotations[k] != v {
+			t.Errorf("annotation %s = %q, want %q", k, m.Annotations[k], v)
+		}
+	}
+	dir := t.TempDir()
+	store, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := oras.Copy(ctx, repo, tag, store, tag, oras.DefaultCopyOptions); err != nil {
+		t.Fatalf("oras pull %s:%s: %v", repoName, tag, err)
+	}
+	out := map[string]string{}
+	for _, l := range m.Layers {
+		title := l.Annotations[ocispec.AnnotationTitle]
+		out[title] = filepath.Join(dir, title)
+	}
+	return out
+}
+
+type diskImage struct {
+	f    *os.File
+	size int64
+}
+
+// gunzip decompresses a .gz file into a temporary file.
+func gunzip(t *testing.T, path string) diskImage {
+	t.Helper()
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out, err := os.Create(filepath.Join(t.TempDir(), "disk.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	n, err := io.Copy(out, zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return diskImage{f: out, size: n}
 }

@@ -52,6 +52,8 @@ func newFactory(t testing.TB) *factory {
 	// The kernel build signs its module with the static modsign tool, as a kernel build
 	// runs sign-file; the foreign-key test signs with it in the extension too.
 	testenv.CopyFile(t, testenv.Modsign(t), filepath.Join(dir, "kernel", "modsign"), 0o755)
+	// The quickstart's honest stand-in imager: a disk image made on a real loop device.
+	testenv.CopyFile(t, filepath.Join("..", "examples", "quickstart", "talos", "imager"), filepath.Join(dir, "installer", "imager"), 0o755)
 	backend, err := state.NewLayout(filepath.Join(dir, ".sovos", "state"), "default")
 	if err != nil {
 		t.Fatal(err)

@@ -83,6 +83,12 @@ type NodeResult struct {
 	Files []string
 }
 
+// Rename is a profile file moved from its first-release name to its file-safe one
+// (SPEC §2): the first apply after the upgrade says so.
+type Rename struct {
+	Address, From, To string
+}
+
 // Promotion is one stable tag moved.
 type Promotion struct {
 	Address, Ref, Digest string
@@ -94,7 +100,9 @@ type Summary struct {
 	Promoted  []Promotion
 	// PromoteSkipped says why tags were not moved although promotion was asked for.
 	PromoteSkipped string
-	Duration       time.Duration
+	// Renamed lists the profile files moved to their file-safe names.
+	Renamed  []Rename
+	Duration time.Duration
 }
 
 // Count returns how many resources ended with outcome o.
@@ -134,6 +142,7 @@ type applier struct {
 	artifacts map[string]*artifact
 	verified  map[string]string // extension address -> digest that passed verification
 	files     map[string][]string
+	renamed   []Rename
 	rendered  map[string]bool // profiles created or rebuilt without an imager run
 	drivers   map[string]*driverOnce
 
@@ -244,6 +253,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 		sum.Resources = append(sum.Resources, nr)
 	}
 
+	sum.Renamed = a.renamed
 	a.recordData(failedAddrs)
 	if err := a.recordOutputs(); err != nil {
 		a.log.Warn("recording outputs", "error", err)

@@ -2,6 +2,8 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,27 +13,27 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/internal/imagerinit"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
 
-// imagerCommand is how the imager image is run on a profile: the Talos imager reads
-// the profile on standard input (`imager -`) and writes to /out.
-var imagerCommand = []string{"/bin/sh", "-c", "exec imager - < /profile/profile.yaml"}
+// imagerInput is where the imager step sees sovos's files (read-only): imager-init and
+// the rendered profile.
+const imagerInput = "/sovos"
 
-// ProfileFileName is the file a profile is rendered to inside its dest directory: the
-// address with [ " ] made file-safe (profile.talos["cm5"] -> profile.talos_cm5.yaml).
-func ProfileFileName(addr string) string {
-	return fileSafe(addr) + ".yaml"
-}
-
-func fileSafe(addr string) string {
-	s := strings.NewReplacer(`["`, "_", `"]`, "", "[", "_", "]", "", `"`, "", "/", "_", `\`, "_", " ", "_").Replace(addr)
-	return s
+// legacyFileName is the name first-release sovos gave a profile's files, before the
+// file-safe rule (SPEC §2): only brackets, quotes, slashes and spaces were replaced.
+func legacyFileName(addr string) string {
+	return strings.NewReplacer(`["`, "_", `"]`, "", "[", "_", "]", "", `"`, "", "/", "_", `\`, "_", " ", "_").Replace(addr)
 }
 
 // profile renders a profile (every apply rewrites it) and, when it is created or
@@ -49,7 +51,8 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return fmt.Errorf("%s: %w", c.Address, err)
 	}
-	path := filepath.Join(dest, ProfileFileName(c.Address))
+	a.renameLegacy(c.Address, dest)
+	path := filepath.Join(dest, config.ProfileFileName(c.Address))
 	if err := os.WriteFile(path, yaml, 0o644); err != nil {
 		return fmt.Errorf("%s: writing its profile: %w", c.Address, err)
 	}
@@ -64,15 +67,20 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 		return nil
 	}
 	art := &artifact{image: r.Profile.Image}
+	artifactType := ""
 	builtAt := time.Time{}
 	if c.Action == planner.ActionAdopt {
 		art.digest = c.AdoptDigest
+		if bootmedia.Publishes(r.Profile) {
+			// The plan adopts only a boot-media artifact for such a profile.
+			artifactType = bootmedia.ArtifactType
+		}
 	} else if r.Profile.Imager != "" {
-		dgst, err := a.runImager(ctx, r, yaml, dest)
+		out, err := a.runImager(ctx, r, yaml, dest)
 		if err != nil {
 			return err
 		}
-		art.digest = dgst
+		art.digest, artifactType = out.digest, out.artifactType
 		builtAt = time.Now()
 	}
 	if art.digest == "" {
@@ -85,7 +93,7 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	}
 	rec := &state.Resource{
 		Address: c.Address, Type: r.Addr.Type, Hash: r.Hash, Tag: r.Tag,
-		Image: art.image, Digest: art.digest, Inputs: c.Inputs,
+		Image: art.image, Digest: art.digest, ArtifactType: artifactType, Inputs: c.Inputs,
 		BuiltFrom: a.dependencyDigests(r),
 	}
 	if !builtAt.IsZero() {
@@ -99,64 +107,195 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	return nil
 }
 
-// runImager runs the imager image over the profile through BuildKit: the profile is
-// mounted read-only at /profile, the output collected from /out, then pushed to the
-// profile's image (kind installer, or any kind with image set) and, for other kinds,
-// exported to DEST/ADDRESS/.
-func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte, dest string) (string, error) {
+// renameLegacy moves the YAML (and exported directory) a first-release sovos wrote
+// under the old file name to the file-safe one, once, and remembers it for the summary.
+func (a *applier) renameLegacy(addr, dest string) {
+	old := legacyFileName(addr)
+	if old == config.FileSafe(addr) {
+		return
+	}
+	for _, pair := range [][2]string{{old + ".yaml", config.ProfileFileName(addr)}, {old, config.FileSafe(addr)}} {
+		from, to := filepath.Join(dest, pair[0]), filepath.Join(dest, pair[1])
+		if _, err := os.Lstat(from); err != nil {
+			continue
+		}
+		if _, err := os.Lstat(to); err == nil {
+			continue // both exist: the new one wins, the old one is left for its owner
+		}
+		if err := os.Rename(from, to); err != nil {
+			a.log.Warn("renaming a profile file to its file-safe name", "from", from, "to", to, "error", err)
+			continue
+		}
+		a.mu.Lock()
+		a.renamed = append(a.renamed, Rename{Address: addr, From: relPath(a.p.Config.Dir, from), To: relPath(a.p.Config.Dir, to)})
+		a.mu.Unlock()
+	}
+}
+
+// imagerResult is what an imager run produced.
+type imagerResult struct {
+	digest       string // of the pushed installer image or the published boot media; "" when exported only
+	artifactType string // bootmedia.ArtifactType for published boot media
+}
+
+// runImager runs the imager image over the profile through BuildKit, privileged and
+// with the host's devices (SPEC §2 Boot media): imager-init mounts a devtmpfs at /dev
+// and runs the imager's entrypoint (else `imager`) with `-` and the profile on its
+// standard input; Secure Boot keys are secrets under /secureboot. Its /out is then
+// pushed as the installer image (kind installer), published as a boot-media artifact
+// (other kinds), or, without an image, exported to DEST/ADDRESS/.
+func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte, dest string) (*imagerResult, error) {
 	addr := r.Addr.String()
 	imager, _, err := a.pin(r.Profile.Imager)
 	if err != nil {
-		return "", fmt.Errorf("%s: imager: %w", addr, err)
+		return nil, fmt.Errorf("%s: imager: %w", addr, err)
 	}
-	tmp, err := os.MkdirTemp("", "sovos-profile-")
+	reg := a.opts.Registry
+	imgRef, err := reg.ParseReference(imager)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("%s: imager %q: %w", addr, imager, err)
 	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "profile.yaml"), yaml, 0o644); err != nil {
-		return "", err
+	img, err := reg.Image(ctx, imgRef, r.Platform)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the imager image %s: %w", addr, imager, err)
+	}
+	rawCfg, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the imager image %s: %w", addr, imager, oci.Explain(err))
+	}
+	var imgCfg v1.ConfigFile
+	if err := json.Unmarshal(rawCfg, &imgCfg); err != nil {
+		return nil, fmt.Errorf("%s: the imager image %s has an unreadable config: %w", addr, imager, err)
+	}
+	// imager-init runs first, in the imager's own architecture (native or emulated, as
+	// the imager itself would be).
+	initBin, err := imagerinit.Binary(imgCfg.Architecture)
+	if err != nil {
+		return nil, fmt.Errorf("%s: imager %s: %w", addr, imager, err)
+	}
+
+	input, err := os.MkdirTemp("", "sovos-imager-input-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(input)
+	if err := os.WriteFile(filepath.Join(input, "profile.yaml"), yaml, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(input, "imager-init"), initBin, 0o755); err != nil {
+		return nil, err
 	}
 
 	var popts []llb.ConstraintsOpt
 	if r.Platform != "" {
 		p, err := platforms.Parse(r.Platform)
 		if err != nil {
-			return "", fmt.Errorf("%s: platform %q: %w", addr, r.Platform, err)
+			return nil, fmt.Errorf("%s: platform %q: %w", addr, r.Platform, err)
 		}
 		popts = append(popts, llb.Platform(p))
 	}
-	imgOpts := []llb.ImageOption{}
-	for _, o := range popts {
-		imgOpts = append(imgOpts, o)
+	base, err := llb.Image(imager, llb.Platform(platformOf(imgCfg, r.Platform))).WithImageConfig(rawCfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the imager image %s: %w", addr, imager, err)
 	}
-	run := llb.Image(imager, imgOpts...).Run(
-		llb.Args(imagerCommand),
-		llb.AddMount("/profile", llb.Local("profile", llb.SharedKeyHint(addr)), llb.Readonly),
-		llb.WithCustomName("imager "+ProfileFileName(addr)),
-	)
-	out := run.AddMount("/out", llb.Scratch())
+	cmd := imgCfg.Config.Entrypoint
+	if len(cmd) == 0 {
+		cmd = []string{"imager"}
+	}
+	args := append([]string{imagerInput + "/imager-init", imagerInput + "/profile.yaml"}, cmd...)
+	args = append(args, "-")
+	runOpts := []llb.RunOption{
+		llb.Args(args),
+		llb.Security(llb.SecurityModeInsecure),
+		llb.AddMount(imagerInput, llb.Local("imager-input", llb.SharedKeyHint(addr)), llb.Readonly),
+		llb.WithCustomName("imager " + config.ProfileFileName(addr)),
+	}
+	secrets := map[string]buildkit.Secret{}
+	for _, name := range sortedKeys(r.Profile.SecurebootKeys) {
+		k := r.Profile.SecurebootKeys[name]
+		secrets[name] = buildkit.Secret{Env: k.Env, File: k.File}
+		runOpts = append(runOpts, llb.AddSecret("/secureboot/"+name, llb.SecretID(name)))
+	}
+	out := base.Run(runOpts...).AddMount("/out", llb.Scratch())
 	def, err := out.Marshal(ctx, popts...)
 	if err != nil {
-		return "", fmt.Errorf("%s: imager definition: %w", addr, err)
+		return nil, fmt.Errorf("%s: imager definition: %w", addr, err)
 	}
-	exp := buildkit.Export{
-		Address:     addr,
-		Annotations: map[string]string{planner.AnnotationHash: r.Hash},
-		LocalDirs:   map[string]string{"profile": tmp},
-		Insecure:    a.opts.Registry.Insecure(r.Profile.Image),
-	}
-	if r.Profile.Image != "" {
+
+	exp := buildkit.Export{Address: addr, LocalDirs: map[string]string{"imager-input": input}}
+	var outDir string
+	switch {
+	case r.Profile.Image != "" && r.Profile.Output.Kind == "installer":
 		exp.Image = r.Profile.Image + ":" + r.Tag
-	}
-	if r.Profile.Output.Kind != "installer" || r.Profile.Image == "" {
-		exp.Dir = filepath.Join(dest, fileSafe(addr))
+		exp.Annotations = map[string]string{planner.AnnotationHash: r.Hash}
+		exp.Insecure = reg.Insecure(r.Profile.Image)
+	case bootmedia.Publishes(r.Profile):
+		if outDir, err = os.MkdirTemp("", "sovos-boot-media-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(outDir)
+		exp.Dir = outDir
+	default:
+		exp.Dir = filepath.Join(dest, config.FileSafe(addr))
+		// The directory holds this run's output only.
+		if err := os.RemoveAll(exp.Dir); err != nil {
+			return nil, fmt.Errorf("%s: %w", addr, err)
+		}
 	}
 	drv, err := a.driver(ctx, r.Builder)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", addr, err)
+		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
-	return drv.Solve(ctx, def, exp, a.status)
+	opts := []buildkit.SolveOption{buildkit.Privileged()}
+	if len(secrets) > 0 {
+		opts = append(opts, buildkit.WithSecrets(secrets))
+	}
+	dgst, err := drv.Solve(ctx, def, exp, a.status, opts...)
+	if ee := (*buildkit.EntitlementError)(nil); errors.As(err, &ee) {
+		return nil, fmt.Errorf("%s: the imager runs privileged (BuildKit's security.insecure entitlement, for the loop devices it partitions and formats disk images on), and builder.%s at %s does not allow that: start its buildkitd with --allow-insecure-entitlement security.insecure (builds do not need it; only imager steps ask for it)",
+			addr, builderName(r.Builder), ee.Addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if outDir == "" {
+		return &imagerResult{digest: dgst}, nil
+	}
+	ref := r.Profile.Image + ":" + r.Tag
+	dgst, err = bootmedia.Publish(ctx, reg, ref, outDir, map[string]string{
+		planner.AnnotationHash:      r.Hash,
+		bootmedia.AnnotationAddress: addr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	return &imagerResult{digest: dgst, artifactType: bootmedia.ArtifactType}, nil
+}
+
+// platformOf is the platform the imager image is: its own, as its config says, so the
+// step (and imager-init) run in the architecture its binaries are built for.
+func platformOf(cfg v1.ConfigFile, fallback string) ocispecs.Platform {
+	if cfg.OS != "" && cfg.Architecture != "" {
+		return ocispecs.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+	}
+	p, _ := platforms.Parse(fallback)
+	return p
+}
+
+func builderName(b string) string {
+	if b == "" {
+		return "default"
+	}
+	return b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // renderProfile writes the Talos imager profile of r, every image pinned by digest.

@@ -1,10 +1,13 @@
 package executor
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"gopkg.in/yaml.v3"
 
 	"github.com/urmanac/sovos/config"
@@ -94,15 +97,46 @@ func TestRenderProfileUnknownDigest(t *testing.T) {
 	}
 }
 
-func TestProfileFileName(t *testing.T) {
-	for addr, want := range map[string]string{
-		`profile.cm5`:                   "profile.cm5.yaml",
-		`profile.talos["cm5-hailo10h"]`: "profile.talos_cm5-hailo10h.yaml",
-		`profile.talos[0]`:              "profile.talos_0.yaml",
-		`profile.talos["a/b"]`:          "profile.talos_a_b.yaml",
-	} {
-		if got := ProfileFileName(addr); got != want {
-			t.Errorf("ProfileFileName(%s) = %s, want %s", addr, got, want)
+// Files written under a first-release name move to the file-safe one, and are listed for
+// the summary; a name the rule leaves alone is not touched.
+func TestRenameLegacy(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "_out", "profiles")
+	writeFile := func(rel, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dest, rel)), 0o755); err != nil {
+			t.Fatal(err)
 		}
+		if err := os.WriteFile(filepath.Join(dest, rel), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile("profile.talos_cm5-hailo10h.yaml", "old yaml")
+	writeFile("profile.talos_cm5-hailo10h/metal-arm64.raw", "old image")
+	writeFile("profile.cm4.yaml", "cm4")
+	a := &applier{p: &planner.Plan{Config: &config.Config{Dir: dir}}, log: hclog.NewNullLogger()}
+	a.renameLegacy(`profile.talos["cm5-hailo10h"]`, dest)
+	a.renameLegacy("profile.cm4", dest)
+	for rel, want := range map[string]string{
+		"profile.talos__cm5-hailo10h__.yaml":            "old yaml",
+		"profile.talos__cm5-hailo10h__/metal-arm64.raw": "old image",
+		"profile.cm4.yaml":                              "cm4",
+	} {
+		if got, err := os.ReadFile(filepath.Join(dest, rel)); err != nil || string(got) != want {
+			t.Errorf("%s: %q (%v), want %q", rel, got, err, want)
+		}
+	}
+	want := []Rename{
+		{`profile.talos["cm5-hailo10h"]`, "_out/profiles/profile.talos_cm5-hailo10h.yaml", "_out/profiles/profile.talos__cm5-hailo10h__.yaml"},
+		{`profile.talos["cm5-hailo10h"]`, "_out/profiles/profile.talos_cm5-hailo10h", "_out/profiles/profile.talos__cm5-hailo10h__"},
+	}
+	if !slices.Equal(a.renamed, want) {
+		t.Errorf("renamed %v, want %v", a.renamed, want)
+	}
+	// The next apply has nothing to rename.
+	a.renamed = nil
+	a.renameLegacy(`profile.talos["cm5-hailo10h"]`, dest)
+	if len(a.renamed) != 0 {
+		t.Errorf("renamed again: %v", a.renamed)
 	}
 }

@@ -44,6 +44,9 @@ const (
 	ReasonPromote         = "promote"
 	ReasonRemoved         = "removed_from_config"
 	ReasonVerifyFailed    = "verification_failed"
+	// ReasonArtifactFormat: the recorded artifact is a first-release single-tar image
+	// where boot media are now an OCI artifact.
+	ReasonArtifactFormat = "artifact_format"
 )
 
 // AnnotationHash is the manifest annotation every sovos build carries: the resource hash

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/state"
@@ -355,7 +356,10 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 				break
 			}
 		}
-		if ok && m.hash == r.Hash && stagesOK && changedDep == "" {
+		// A first-release profile pushed a single-tar image under the same tag: boot media
+		// are an artifact now, so that image is rebuilt, not adopted.
+		oldFormat := ok && bootmedia.Publishes(r.Profile) && m.artifactType != bootmedia.ArtifactType
+		if ok && m.hash == r.Hash && stagesOK && changedDep == "" && !oldFormat {
 			c.Action = ActionAdopt
 			c.AdoptDigest = m.digest
 			c.AdoptStages = stages
@@ -365,6 +369,8 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 			c.Action = ActionCreate
 			msg := "not in the state"
 			switch {
+			case ok && oldFormat && m.hash == r.Hash:
+				msg += fmt.Sprintf("; %s is in the registry but is a first-release single-tar image, not boot media (%s)", ref, bootmedia.ArtifactType)
 			case ok && changedDep != "" && m.hash == r.Hash:
 				msg += fmt.Sprintf("; %s is in the registry but was built on the %s this plan replaces", ref, changedDep)
 			case ok:
@@ -382,6 +388,10 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 	var reasons []Reason
 	if replace {
 		reasons = append(reasons, Reason{ReasonReplace, "replacement requested with -replace=" + addr})
+	}
+	if bootmedia.Publishes(r.Profile) && pr.Digest != "" && pr.ArtifactType != bootmedia.ArtifactType {
+		reasons = append(reasons, Reason{ReasonArtifactFormat, fmt.Sprintf("%s@%s is a first-release single-tar image; boot media are now published as an OCI artifact (%s) that `oras pull` and `sovos fetch` read",
+			refOf(pr.Image, pr.Tag), ShortDigest(pr.Digest), bootmedia.ArtifactType)})
 	}
 	hashChanged := pr.Hash != r.Hash
 	var explainedDeps map[string]bool

@@ -25,8 +25,9 @@ type registryView struct {
 }
 
 type manifestInfo struct {
-	digest string
-	hash   string // the dev.sovos.hash annotation
+	digest       string
+	hash         string // the dev.sovos.hash annotation
+	artifactType string
 }
 
 // has reports whether repo:tag exists.
@@ -146,12 +147,13 @@ func (rf *refresher) manifests(ctx context.Context, refs []string) (map[string]m
 			return fmt.Errorf("reading the manifest of %s: %w", s, oci.Explain(err))
 		}
 		var m struct {
-			Annotations map[string]string `json:"annotations"`
+			ArtifactType string            `json:"artifactType"`
+			Annotations  map[string]string `json:"annotations"`
 		}
 		// An unparsable manifest simply has no sovos annotation: it cannot be adopted.
 		_ = json.Unmarshal(desc.Manifest, &m)
 		mu.Lock()
-		out[s] = manifestInfo{digest: desc.Digest.String(), hash: m.Annotations[AnnotationHash]}
+		out[s] = manifestInfo{digest: desc.Digest.String(), hash: m.Annotations[AnnotationHash], artifactType: m.ArtifactType}
 		mu.Unlock()
 		return nil
 	})

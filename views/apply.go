@@ -39,6 +39,9 @@ func ApplySummary(w io.Writer, s *executor.Summary) {
 	for _, p := range s.Promoted {
 		fmt.Fprintf(w, "%s: promoted %s -> %s\n", p.Address, p.Ref, p.Digest)
 	}
+	for _, r := range s.Renamed {
+		fmt.Fprintf(w, "%s: renamed %s -> %s (profile file names are now file-safe: every character outside A-Za-z0-9._- becomes _)\n", r.Address, r.From, r.To)
+	}
 	if s.PromoteSkipped != "" {
 		fmt.Fprintf(w, "Tags not promoted: %s\n", s.PromoteSkipped)
 	}

@@ -42,6 +42,16 @@ func TestApplySummary(t *testing.T) {
 			},
 			Duration: 1500 * time.Millisecond,
 		},
+		"renamed": {
+			Resources: []*executor.NodeResult{
+				{Address: `profile.talos["cm5"]`, Action: planner.ActionNoop, Outcome: executor.Unchanged, Files: []string{"_out/profiles/profile.talos__cm5__.yaml"}},
+			},
+			Renamed: []executor.Rename{
+				{Address: `profile.talos["cm5"]`, From: "_out/profiles/profile.talos_cm5.yaml", To: "_out/profiles/profile.talos__cm5__.yaml"},
+				{Address: `profile.talos["cm5"]`, From: "_out/profiles/profile.talos_cm5", To: "_out/profiles/profile.talos__cm5__"},
+			},
+			Duration: 300 * time.Millisecond,
+		},
 	}
 	for name, s := range summaries {
 		t.Run(name, func(t *testing.T) {

@@ -1,7 +1,8 @@
 # A miniature of ADR-005: a kernel whose kernel-build stage generates the module-signing
 # key and signs a module (stage "modules"), an extension repackaging that module by
 # digest, an installer FROM ${PKG_KERNEL}, and two profiles (one on upstream artifacts,
-# one on ours, run through a stand-in imager).
+# one on ours, run through a stand-in imager that makes a real disk image, published as
+# boot media).
 
 variable "registry" { type = string }
 variable "busybox" { type = string }   # HOST/testenv/busybox
@@ -71,8 +72,8 @@ profile "cm5" {
   image       = "${var.registry}/cm5"
   output {
     kind        = "image"
-    out_format  = "raw"
-    disk_size   = 1306525696
+    out_format  = ".gz"
+    disk_size   = 33554432
     disk_format = "raw"
   }
   tags = ["stable"]
