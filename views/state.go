@@ -164,6 +164,40 @@ func Outputs(w io.Writer, outputs map[string]*state.Output) error {
 	return nil
 }
 
+// ProfileArtifactRefs lists what each applied profile published, by address: its
+// boot media or installer image as image:tag@digest.
+func ProfileArtifactRefs(s *state.State) map[string]string {
+	out := map[string]string{}
+	if s == nil {
+		return out
+	}
+	for _, r := range s.Resources {
+		if r.Type == "profile" && r.Image != "" && r.Digest != "" {
+			out[r.Address] = r.Image + ":" + r.Tag + "@" + r.Digest
+		}
+	}
+	return out
+}
+
+// ProfileArtifacts writes what each applied profile published, as `sovos output` shows
+// it after the outputs (a blank line first when afterOutputs).
+func ProfileArtifacts(w io.Writer, s *state.State, afterOutputs bool) error {
+	refs := ProfileArtifactRefs(s)
+	if len(refs) == 0 {
+		return nil
+	}
+	if afterOutputs {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "Profile artifacts (boot media: `sovos fetch ADDRESS`; installers: pull the image):")
+	for _, a := range slices.Sorted(maps.Keys(refs)) {
+		if _, err := fmt.Fprintf(w, "  %s = %s\n", a, refs[a]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // OutputsJSON writes every output as {"NAME": {"value": ..., "sensitive": bool}}, as
 // `terraform output -json` does: the value of a sensitive output included.
 func OutputsJSON(w io.Writer, outputs map[string]*state.Output) error {

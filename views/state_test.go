@@ -98,3 +98,27 @@ func TestOutputsGolden(t *testing.T) {
 		t.Error("invalid JSON output: no error")
 	}
 }
+
+// `sovos output` lists what each profile published, by address, and nothing else.
+func TestProfileArtifacts(t *testing.T) {
+	s := &state.State{Resources: []*state.Resource{
+		{Address: "kernel.k", Type: "kernel", Image: "r/k", Tag: "t", Digest: "sha256:1"},
+		{Address: `profile.talos["cm5"]`, Type: "profile", Image: "r/cm5", Tag: "t5", Digest: "sha256:5", ArtifactType: "application/vnd.sovos.boot-media.v1"},
+		{Address: "profile.cm4", Type: "profile", Image: "r/cm4", Tag: "t4", Digest: "sha256:4"},
+		{Address: "profile.yaml", Type: "profile"},
+	}}
+	var b strings.Builder
+	if err := ProfileArtifacts(&b, s, true); err != nil {
+		t.Fatal(err)
+	}
+	want := "\nProfile artifacts (boot media: `sovos fetch ADDRESS`; installers: pull the image):\n" +
+		"  profile.cm4 = r/cm4:t4@sha256:4\n" +
+		"  profile.talos[\"cm5\"] = r/cm5:t5@sha256:5\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := ProfileArtifacts(&b, &state.State{}, true); err != nil || b.Len() != 0 {
+		t.Errorf("no profiles: %q %v", b.String(), err)
+	}
+}

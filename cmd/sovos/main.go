@@ -95,6 +95,7 @@ func newApp() *cli.App {
 			stateCommand(),
 			forceUnlockCommand(),
 			pinCommand(),
+			fetchCommand(),
 			versionCommand(),
 		},
 	}

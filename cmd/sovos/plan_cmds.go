@@ -365,9 +365,12 @@ func outputAction(c *cli.Context) error {
 	if c.Bool("json") {
 		return views.OutputsJSON(w, outputs)
 	}
-	if len(outputs) == 0 {
+	if len(outputs) == 0 && len(views.ProfileArtifactRefs(s)) == 0 {
 		fmt.Fprintln(os.Stderr, "No outputs in the state: declare output blocks and run `sovos apply`.")
 		return nil
 	}
-	return views.Outputs(w, outputs)
+	if err := views.Outputs(w, outputs); err != nil {
+		return err
+	}
+	return views.ProfileArtifacts(w, s, len(outputs) > 0)
 }
