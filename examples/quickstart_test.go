@@ -1,7 +1,11 @@
 package examples_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +14,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/file"
+	orasremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -138,6 +146,15 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The cm5 board's boot media, as the README's tour and demo.sh fetch it.
+	if out := sovos(0, "output"); !strings.Contains(out, "profile.cm5-hailo10h = "+host+"/quickstart/talos-cm5-hailo10h:") {
+		t.Errorf("output does not list cm5's artifact:\n%s", out)
+	}
+	if out := sovos(0, "fetch", "profile.cm5-hailo10h", "-o", "_out/cm5"); !strings.Contains(out, "metal-arm64.raw.gz") {
+		t.Errorf("fetch:\n%s", out)
+	}
+	checkBootMedia(t, host, dir, filepath.Join(dir, "_out", "cm5", "metal-arm64.raw.gz"))
+
 	manifest := filepath.Join(dir, "extension", "manifest.yaml")
 	data, err := os.ReadFile(manifest)
 	if err != nil {
@@ -192,8 +209,62 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	checkReadme(t, strings.ReplaceAll(transcript.String(), host, "127.0.0.1:5000"))
 }
 
+// checkBootMedia checks what `sovos fetch` wrote against what a third-party client
+// (oras-go, as `oras pull`) gets from the registry, byte for byte, and that it is a
+// 64 MiB ext2 disk image holding the profile sovos rendered.
+func checkBootMedia(t *testing.T, host, dir, fetched string) {
+	t.Helper()
+	ctx := context.Background()
+	repo, err := orasremote.NewRepository(host + "/quickstart/talos-cm5-hailo10h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	pulled := t.TempDir()
+	store, err := file.New(pulled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := oras.Copy(ctx, repo, "v1.13.3-hailort", store, "v1.13.3-hailort", oras.DefaultCopyOptions); err != nil {
+		t.Fatalf("oras pull of the promoted tag: %v", err)
+	}
+	want, err := os.ReadFile(filepath.Join(pulled, "metal-arm64.raw.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("sovos fetch wrote %d bytes, oras pull %d: not the same file", len(got), len(want))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != 67108864 {
+		t.Errorf("the disk image is %d bytes, the profile's disk_size is 67108864", len(raw))
+	}
+	rendered, err := os.ReadFile(filepath.Join(dir, "_out", "profiles", "profile.cm5-hailo10h.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inImage := testenv.Ext2File(t, bytes.NewReader(raw), "profile.yaml"); !bytes.Equal(inImage, rendered) {
+		t.Errorf("the disk image holds another profile than the one rendered:\n%s", inImage)
+	}
+	if k := testenv.Ext2File(t, bytes.NewReader(raw), "boot/vmlinuz"); len(k) == 0 {
+		t.Error("the disk image holds no kernel")
+	}
+}
+
 // checkReadme fails for every line of the README's captured output (```console
-// blocks) that the commands no longer print, hashes, digests, ids and durations aside:
+// blocks) that the commands no longer print, hashes, digests, ids, durations and file sizes aside:
 // the tour must show what sovos prints today.
 func checkReadme(t *testing.T, transcript string) {
 	t.Helper()
@@ -243,10 +314,13 @@ func checkReadme(t *testing.T, transcript string) {
 var (
 	hexRun   = regexp.MustCompile(`\b[0-9a-f]{8,64}\b`)
 	duration = regexp.MustCompile(`\(\d+(\.\d+)?(ms|s|m\d+(\.\d+)?s)\)`)
+	// A compressed disk image's size varies with its filesystem's random UUID.
+	size = regexp.MustCompile(`\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b`)
 )
 
 func normalizeOutput(l string) string {
 	l = hexRun.ReplaceAllString(l, "H")
 	l = duration.ReplaceAllString(l, "(T)")
+	l = size.ReplaceAllString(l, "SIZE")
 	return strings.TrimRight(l, " \t")
 }

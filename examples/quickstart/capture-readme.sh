@@ -13,6 +13,8 @@ trap 'rm -rf "$work"' EXIT
 # The tour, in the README's order. "@@@ NAME" lines delimit each command's output.
 cat >"$work/tour.sh" <<'TOUR'
 cd examples/quickstart
+echo '@@@ output'; sovos output
+echo '@@@ fetch'; sovos fetch profile.cm5-hailo10h -o _out/cm5
 sed -i 's/^  author: quickstart$/  author: you/' extension/manifest.yaml
 echo '@@@ change-plan'; sovos plan -out=change.plan
 echo '@@@ markdown'; sovos show -format=markdown change.plan
@@ -28,7 +30,7 @@ echo '@@@ lock'; sovos apply -auto-approve 2>&1
 wait
 echo '@@@ end'
 sed -i 's/^  author: you$/  author: quickstart/' extension/manifest.yaml
-rm -f change.plan
+rm -rf change.plan _out/cm5
 exit
 TOUR
 DEMO_SHELL=1 make --no-print-directory demo <"$work/tour.sh" >"$work/log" 2>"$work/err" || {
@@ -61,6 +63,8 @@ def upto(lines, prefix):
 plan1=between('$ sovos -chdir=examples/quickstart plan','==> The main job')
 apply=between('$ sovos -chdir=examples/quickstart apply -auto-approve -promote','==> Planning again')
 noop=between('$ sovos -chdir=examples/quickstart plan','==> Every module',1)
+output=between('@@@ output','@@@')
+fetch=between('@@@ fetch','@@@')
 verify=between('@@@ verify','@@@')
 change=between('@@@ change-plan','@@@')
 md=between('@@@ markdown','@@@')
@@ -77,6 +81,7 @@ B.append(['$ sovos -chdir=examples/quickstart apply -auto-approve -promote',
   '...the plan above, now with the stable tags -promote will move:']
   + block(apply,'  # extension.hailort will be created') + ['...'] + from_(apply,'Plan: '))
 B.append(['$ sovos -chdir=examples/quickstart plan']+noop)
+B.append(['$ sovos -chdir=examples/quickstart output']+output+['$ sovos -chdir=examples/quickstart fetch profile.cm5-hailo10h -o _out/cm5']+fetch)
 B.append(['$ cd examples/quickstart','$ sovos plan -out=change.plan']+change)
 B.append(['$ sovos show -format=markdown change.plan']+upto(md,'<details>')+['','...the human plan above...','','</details>'])
 B.append(['$ sovos apply change.plan']+upto(applych,'Apply complete!')+['...','$ sovos apply -promote -auto-approve']+upto(promote,'Apply complete!')+['...'])

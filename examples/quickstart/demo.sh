@@ -5,7 +5,8 @@
 #   1. installs what is missing: runc, docker-registry, busybox-static (apt-get); buildkitd
 #      (`make tools`, from the pinned tools/ module); sovos and modsign (go build)
 #   2. starts a local registry (127.0.0.1, port 5000 or the next free one) and a buildkitd
-#      that may use it over plain HTTP, both under a temporary directory
+#      that may use it over plain HTTP and run a profile's imager privileged, both under a
+#      temporary directory
 #   3. pushes the stand-in upstream installer, then runs
 #        sovos plan
 #        sovos apply -auto-approve -promote
@@ -13,10 +14,12 @@
 #        sovos verify
 #      and, in a copy of the quickstart with one file changed, the minimal rebuild plan
 #      and its PR comment (`sovos show -format=markdown`), not applied: the state keeps
-#      matching examples/quickstart
+#      matching examples/quickstart; and last
+#        sovos output; sovos fetch profile.cm5-hailo10h  (its disk image, mounted read-only)
 #   4. stops everything it started and removes its temporary directory (trap EXIT)
 #
-# Run it as root on Debian with Go (buildkitd's runc worker needs root). The registry
+# Run it as root on Debian with Go (buildkitd's runc worker needs root, and the profile's
+# imager makes its disk image on one of the host's loop devices). The registry
 # starts empty every time, so every run builds everything once; run it twice and both
 # runs end with "No changes.".
 #
@@ -92,6 +95,7 @@ cleanup() {
     kill -TERM "$registry_pid" 2>/dev/null
     wait "$registry_pid" 2>/dev/null
   fi
+  [ -z "${mounted:-}" ] || umount "$mounted"
   # Anything the daemon left mounted under its root, deepest first.
   awk -v t="$tmp/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l
   if [ "$rc" -ne 0 ]; then
@@ -142,8 +146,12 @@ cat >"$tmp/buildkitd.toml" <<EOF
   http = true
   insecure = true
 EOF
+# --allow-insecure-entitlement security.insecure: the profile's imager step, and only
+# it, asks to run privileged with the host's devices (it makes a disk image on a loop
+# device); builds never ask.
 addr=unix://$tmp/buildkitd.sock
 "$buildkitd" --root "$tmp/buildkit" --addr "$addr" --oci-worker-snapshotter=native \
+  --allow-insecure-entitlement security.insecure \
   --config "$tmp/buildkitd.toml" >"$tmp/buildkitd.log" 2>&1 &
 buildkitd_pid=$!
 
@@ -201,7 +209,25 @@ say "The same plan as a PR comment"
 run sovos -chdir=quickstart show -format=markdown change.plan
 cd "$repo"
 
-say "Done: plan, apply -promote, and a second plan with no changes"
+say "The cm5 board's boot media: an OCI artifact at the profile's image (oras pull reads it too)"
+run sovos -chdir=$qs output
+run sovos -chdir=$qs fetch profile.cm5-hailo10h -o "$tmp/cm5"
+# A real filesystem image: decompressed, mounted read-only on a loop device of this host
+# (released by umount), and the profile the imager read on its standard input read back.
+gunzip "$tmp/cm5/metal-arm64.raw.gz"
+mkdir "$tmp/cm5/mnt"
+printf '\n$ mount -o ro,loop %s %s\n' "$tmp/cm5/metal-arm64.raw" "$tmp/cm5/mnt"
+mount -o ro,loop -t ext2 "$tmp/cm5/metal-arm64.raw" "$tmp/cm5/mnt"
+mounted=$tmp/cm5/mnt
+ls -l "$tmp/cm5/metal-arm64.raw" "$tmp/cm5/mnt"
+printf '\n$ cat %s\n' "$tmp/cm5/mnt/profile.yaml"
+cat "$tmp/cm5/mnt/profile.yaml"
+cmp "$tmp/cm5/mnt/profile.yaml" "$qs/_out/profiles/profile.cm5-hailo10h.yaml" ||
+  die "the disk image holds another profile than the one sovos rendered"
+umount "$tmp/cm5/mnt"
+mounted=
+
+say "Done: plan, apply -promote, a second plan with no changes, and the cm5 board's disk image"
 
 # DEMO_SHELL=1: a shell with BUILDKIT_HOST, SOVOS_VAR_registry and PATH set, to try the
 # README's commands against the same registry and daemon; leaving it stops them.

@@ -119,8 +119,11 @@ profile "cm4-standard" {
 }
 
 # The Hailo-10H board: our installer, our extension, and our imager, all from
-# kernel.sovereign (sovos refuses a profile that mixes kernels). The imager's output is
-# pushed to `image` as an OCI artifact.
+# kernel.sovereign (sovos refuses a profile that mixes kernels). The imager runs
+# privileged with the host's devices (buildkitd needs --allow-insecure-entitlement
+# security.insecure) and makes a disk image on a loop device; it is published to `image`
+# as an OCI artifact (`sovos fetch profile.cm5-hailo10h`, or `oras pull`). A real CM5
+# image is 1306525696 bytes; the stand-in makes 64 MiB, gzipped, to stay quick.
 profile "cm5-hailo10h" {
   arch        = "arm64"
   platform    = "metal"
@@ -132,8 +135,8 @@ profile "cm5-hailo10h" {
   image       = "${local.repo}/talos-cm5-hailo10h"
   output {
     kind        = "image"
-    out_format  = "raw"
-    disk_size   = 1306525696
+    out_format  = ".gz"
+    disk_size   = 67108864
     disk_format = "raw"
   }
   tags = ["${local.talos}-hailort"]
