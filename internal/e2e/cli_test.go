@@ -36,6 +36,7 @@ func factoryCLI(t *testing.T, pushTo, busyboxAt, buildkitAddr string) *testenv.C
 	c.Dir = filepath.Join(t.TempDir(), "factory")
 	testenv.CopyTree(t, "../../executor/testdata/factory", c.Dir)
 	testenv.CopyFile(t, testenv.Modsign(t), filepath.Join(c.Dir, "kernel", "modsign"), 0o755)
+	testenv.CopyFile(t, "../../examples/quickstart/talos/imager", filepath.Join(c.Dir, "installer", "imager"), 0o755)
 	c.Env = append(os.Environ(),
 		"BUILDKIT_HOST="+buildkitAddr,
 		"DOCKER_CONFIG="+t.TempDir(),
