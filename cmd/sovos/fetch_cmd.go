@@ -6,7 +6,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/urmanac/sovos/bootmedia"
-	"github.com/urmanac/sovos/internal/oci"
 )
 
 func fetchCommand() *cli.Command {
@@ -41,11 +40,10 @@ func fetchAction(c *cli.Context) error {
 	if err != nil {
 		return stateReadError(backend, err)
 	}
-	timeout, err := oci.TimeoutFromEnv()
+	reg, err := registryClient(cfg.Settings)
 	if err != nil {
 		return err
 	}
-	reg := oci.New(oci.WithInsecure(cfg.Settings.InsecureRegistries...), oci.WithTimeout(timeout), oci.WithUserAgent("sovos/"+Version))
 	res, err := bootmedia.Fetch(c.Context, bootmedia.Request{
 		Address:  c.Args().First(),
 		State:    s,
