@@ -83,9 +83,13 @@ func offlineEnv(t *testing.T) []string {
 
 // planChange is one entry of a JSON plan's resource_changes.
 type planChange struct {
-	Address   string   `json:"address"`
-	Type      string   `json:"type"`
-	Action    string   `json:"action"`
+	Address string `json:"address"`
+	Type    string `json:"type"`
+	Action  string `json:"action"`
+	Reasons []struct {
+		Kind    string `json:"kind"`
+		Message string `json:"message"`
+	} `json:"reasons"`
 	DependsOn []string `json:"depends_on"`
 	After     *struct {
 		Hash string `json:"hash"`

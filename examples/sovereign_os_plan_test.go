@@ -15,8 +15,9 @@ import (
 
 // stateAfterApply is the state an apply of changes would leave (SPEC §7): every build
 // recorded with its hash, tag and a digest, stage digests, and the digests of the
-// upstream builds it consumed.
-func stateAfterApply(t *testing.T, workspace string, changes []planChange) []byte {
+// upstream builds it consumed; every profile (all of kind "image" here) recorded as
+// published boot media, unless firstRelease, whose profiles pushed single-tar images.
+func stateAfterApply(t *testing.T, workspace string, changes []planChange, firstRelease bool) []byte {
 	t.Helper()
 	digest := func(s string) string {
 		sum := sha256.Sum256([]byte(s))
@@ -48,6 +49,9 @@ func stateAfterApply(t *testing.T, workspace string, changes []planChange) []byt
 		}
 		if len(from) > 0 {
 			r["built_from"] = from
+		}
+		if c.Type == "profile" && !firstRelease {
+			r["artifact_type"] = "application/vnd.sovos.boot-media.v1"
 		}
 		if st := stages[c.Type]; st != nil {
 			m := map[string]any{}
@@ -149,15 +153,45 @@ func TestSovereignOSPlanOffline(t *testing.T) {
 	// After an apply (its state made up from the plan), the same configuration plans
 	// nothing, and a new HailoRT version rebuilds the extension but never the kernel
 	// nor the installer: the hour-long build is not repeated.
+	// A first release's state: its profiles pushed single-tar images, so each is rebuilt
+	// (published as boot media), and nothing else is (SPEC §12).
 	stateFile := filepath.Join(tmp, "state.json")
-	if err := os.WriteFile(stateFile, stateAfterApply(t, workspace, plan.Changes), 0o644); err != nil {
+	if err := os.WriteFile(stateFile, stateAfterApply(t, workspace, plan.Changes, true), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sovos.Expect(0, "state", "push", "-state-path="+statePath, "-workspace="+workspace, stateFile)
+	var first struct {
+		Changes []planChange `json:"resource_changes"`
+	}
+	out := sovos.Expect(2, "plan", "-refresh=false", "-state-path="+statePath, "-detailed-exitcode", "-format=json")
+	if err := json.Unmarshal([]byte(out), &first); err != nil {
+		t.Fatalf("plan -format=json: %v\n%s", err, out)
+	}
+	rebuilt := 0
+	for _, c := range first.Changes {
+		switch {
+		case c.Action == "no-op":
+		case strings.HasPrefix(c.Address, "profile.talos[") && c.Action == "rebuild" && len(c.Reasons) == 1 &&
+			c.Reasons[0].Kind == "artifact_format" && strings.Contains(c.Reasons[0].Message, "is a first-release single-tar image"):
+			rebuilt++
+		default:
+			t.Errorf("first-release state: %s %s %v", c.Address, c.Action, c.Reasons)
+		}
+	}
+	if rebuilt != 4 {
+		t.Errorf("first-release state: %d profiles rebuilt as boot media, want the 4", rebuilt)
+	}
+
+	// This release's apply of the same plan (-force: it replaces the made-up first-release
+	// state above, whose serial is the same).
+	if err := os.WriteFile(stateFile, stateAfterApply(t, workspace, plan.Changes, false), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sovos.Expect(0, "state", "push", "-force", "-state-path="+statePath, "-workspace="+workspace, stateFile)
 	if out := sovos.Expect(0, "plan", "-refresh=false", "-state-path="+statePath, "-detailed-exitcode"); !strings.Contains(out, "No changes.") {
 		t.Errorf("second plan has changes:\n%s", out)
 	}
-	out := sovos.Expect(2, "plan", "-refresh=false", "-state-path="+statePath, "-detailed-exitcode",
+	out = sovos.Expect(2, "plan", "-refresh=false", "-state-path="+statePath, "-detailed-exitcode",
 		"-format=json", "-var", "hailort_version=5.3.1")
 	checkActions(t, out, "after -var hailort_version=5.3.1", map[string]string{
 		"kernel.sovereign":                      "no-op",

@@ -80,7 +80,7 @@ func TestApplyOffline(t *testing.T) {
 		img.Image != "ghcr.io/siderolabs/installer-base:v1.13.3" || len(img.Inputs) != 1 {
 		t.Errorf("image record: %+v", img)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "profiles", "profile.talos_cm5-hailo10h.yaml")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "profiles", "profile.talos__cm5-hailo10h__.yaml")); err != nil {
 		t.Error(err)
 	}
 }
