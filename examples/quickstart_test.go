@@ -3,7 +3,6 @@ package examples_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -14,10 +13,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content/file"
-	orasremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -214,21 +209,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 // 64 MiB ext2 disk image holding the profile sovos rendered.
 func checkBootMedia(t *testing.T, host, dir, fetched string) {
 	t.Helper()
-	ctx := context.Background()
-	repo, err := orasremote.NewRepository(host + "/quickstart/talos-cm5-hailo10h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo.PlainHTTP = true
-	pulled := t.TempDir()
-	store, err := file.New(pulled)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := oras.Copy(ctx, repo, "v1.13.3-hailort", store, "v1.13.3-hailort", oras.DefaultCopyOptions); err != nil {
-		t.Fatalf("oras pull of the promoted tag: %v", err)
-	}
+	pulled, _, _ := testenv.OrasPull(t, host+"/quickstart/talos-cm5-hailo10h", "v1.13.3-hailort")
 	want, err := os.ReadFile(filepath.Join(pulled, "metal-arm64.raw.gz"))
 	if err != nil {
 		t.Fatal(err)

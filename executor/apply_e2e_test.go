@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,9 +11,6 @@ import (
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content/file"
-	orasremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/internal/oci"
@@ -280,27 +276,14 @@ func checkProfiles(t *testing.T, f *factory, st *state.State) {
 	}
 }
 
-// orasPull pulls repo:tag with oras-go into a new directory, as `oras pull` does, after
-// checking that the tag is the recorded digest and the manifest's annotations, and
-// returns the files it wrote by name.
-func orasPull(t *testing.T, repoName, tag, digest string, annotations map[string]string) map[string]string {
+// orasPull pulls repo:tag with oras-go, as `oras pull` does, after checking that the tag
+// is the recorded digest and the manifest's annotations, and returns the files it wrote
+// by name.
+func orasPull(t *testing.T, repo, tag, digest string, annotations map[string]string) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	repo, err := orasremote.NewRepository(repoName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo.PlainHTTP = true
-	desc, raw, err := oras.FetchBytes(ctx, repo, tag, oras.DefaultFetchBytesOptions)
-	if err != nil {
-		t.Fatalf("oras: %v", err)
-	}
+	dir, desc, m := testenv.OrasPull(t, repo, tag)
 	if desc.Digest.String() != digest {
-		t.Errorf("%s:%s is %s, the state records %s", repoName, tag, desc.Digest, digest)
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
+		t.Errorf("%s:%s is %s, the state records %s", repo, tag, desc.Digest, digest)
 	}
 	if m.ArtifactType != "application/vnd.sovos.boot-media.v1" || m.Config.MediaType != ocispec.MediaTypeEmptyJSON {
 		t.Errorf("artifactType %q config %q", m.ArtifactType, m.Config.MediaType)
@@ -309,15 +292,6 @@ func orasPull(t *testing.T, repoName, tag, digest string, annotations map[string
 		if m.Annotations[k] != v {
 			t.Errorf("annotation %s = %q, want %q", k, m.Annotations[k], v)
 		}
-	}
-	dir := t.TempDir()
-	store, err := file.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := oras.Copy(ctx, repo, tag, store, tag, oras.DefaultCopyOptions); err != nil {
-		t.Fatalf("oras pull %s:%s: %v", repoName, tag, err)
 	}
 	out := map[string]string{}
 	for _, l := range m.Layers {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,7 +213,7 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 		llb.WithCustomName("imager " + config.ProfileFileName(addr)),
 	}
 	secrets := map[string]buildkit.Secret{}
-	for _, name := range sortedKeys(r.Profile.SecurebootKeys) {
+	for _, name := range slices.Sorted(maps.Keys(r.Profile.SecurebootKeys)) {
 		k := r.Profile.SecurebootKeys[name]
 		secrets[name] = buildkit.Secret{Env: k.Env, File: k.File}
 		runOpts = append(runOpts, llb.AddSecret("/secureboot/"+name, llb.SecretID(name)))
@@ -287,15 +289,6 @@ func builderName(b string) string {
 		return "default"
 	}
 	return b
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // renderProfile writes the Talos imager profile of r, every image pinned by digest.

@@ -28,17 +28,9 @@ func fetchAction(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("fetch takes one profile address (e.g. profile.cm5-hailo10h), got %d arguments; `sovos output` lists the profiles with boot media", c.NArg())
 	}
-	cfg, err := loadConfig(c, nil)
+	cfg, s, _, err := loadState(c)
 	if err != nil {
 		return err
-	}
-	backend, err := openBackend(c, cfg)
-	if err != nil {
-		return err
-	}
-	s, _, err := backend.Read(c.Context)
-	if err != nil {
-		return stateReadError(backend, err)
 	}
 	reg, err := registryClient(cfg.Settings)
 	if err != nil {

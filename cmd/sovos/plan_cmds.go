@@ -301,19 +301,25 @@ func showCommand() *cli.Command {
 // readState opens the configured backend (the configuration is evaluated without
 // hashing: only its settings are needed) and reads the state.
 func readState(c *cli.Context) (*state.State, state.Backend, error) {
+	_, s, backend, err := loadState(c)
+	return s, backend, err
+}
+
+// loadState loads the configuration (unhashed) and reads the state it names.
+func loadState(c *cli.Context) (*config.Config, *state.State, state.Backend, error) {
 	cfg, err := loadConfig(c, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	backend, err := openBackend(c, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	s, _, err := backend.Read(c.Context)
 	if err != nil {
-		return nil, nil, stateReadError(backend, err)
+		return nil, nil, nil, stateReadError(backend, err)
 	}
-	return s, backend, nil
+	return cfg, s, backend, nil
 }
 
 func showState(c *cli.Context, format string) error {

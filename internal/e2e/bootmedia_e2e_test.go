@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,9 +24,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content/file"
-	orasremote "oras.land/oras-go/v2/registry/remote"
 
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
@@ -490,21 +486,7 @@ profile %q {
 	// Byte for byte what a third-party client pulls.
 	st := readState(t, c)
 	r := st.Resource("profile.big")
-	repo, err := orasremote.NewRepository(host + "/e2e/big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo.PlainHTTP = true
-	pulled := t.TempDir()
-	store, err := file.New(pulled)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	desc, err := oras.Copy(context.Background(), repo, r.Tag, store, r.Tag, oras.DefaultCopyOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pulled, desc, _ := testenv.OrasPull(t, host+"/e2e/big", r.Tag)
 	if desc.Digest.String() != r.Digest {
 		t.Errorf("the tag is %s, the state records %s", desc.Digest, r.Digest)
 	}
