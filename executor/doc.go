@@ -15,10 +15,13 @@
 //   - extension (any action): its image is checked against its kernel's certificate,
 //     unless this exact digest already passed; a bad module fails the node, so nothing
 //     built on it (a profile) runs.
-//   - profile: its imager profile is rendered to DEST/ADDRESS.yaml on every apply; when
-//     created or rebuilt with an imager, the imager image runs `imager -` on it (mounted
-//     at /profile/profile.yaml) through BuildKit, and /out is pushed to the profile's
-//     image and, for kinds other than installer, exported to DEST/ADDRESS/.
+//   - profile: its imager profile is rendered to DEST/ADDRESS.yaml (ADDRESS file-safe) on
+//     every apply; when created or rebuilt with an imager, the imager image runs on it
+//     through BuildKit, privileged (security.insecure, in that solve only) and with the
+//     host's devices (imager-init mounts a devtmpfs at /dev, then runs the imager's
+//     entrypoint with "-" and the profile on stdin). /out is pushed as the installer image
+//     (kind installer), published as a boot-media artifact (package bootmedia), or,
+//     without an image, exported to DEST/ADDRESS/.
 //   - adopt: the digest the plan found is recorded, with no build (a kernel's
 //     certificate comes from the artifact next to its image). forget: dropped from the
 //     state. no-op: nothing.
