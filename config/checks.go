@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 
@@ -9,30 +10,59 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Values the Talos imager accepts (siderolabs/talos pkg/imager/profile).
+// Values the Talos imager accepts, and what it refuses, from siderolabs/talos
+// pkg/imager/profile: output.go and its enumer files (kinds, out formats, disk formats
+// raw/qcow2/vhd/ova), pkg/machinery/imager/imageropts (bootloaders) and Profile.Validate
+// in profile.go, as of v1.13.3; the rules that changed with v1.10.0 (kernel args on a
+// non-secureboot installer, a uki without secureboot, both refused up to v1.9) follow
+// the profile's version, as the imager of that version would.
 var (
 	talosArches      = map[string]bool{"amd64": true, "arm64": true}
 	talosOutputKinds = map[string]bool{"iso": true, "image": true, "installer": true, "kernel": true,
 		"initramfs": true, "uki": true, "cmdline": true}
 	talosOutFormats  = map[string]bool{"raw": true, ".tar.gz": true, ".xz": true, ".gz": true, ".zst": true}
-	talosDiskFormats = map[string]bool{"raw": true, "qcow2": true, "vpc": true, "ova": true}
+	talosDiskFormats = map[string]bool{"raw": true, "qcow2": true, "vhd": true, "ova": true}
+	// "none" parses too, but Validate refuses it for a disk image.
+	talosBootloaders = map[string]bool{"dual-boot": true, "sd-boot": true, "grub": true}
 )
+
+// Talos versions where the imager's rules changed (pkg/machinery/imager/quirks).
+var (
+	talosMinUKI        = [3]int{1, 5, 0}  // SupportsUKI: secure boot needs a UKI
+	talosLenientBefore = [3]int{1, 10, 0} // v1.9 refuses kernel args on a plain installer and a plain uki
+)
+
+// talosBefore says whether a profile's Talos version is known and older than v. An
+// unknown or unparsable version counts as the latest, as the imager's quirks do.
+func talosBefore(version string, v [3]int) bool {
+	have, _, err := parseVersion(version)
+	return err == nil && compareVersions(have, v) < 0
+}
 
 // checkProfile rejects what the Talos imager would reject, before an hour of builds.
 func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	p := r.Profile
 	outRange := r.DeclRange
+	var out *evaluatedBlock
 	// given lists output attributes that were written, even if they failed to
 	// evaluate: their own diagnostic already explains them.
 	given := map[string]bool{}
 	for _, b := range ib.blocks {
 		if b.Type == "output" {
-			outRange = b.DefRange
+			out, outRange = b, b.DefRange
 			for n := range b.attrs {
 				given[n] = true
 			}
 		}
+	}
+	outAttr := func(name string) hcl.Range {
+		if out != nil {
+			if a, ok := out.attrs[name]; ok {
+				return a.Expr.Range()
+			}
+		}
+		return outRange
 	}
 	errAt := func(rng hcl.Range, summary, detail string) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()})
@@ -42,24 +72,64 @@ func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 		errAt(ib.rangeOf("arch"), "Invalid arch", fmt.Sprintf("The Talos imager builds amd64 or arm64, not %q; set arch to one of them.", p.Arch))
 	}
 	o := p.Output
-	if o.Kind != "" && !talosOutputKinds[o.Kind] {
-		errAt(outRange, "Invalid output kind", fmt.Sprintf("%q is not an imager output kind; use iso, image, installer, kernel, initramfs, uki or cmdline.", o.Kind))
+	kind := o.Kind
+	if kind != "" && !talosOutputKinds[kind] {
+		errAt(outAttr("kind"), "Invalid output kind", fmt.Sprintf("%q is not an imager output kind; use iso, image, installer, kernel, initramfs, uki or cmdline.", kind))
+		kind = ""
 	}
 	if o.OutFormat != "" && !talosOutFormats[o.OutFormat] {
-		errAt(outRange, "Invalid out_format", fmt.Sprintf("%q is not an imager output format; use raw, .tar.gz, .xz, .gz or .zst.", o.OutFormat))
+		errAt(outAttr("out_format"), "Invalid out_format", fmt.Sprintf("%q is not an imager output format; use raw, .tar.gz, .xz, .gz or .zst.", o.OutFormat))
 	}
 	if o.DiskFormat != "" && !talosDiskFormats[o.DiskFormat] {
-		errAt(outRange, "Invalid disk_format", fmt.Sprintf("%q is not an imager disk format; use raw, qcow2, vpc or ova.", o.DiskFormat))
+		hint := ""
+		if o.DiskFormat == "vpc" {
+			hint = " (Talos calls the VPC format vhd)"
+		}
+		errAt(outAttr("disk_format"), "Invalid disk_format", fmt.Sprintf("%q is not an imager disk format%s; use raw, qcow2, vhd or ova.", o.DiskFormat, hint))
 	}
-	if o.Kind == "image" && o.DiskSize <= 0 && !given["disk_size"] {
+	if o.Bootloader != "" && !talosBootloaders[o.Bootloader] {
+		errAt(outAttr("bootloader"), "Invalid bootloader", fmt.Sprintf("%q is not a bootloader the imager puts on a disk image; use dual-boot, sd-boot or grub (or leave it out for the version's default).", o.Bootloader))
+	}
+	if out != nil {
+		if v, ok := out.vals["disk_size"]; ok {
+			if v, _ := v.Unmark(); v.IsKnown() && !v.IsNull() {
+				if bf := v.AsBigFloat(); !bf.IsInt() || bf.Sign() <= 0 {
+					errAt(outAttr("disk_size"), "Invalid disk_size", fmt.Sprintf("disk_size is the disk image's size in bytes, a positive whole number (e.g. 1306525696), not %s.", bf.Text('g', -1)))
+				} else if _, acc := bf.Int64(); acc != big.Exact {
+					errAt(outAttr("disk_size"), "Invalid disk_size", "disk_size is larger than a 64-bit size in bytes; give the disk image's size in bytes.")
+				}
+			}
+		}
+	}
+	if kind == "image" && o.DiskSize <= 0 && !given["disk_size"] {
 		errAt(outRange, "Missing disk_size", "An image output needs output.disk_size in bytes (e.g. 1306525696); the imager rejects an image without a size.")
 	}
-	if o.Kind != "image" && (o.DiskSize != 0 || o.DiskFormat != "" || o.Bootloader != "") {
-		errAt(outRange, "Image options on a non-image output", fmt.Sprintf("disk_size, disk_format and bootloader apply only to kind = \"image\", not %q; remove them.", o.Kind))
+	if kind != "" && kind != "image" && (given["disk_size"] || given["disk_format"] || given["bootloader"]) {
+		errAt(outRange, "Image options on a non-image output", fmt.Sprintf("disk_size, disk_format and bootloader apply only to kind = \"image\", not %q; remove them.", kind))
 	}
-	if len(p.KernelArgs) > 0 && o.Kind == "installer" && !p.Secureboot {
-		errAt(ib.rangeOf("kernel_args"), "kernel_args with a non-secureboot installer",
-			"The imager cannot bake extra kernel args into a non-secureboot installer (they go to the bootloader at install time); remove kernel_args, set secureboot = true, or pass them in the machine config.")
+	sbKnown := known("secureboot") || ib.vals["secureboot"] == cty.NilVal
+	sb := p.Secureboot
+	if sbKnown && sb && known("version") && talosBefore(p.Version, talosMinUKI) {
+		errAt(ib.rangeOf("secureboot"), "secureboot before Talos v1.5", fmt.Sprintf("Talos %s has no secure boot (it needs a UKI, from v1.5.0); remove secureboot or use a newer version.", p.Version))
+	}
+	lenient := !known("version") || !talosBefore(p.Version, talosLenientBefore)
+	switch kind {
+	case "kernel", "initramfs":
+		if sbKnown && sb {
+			errAt(ib.rangeOf("secureboot"), "secureboot with a "+kind+" output", fmt.Sprintf("The imager does not sign a bare %s; remove secureboot, or use kind = \"uki\" for a signed kernel.", kind))
+		}
+		if len(p.KernelArgs) > 0 {
+			errAt(ib.rangeOf("kernel_args"), "kernel_args with a "+kind+" output", fmt.Sprintf("A bare %s carries no kernel command line, so the imager refuses kernel_args; pass them to the bootloader instead, or use kind = \"uki\" or \"iso\".", kind))
+		}
+	case "installer":
+		if len(p.KernelArgs) > 0 && sbKnown && !sb && !lenient {
+			errAt(ib.rangeOf("kernel_args"), "kernel_args with a non-secureboot installer",
+				fmt.Sprintf("The Talos %s imager cannot bake extra kernel args into a non-secureboot installer (they go to the bootloader at install time; v1.10 and later can); remove kernel_args, set secureboot = true, or pass them in the machine config.", p.Version))
+		}
+	case "uki":
+		if sbKnown && !sb && !lenient {
+			errAt(outAttr("kind"), "uki without secureboot", fmt.Sprintf("The Talos %s imager builds a UKI only for secure boot (v1.10 and later build unsigned ones); set secureboot = true.", p.Version))
+		}
 	}
 	diags = append(diags, checkSecurebootKeys(r, ib)...)
 	if board != "" && !(p.Platform == "metal" && p.Arch == "arm64") {

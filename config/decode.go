@@ -22,6 +22,12 @@ type instanceBody struct {
 	d *decl
 }
 
+// check runs check on the known string (or strings) of attribute name, reporting a
+// failure at the attribute.
+func (ib *instanceBody) check(name, summary string, check func(string) error) hcl.Diagnostics {
+	return checkAttr(ib.vals, ib.d.body.attrs, ib.d.DeclRange, name, summary, check)
+}
+
 func (ib *instanceBody) rangeOf(name string) hcl.Range {
 	if a, ok := ib.d.body.attrs[name]; ok {
 		return a.Expr.Range()
@@ -36,7 +42,8 @@ func (e *evaluator) evalInstance(n *node, r *Resource, hctx *hcl.EvalContext, de
 	eb, diags := evalBody(n.d, n.d.body, hctx)
 	ib := &instanceBody{evaluatedBody: eb, d: n.d}
 	r.HashedAttrs = map[string]cty.Value{}
-	var ds hcl.Diagnostics
+	ds := checkSensitive(r, ib)
+	diags = append(diags, ds...)
 	switch n.d.Kind {
 	case TypeSource:
 		ds = e.decodeSource(r, ib)
@@ -134,6 +141,13 @@ func (e *evaluator) decodeSource(r *Resource, ib *instanceBody) hcl.Diagnostics 
 	case hasPath:
 		r.HashedAttrs["path"] = hashed(ib.vals["path"])
 		spec.Path = e.abs(spec.Path)
+		if p, ok := knownString(ib.vals, "path"); ok {
+			if why := missing(spec.Path, true); why != "" {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing source directory",
+					Detail:  fmt.Sprintf("%s: path %q (%s) %s; a path source is a local directory, relative to the configuration directory.", r.Addr, p, spec.Path, why),
+					Subject: ib.rangeOf("path").Ptr()})
+			}
+		}
 	}
 	return diags
 }
@@ -149,6 +163,8 @@ func (e *evaluator) decodeImage(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	if strings.Contains(spec.Ref, "@") {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Digest in image ref",
 			Detail: "Give the digest in the digest attribute, not in ref; ref names the repository and tag.", Subject: ib.rangeOf("ref").Ptr()})
+	} else {
+		diags = append(diags, ib.check("ref", "Invalid image reference", func(s string) error { return checkReference(s, false) })...)
 	}
 	r.HashedAttrs["ref"] = hashed(ib.vals["ref"])
 	return diags
@@ -267,13 +283,33 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	if len(stages) > 0 {
 		h["stages"] = cty.ObjectVal(stages)
 	}
+	diags = append(diags, ib.check("image", "Invalid image", checkRepository)...)
+	diags = append(diags, ib.check("tags", "Invalid tag", checkTag)...)
+	diags = append(diags, ib.check("frontend", "Invalid frontend", func(s string) error { return checkReference(s, true) })...)
+	for _, b := range ib.blocks {
+		switch b.Type {
+		case "stage":
+			diags = append(diags, checkAttr(b.vals, b.attrs, b.DefRange, "image", "Invalid stage image", checkRepository)...)
+		case "cache":
+			diags = append(diags, checkAttr(b.vals, b.attrs, b.DefRange, "ref", "Invalid cache ref", func(s string) error { return checkReference(s, false) })...)
+		}
+	}
+	platform := str(ib.vals["platform"])
+	if platform != "" {
+		p, err := NormalizePlatform(platform)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid platform",
+				Detail: fmt.Sprintf("%s: %s.", r.Addr, err), Subject: ib.rangeOf("platform").Ptr()})
+		}
+		platform = p
+	}
 	explicit := ""
 	if b, ok, ds := e.refAttr(ib, "builder", []string{typeBuilder}); ok {
 		explicit = strings.TrimPrefix(b, "builder.")
 	} else {
 		diags = append(diags, ds...)
 	}
-	r.Builder, r.Platform = e.route(explicit, str(ib.vals["platform"]))
+	r.Builder, r.Platform = e.route(explicit, platform)
 	if explicit == "" {
 		diags = append(diags, e.checkRoute(r, ib)...)
 	}
@@ -307,9 +343,16 @@ func (e *evaluator) decodeContexts(r *Resource, ib *instanceBody) hcl.Diagnostic
 			continue
 		}
 		sv, err := convert.Convert(ev, cty.String)
-		if err != nil {
+		if t := ev.Type(); err != nil || t != cty.String && t != cty.DynamicPseudoType {
 			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
 				Detail: fmt.Sprintf("contexts[%q] must be source.NAME or an image reference string (e.g. kernel.NAME.ref).", name), Subject: rng.Ptr()}}
+		}
+		if s, ok := knownString(map[string]cty.Value{"": sv}, ""); ok {
+			// BuildKit takes docker-image://REF, or the reference alone.
+			if err := checkReference(strings.TrimPrefix(s, "docker-image://"), true); err != nil {
+				return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid context",
+					Detail: fmt.Sprintf("contexts[%q] must be source.NAME or an image reference: %s.", name, err), Subject: rng.Ptr()}}
+			}
 		}
 		if spec.ContextRefs == nil {
 			spec.ContextRefs = map[string]string{}
@@ -440,18 +483,54 @@ func (e *evaluator) defaultAddress() string {
 	return "unix:///run/buildkit/buildkitd.sock"
 }
 
-func (e *evaluator) addDefaultBuilder() {
+// checkAddress checks a builder address with EvalOptions.CheckBuilderAddress, if any.
+func (e *evaluator) checkAddress(address string) error {
+	if e.opts.CheckBuilderAddress == nil {
+		return nil
+	}
+	return e.opts.CheckBuilderAddress(address)
+}
+
+func (e *evaluator) addDefaultBuilder() hcl.Diagnostics {
 	b := &Builder{Name: "default", Address: e.defaultAddress()}
 	e.builders = append(e.builders, b)
 	e.cfg.Builders[b.Name] = b
+	if err := e.checkAddress(b.Address); err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid builder address",
+			Detail: fmt.Sprintf("No builder is declared, so builds go to $BUILDKIT_HOST, and %s; fix BUILDKIT_HOST or declare a builder block.", err)}}
+	}
+	return nil
 }
 
 func (e *evaluator) evalBuilder(n *node) hcl.Diagnostics {
 	eb, diags := evalBody(nil, n.d.body, e.hclCtx(n))
 	vals, blocks := eb.vals, eb.blocks
-	b := &Builder{Name: n.d.Name, Address: str(vals["address"]), Platforms: strs(vals["platforms"]), DeclRange: n.d.DeclRange}
+	if vars := sensitiveVars(vals["platforms"]); vars != nil {
+		diags = append(diags, sensitiveDiag(n.d.key(), "platforms", vars, n.d.body.attrs["platforms"].Expr.Range()))
+		delete(vals, "platforms")
+	}
+	b := &Builder{Name: n.d.Name, Address: str(vals["address"]), DeclRange: n.d.DeclRange}
+	attrs := n.d.body.attrs
+	for _, p := range strs(vals["platforms"]) {
+		np, err := NormalizePlatform(p)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid platform",
+				Detail: fmt.Sprintf("builder.%s platforms: %s.", b.Name, err), Subject: attrs["platforms"].Expr.Range().Ptr()})
+			continue
+		}
+		b.Platforms = append(b.Platforms, np)
+	}
 	if b.Address == "" {
 		b.Address = e.defaultAddress()
+		if err := e.checkAddress(b.Address); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid builder address",
+				Detail: fmt.Sprintf("builder.%s has no address, so it takes $BUILDKIT_HOST, and %s.", b.Name, err), Subject: n.d.DeclRange.Ptr()})
+		}
+	} else if _, ok := knownString(vals, "address"); ok {
+		if err := e.checkAddress(b.Address); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid builder address",
+				Detail: fmt.Sprintf("builder.%s: %s.", b.Name, err), Subject: attrs["address"].Expr.Range().Ptr()})
+		}
 	}
 	for _, blk := range blocks {
 		if blk.Type == "tls" {
@@ -462,7 +541,22 @@ func (e *evaluator) evalBuilder(n *node) hcl.Diagnostics {
 					Detail:  fmt.Sprintf("builder.%s: tls cert and key go together (a client certificate and its private key); set both, or neither for server authentication only.", b.Name),
 					Subject: blk.DefRange.Ptr()})
 			}
+			for _, f := range []struct{ attr, path string }{{"ca_cert", b.TLS.CACert}, {"cert", b.TLS.Cert}, {"key", b.TLS.Key}} {
+				if f.path == "" {
+					continue
+				}
+				if why := missing(f.path, false); why != "" {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing TLS file",
+						Detail:  fmt.Sprintf("builder.%s: tls %s %s %s; paths are relative to the configuration directory.", b.Name, f.attr, f.path, why),
+						Subject: blk.attrs[f.attr].Expr.Range().Ptr()})
+				}
+			}
 		}
+	}
+	if strings.HasPrefix(b.Address, "tcp://") && b.TLS == nil && n.d.body.attrs["address"] != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Builder without TLS",
+			Detail:  fmt.Sprintf("builder.%s is reached over tcp:// without a tls block, so build secrets and the registry credentials BuildKit pushes with travel in clear; add tls { ca_cert, cert, key }, or reach it through a unix socket or an SSH tunnel.", b.Name),
+			Subject: attrs["address"].Expr.Range().Ptr()})
 	}
 	e.builders = append(e.builders, b)
 	e.cfg.Builders[b.Name] = b
@@ -537,6 +631,17 @@ func (e *evaluator) decodeProfile(r *Resource, ib *instanceBody) hcl.Diagnostics
 	}
 	if spec.Arch != "" {
 		r.Builder, r.Platform = e.route(explicit, "linux/"+spec.Arch)
+	}
+	ref := func(s string) error { return checkReference(s, true) }
+	diags = append(diags, ib.check("image", "Invalid image", checkRepository)...)
+	diags = append(diags, ib.check("tags", "Invalid tag", checkTag)...)
+	for _, name := range []string{"installer", "imager", "extensions"} {
+		diags = append(diags, ib.check(name, "Invalid image reference", ref)...)
+	}
+	for _, b := range ib.blocks {
+		if b.Type == "overlay" {
+			diags = append(diags, checkAttr(b.vals, b.attrs, b.DefRange, "image", "Invalid overlay image", ref)...)
+		}
 	}
 	diags = append(diags, checkProfile(r, ib, board)...)
 	diags = append(diags, e.checkKernelConsistency(r, ib)...)

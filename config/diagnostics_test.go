@@ -171,7 +171,7 @@ profile "p" {
 }`, line: 39, summary: "Extensions for different kernels", detail: "extension.e1 is signed for kernel.k1 but extension.e2 for kernel.k2"},
 		{name: "kernel_args with plain installer", src: `profile "p" {
   arch        = "amd64"
-  version     = "v1.13.3"
+  version     = "v1.9.5"
   kernel_args = ["console=tty1"]
   output { kind = "installer" }
 }`, line: 9, summary: "kernel_args with a non-secureboot installer", detail: "secureboot = true"},
@@ -265,7 +265,7 @@ profile "p" {
   }
 }`, line: 8, summary: "Client certificate without its key", detail: "builder.remote: tls cert and key go together"},
 		{name: "platform no builder lists", src: `builder "arm" {
-  address   = "tcp://arm:1234"
+  address   = "ssh://runner@arm"
   platforms = ["linux/arm64"]
 }
 kernel "k" {

@@ -63,10 +63,11 @@ func (m *Module) Settings(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 	vars, varObj, ds := m.resolveVariables(opts, e)
 	diags = append(diags, ds...)
 	e.cfg.Variables, e.varObj = vars, varObj
-	if diags.HasErrors() {
-		return e.cfg, diags
+	if !diags.HasErrors() {
+		diags = append(diags, e.settings()...)
 	}
-	return e.cfg, append(diags, e.settings()...)
+	redactDiags(diags)
+	return e.cfg, diags
 }
 
 // Evaluate evaluates the module: variables, locals, builders and every resource in
@@ -76,6 +77,12 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 	// of a module at a time.
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	cfg, diags := m.evaluate(ctx, opts)
+	redactDiags(diags)
+	return cfg, diags
+}
+
+func (m *Module) evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.Diagnostics) {
 	e := m.newEvaluator(ctx, opts)
 	cfg := e.cfg
 
@@ -100,7 +107,7 @@ func (m *Module) Evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 	}
 	diags = append(diags, e.settings()...)
 	if len(m.builders) == 0 {
-		e.addDefaultBuilder()
+		diags = append(diags, e.addDefaultBuilder()...)
 	}
 	for _, n := range order {
 		if err := ctx.Err(); err != nil {
@@ -319,6 +326,23 @@ func (e *evaluator) settings() hcl.Diagnostics {
 		eb, ds := evalBody(nil, d.body, hctx)
 		vals, blocks := eb.vals, eb.blocks
 		diags = append(diags, ds...)
+		// Where the state is and which registries speak plain HTTP are printed in
+		// messages and plans: no secret belongs there.
+		check := func(vals map[string]cty.Value, attrs hcl.Attributes, prefix string) {
+			for _, name := range sortedKeys(vals) {
+				if vars := sensitiveVars(vals[name]); vars != nil {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Sensitive value in sovos." + prefix + name,
+						Detail: fmt.Sprintf("sovos.%s%s derives from the sensitive variable %s, and it is printed in messages and plans; use a value that is not sensitive (registry credentials come from the Docker config, never from the configuration).",
+							prefix, name, strings.Join(vars, ", ")),
+						Subject: attrs[name].Expr.Range().Ptr()})
+					delete(vals, name)
+				}
+			}
+		}
+		check(vals, d.body.attrs, "")
+		for _, b := range blocks {
+			check(b.vals, b.attrs, b.Type+".")
+		}
 		s.RequiredVersion = str(vals["required_version"])
 		s.InsecureRegistries = strs(vals["insecure_registries"])
 		for _, b := range blocks {
@@ -499,6 +523,18 @@ func (e *evaluator) evalOutput(n *node) hcl.Diagnostics {
 		s, _ = s.Unmark()
 		sens = s.True()
 	}
+	if vars := sensitiveVars(v); vars != nil && !sens {
+		// As Terraform: an output is printed and stored in the state, so exporting a
+		// secret must be said.
+		rng := n.d.DeclRange
+		if a, ok := n.d.body.attrs["value"]; ok {
+			rng = a.Expr.Range()
+		}
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Output refers to sensitive values",
+			Detail: fmt.Sprintf("output.%s derives from the sensitive variable %s; outputs are printed after apply and by `sovos output`, so declare it sensitive = true to show it as %s, or leave the secret out of it.",
+				n.d.Name, strings.Join(vars, ", "), Redacted),
+			Subject: rng.Ptr()})
+	}
 	e.cfg.Outputs = append(e.cfg.Outputs, &Output{Name: n.d.Name, Value: stripRefMarks(v), Sensitive: sens})
 	return diags
 }
@@ -508,7 +544,29 @@ type instance struct {
 	key   any
 	each  cty.Value // object{key, value}, or NilVal
 	count cty.Value // object{index}, or NilVal
+	// unknown is the one instance validate checks when for_each or count depends on a
+	// variable without a value: its key is unknown.
+	unknown bool
 }
+
+// unsetMark marks the unknown value validate gives a required variable that has none,
+// and whatever is computed from it.
+type unsetMark struct{}
+
+// hasUnset reports whether v derives from a variable validate left unknown.
+func hasUnset(v cty.Value) bool {
+	found := false
+	walkMarks(v, func(m any) bool {
+		_, found = m.(unsetMark)
+		return !found
+	})
+	return found
+}
+
+var (
+	unknownEach  = cty.ObjectVal(map[string]cty.Value{"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal})
+	unknownCount = cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)})
+)
 
 // expand expands for_each / count into instances. failed reports a for_each or count
 // that derives from a declaration that failed (whose error is reported already).
@@ -527,6 +585,14 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 		}
 		if hasFailed(v) {
 			return nil, true, diags
+		}
+		if vars := sensitiveKeys(v); vars != nil {
+			return nil, false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument",
+				Detail:  fmt.Sprintf("The for_each keys derive from the sensitive variable %s, and instance keys are printed in every address; use keys that are not sensitive (the values of a map may be).", strings.Join(vars, ", ")),
+				Subject: fe.Expr.Range().Ptr()})
+		}
+		if e.opts.Validate && !v.IsWhollyKnown() && hasUnset(v) {
+			return []instance{{each: unknownEach, unknown: true}}, false, diags
 		}
 		// each.value keeps the marks of what it came from (data flow); the keys are
 		// addresses and carry none.
@@ -581,6 +647,14 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 		}
 		if hasFailed(v) {
 			return nil, true, diags
+		}
+		if vars := sensitiveVars(v); vars != nil {
+			return nil, false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
+				Detail:  fmt.Sprintf("count derives from the sensitive variable %s, and the number of instances shows in their addresses; use a value that is not sensitive.", strings.Join(vars, ", ")),
+				Subject: cnt.Expr.Range().Ptr()})
+		}
+		if e.opts.Validate && !v.IsWhollyKnown() && hasUnset(v) {
+			return []instance{{count: unknownCount, unknown: true}}, false, diags
 		}
 		v, _ = v.UnmarkDeep()
 		cv, err := convert.Convert(v, cty.Number)
@@ -654,6 +728,8 @@ func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 		}
 	}
 	switch {
+	case len(insts) == 1 && insts[0].unknown:
+		e.values[n.d.key()] = cty.DynamicVal
 	case hasFE:
 		e.values[n.d.key()] = cty.ObjectVal(elems)
 	case hasCount:

@@ -289,6 +289,21 @@ extension "e" {
   image  = "r/e"
   args   = { K = kernel.k.ref }
 }
+`, nil, "Missing source directory"},
+		{"a source that cannot be hashed", `
+source "gone" {
+  path = "."
+}
+kernel "k" {
+  source = source.gone
+  image  = "r/k"
+}
+extension "e" {
+  source = source.gone
+  kernel = kernel.k
+  image  = "r/e"
+  args   = { K = kernel.k.ref }
+}
 profile "p" {
   arch       = "arm64"
   version    = "v1.13.3"

@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
@@ -103,9 +103,14 @@ func fileFunc(dir string) function.Function {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)
 			}
-			b, err := os.ReadFile(p)
+			// Any path, but only a regular file of bounded size: a FIFO would block the
+			// evaluation and /dev/zero never ends.
+			b, err := readFile(p, false)
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("reading %s: %w", args[0].AsString(), err)
+			}
+			if !utf8.Valid(b) {
+				return cty.NilVal, fmt.Errorf("%s is not UTF-8 text; file() reads text (use base64 for binary data)", args[0].AsString())
 			}
 			return cty.StringVal(string(b)), nil
 		},

@@ -3,7 +3,6 @@ package config
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,6 +40,14 @@ type EvalOptions struct {
 	// that no -var, -var-file, SOVOS_VAR_ or *.auto.sovosvars sets takes its saved value
 	// before its default, so the plan's values need not be given again.
 	Saved map[string]cty.Value
+	// Validate checks the configuration as `sovos validate` does, as Terraform's
+	// validate does: a required variable without a value is unknown instead of an
+	// error, and a for_each or count that depends on one is checked as one instance
+	// whose key is unknown.
+	Validate bool
+	// CheckBuilderAddress, when set, checks a builder's address the way the BuildKit
+	// client will dial it (executor/buildkit.CheckAddress), so validate reports a bad one.
+	CheckBuilderAddress func(address string) error
 }
 
 // VarArg is one -var ("name=value") or -var-file (path) option.
@@ -143,32 +150,41 @@ func LoadDir(dir string) (*Module, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var names []string
 	for _, e := range entries {
-		n := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(n, ".sovos.hcl") || strings.HasSuffix(n, ".sovos.json")) {
-			continue
+		if IsConfigFile(e.Name()) {
+			names = append(names, e.Name())
 		}
-		names = append(names, n)
 	}
 	sort.Strings(names)
-	if len(names) == 0 {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
-			Detail: fmt.Sprintf("The directory %s contains no *.sovos.hcl or *.sovos.json file; create one or point -chdir at the configuration directory.", dir)})
-		return m, diags
-	}
+	var read []string
 	for _, n := range names {
 		path := filepath.Join(dir, n)
+		src, ds := ReadSource(path)
+		diags = append(diags, ds...)
+		if src == nil {
+			continue // not a regular file: skipped with a warning, or unreadable
+		}
+		read = append(read, n)
+		if ds.HasErrors() {
+			// Not parsed, but its lines are what a snippet shows.
+			m.parser.AddFile(path, &hcl.File{Bytes: src})
+			continue
+		}
 		var f *hcl.File
-		var ds hcl.Diagnostics
 		if strings.HasSuffix(n, ".json") {
-			f, ds = m.parser.ParseJSONFile(path)
+			f, ds = m.parser.ParseJSON(src, path)
 		} else {
-			f, ds = m.parser.ParseHCLFile(path)
+			f, ds = m.parser.ParseHCL(src, path)
 		}
 		diags = append(diags, ds...)
 		if f == nil || ds.HasErrors() {
 			continue
 		}
 		diags = append(diags, m.addFile(f)...)
+	}
+	if len(read) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
+			Detail: fmt.Sprintf("The directory %s contains no *.sovos.hcl or *.sovos.json file; create one or point -chdir at the configuration directory.", dir)})
+		return m, diags
 	}
 	diags = append(diags, m.checkDuplicates()...)
 	return m, diags
@@ -310,19 +326,6 @@ func (m *Module) Files() map[string]*hcl.File {
 		return nil
 	}
 	return m.parser.Files()
-}
-
-// WriteDiagnostics renders diagnostics with HCL's text writer: file:line:col, the
-// source snippet and the detail.
-func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) error {
-	if len(diags) == 0 {
-		return nil
-	}
-	wr := hcl.NewDiagnosticTextWriter(w, files, 0, color)
-	if err := wr.WriteDiagnostics(diags); err != nil {
-		return fmt.Errorf("writing diagnostics: %w", err)
-	}
-	return nil
 }
 
 func article(word string) string {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -126,7 +125,10 @@ func (m *Module) collectVarValues(opts EvalOptions, declared map[string]*varDef)
 	autos = append(autos, autoJSON...)
 	sort.Strings(autos)
 	for _, f := range autos {
-		vs, ds := m.readVarFile(f, declared)
+		if IgnoredFile(filepath.Base(f)) {
+			continue
+		}
+		vs, ds := m.readVarFile(f, declared, false)
 		diags = append(diags, ds...)
 		out = append(out, vs...)
 	}
@@ -136,7 +138,7 @@ func (m *Module) collectVarValues(opts EvalOptions, declared map[string]*varDef)
 			if !filepath.IsAbs(f) {
 				f = filepath.Join(m.Dir, f)
 			}
-			vs, ds := m.readVarFile(f, declared)
+			vs, ds := m.readVarFile(f, declared, true)
 			diags = append(diags, ds...)
 			out = append(out, vs...)
 			continue
@@ -159,19 +161,33 @@ func (m *Module) collectVarValues(opts EvalOptions, declared map[string]*varDef)
 	return out, diags
 }
 
-func (m *Module) readVarFile(path string, declared map[string]*varDef) ([]rawVar, hcl.Diagnostics) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variable file",
-			Detail: fmt.Sprintf("%s; check the -var-file path (relative paths are resolved against the configuration directory).", err)}}
+func (m *Module) readVarFile(path string, declared map[string]*varDef, explicit bool) ([]rawVar, hcl.Diagnostics) {
+	var src []byte
+	var diags hcl.Diagnostics
+	if explicit {
+		// A -var-file may be a pipe (-var-file=<(vault read ...)): the user named it,
+		// so it is read, with the same size cap.
+		b, err := readFile(path, true)
+		if err != nil {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variable file",
+				Detail: fmt.Sprintf("%s; check the -var-file path (relative paths are resolved against the configuration directory).", err)}}
+		}
+		src, diags = b, CheckSource(b, path)
+	} else {
+		src, diags = ReadSource(path)
+	}
+	if src == nil || diags.HasErrors() {
+		return nil, diags
 	}
 	var f *hcl.File
-	var diags hcl.Diagnostics
+	var ds hcl.Diagnostics
 	if strings.HasSuffix(path, ".json") {
-		f, diags = m.parser.ParseJSONFile(path)
+		f, ds = m.parser.ParseJSON(src, path)
 	} else {
-		f, diags = m.parser.ParseHCLFile(path)
+		f, ds = m.parser.ParseHCL(src, path)
 	}
-	if f == nil || diags.HasErrors() {
+	diags = append(diags, ds...)
+	if f == nil || ds.HasErrors() {
 		return nil, diags
 	}
 	attrs, ds := f.Body.JustAttributes()
@@ -199,28 +215,47 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 	raws, ds := m.collectVarValues(opts, declared)
 	diags = append(diags, ds...)
 	final := map[string]cty.Value{}
+	// failed holds the variables whose given value was refused: their error is out,
+	// so they are not also "required variables without a value".
+	failed := map[string]bool{}
 	for _, r := range raws {
 		def := declared[r.name]
+		fail := func(ds ...*hcl.Diagnostic) {
+			failed[r.name] = true
+			for _, d := range ds {
+				if def.sensitive && d.Subject != nil {
+					// The snippet would show the line that holds the secret.
+					d.Detail = fmt.Sprintf("%s (%s:%d)", d.Detail, d.Subject.Filename, d.Subject.Start.Line)
+					d.Subject, d.Context, d.Expression, d.EvalContext = nil, nil, nil, nil
+				}
+				diags = append(diags, d)
+			}
+		}
 		var val cty.Value
 		if r.expr != nil {
 			v, ds := r.expr.Value(nil)
-			diags = append(diags, ds...)
 			if ds.HasErrors() {
+				fail(ds...)
 				continue
 			}
+			diags = append(diags, ds...)
 			val = v
 		} else if def.ty == cty.String || def.ty.IsPrimitiveType() || def.ty == cty.DynamicPseudoType {
 			val = cty.StringVal(r.str)
 		} else {
+			if ds := checkExpression([]byte(r.str), r.from); ds.HasErrors() {
+				fail(ds...)
+				continue
+			}
 			expr, ds := hclsyntax.ParseExpression([]byte(r.str), r.from, hcl.InitialPos)
 			if ds.HasErrors() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
+				fail(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
 					Detail: fmt.Sprintf("The value of var.%s from %s is not a valid HCL expression for type %s; quote strings and write lists as [\"a\", \"b\"].", r.name, r.from, def.ty.FriendlyName())})
 				continue
 			}
 			v, ds := expr.Value(nil)
 			if ds.HasErrors() {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
+				fail(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
 					Detail: fmt.Sprintf("The value of var.%s from %s must be a literal; %s.", r.name, r.from, ds[0].Summary)})
 				continue
 			}
@@ -233,9 +268,10 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 			if r.rng.Filename != "" {
 				d.Subject = r.rng.Ptr()
 			}
-			diags = append(diags, d)
+			fail(d)
 			continue
 		}
+		delete(failed, r.name) // a later, valid value wins
 		final[r.name] = cv
 	}
 	vars := make([]*Variable, 0, len(defs))
@@ -255,8 +291,10 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 			switch {
 			case d.def != cty.NilVal:
 				val = d.def
-			case d.hasDefault:
+			case d.hasDefault, failed[d.decl.Name]:
 				val = cty.UnknownVal(d.ty) // its diagnostic is already reported
+			case opts.Validate:
+				val = cty.UnknownVal(d.ty).Mark(unsetMark{})
 			default:
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No value for required variable",
 					Detail: fmt.Sprintf("var.%s has no default and no value was given; pass -var '%s=...', a -var-file, or set SOVOS_VAR_%s.", d.decl.Name, d.decl.Name, d.decl.Name), Subject: d.decl.DeclRange.Ptr()})
@@ -268,7 +306,7 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 				Detail: fmt.Sprintf("var.%s is declared nullable = false but its value is null; give it a value.", d.decl.Name), Subject: d.decl.DeclRange.Ptr()})
 		}
 		if d.sensitive {
-			val = val.Mark(MarkSensitive)
+			val = markSensitive(val, d.decl.Name)
 		}
 		obj[d.decl.Name] = val
 		vars = append(vars, &Variable{Name: d.decl.Name, Description: d.description, Sensitive: d.sensitive, Value: val, DeclRange: d.decl.DeclRange})
@@ -305,8 +343,13 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 			text := "(invalid error_message)"
 			if !ds.HasErrors() {
 				if mv, err := convert.Convert(mv, cty.String); err == nil && mv.IsKnown() && !mv.IsNull() {
-					mv, _ = mv.UnmarkDeep()
-					text = mv.AsString()
+					if vars := sensitiveVars(mv); vars != nil {
+						// As Terraform: a message built from a secret is not shown.
+						text = fmt.Sprintf("%s (the error_message refers to the sensitive variable %s, so it is not shown)", Redacted, strings.Join(vars, ", "))
+					} else {
+						mv, _ = mv.UnmarkDeep()
+						text = mv.AsString()
+					}
 				}
 			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",

@@ -110,7 +110,7 @@ func TestSovereignOSLoads(t *testing.T) {
 	if ext := cfg.Resource("extension.hailort").Build; !slices.Equal(ext.Tags, []string{"5.3.0-v1.13.3", "5.3.0"}) {
 		t.Errorf("extension tags = %v", ext.Tags)
 	}
-	if got := cfg.Builders["arm64"]; got == nil || got.Address != "tcp://arm-runner:1234" {
+	if got := cfg.Builders["arm64"]; got == nil || got.Address != "unix:///run/buildkit/buildkitd.sock" {
 		t.Errorf("builder arm64 = %+v", got)
 	}
 	if cfg.Settings.State.Registry != "ghcr.io/urmanac/sovos-state" || cfg.Settings.State.Workspace != "main" {

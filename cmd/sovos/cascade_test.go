@@ -45,7 +45,7 @@ kernel "k" {
 		want, not string
 	}{
 		{"a missing source path", "gone", []string{"plan", "-refresh=false"},
-			"Error: Cannot hash source.gone", "not known at plan time"},
+			"Error: Missing source directory", "not known at plan time"},
 		{"a failing local", "local", []string{"validate"},
 			"Error: Invalid function argument", "known only after hashing"},
 		{"a broken configuration and an unreachable state", "local", []string{"plan", "-state-registry=" + closed + "/x/state"},

@@ -34,7 +34,9 @@ func validateCommand() *cli.Command {
 }
 
 func runValidate(c *cli.Context) error {
-	cfg, diags := config.Load(c.Context, configDir(c), evalOptions(c, nil))
+	opts := evalOptions(c, nil)
+	opts.Validate = true // required variables may be unset: checked as unknown
+	cfg, diags := config.Load(c.Context, configDir(c), opts)
 	if c.Bool("json") {
 		if err := views.ValidateJSON(c.App.Writer, cfg.Files, diags); err != nil {
 			return err
@@ -69,7 +71,7 @@ func fmtCommand() *cli.Command {
 // formattable says whether fmt handles a file: configurations and variable files in
 // native syntax (JSON files are left alone).
 func formattable(name string) bool {
-	return strings.HasSuffix(name, ".sovos.hcl") || strings.HasSuffix(name, ".sovosvars")
+	return (strings.HasSuffix(name, ".sovos.hcl") || strings.HasSuffix(name, ".sovosvars")) && !config.IgnoredFile(name)
 }
 
 func fmtTargets(c *cli.Context) ([]string, error) {
@@ -122,9 +124,16 @@ func runFmt(c *cli.Context) error {
 	out := c.App.Writer
 	unformatted := false
 	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("Error: fmt: %s", err), 1)
+		// A FIFO or device named like a configuration file is skipped with a warning,
+		// and what is read is bounded and checked before a parser sees it.
+		src, diags := config.ReadSource(f)
+		if diags.HasErrors() {
+			writeDiags(c, map[string]*hcl.File{f: {Bytes: src}}, diags)
+			return cli.Exit("", 1)
+		}
+		if src == nil {
+			writeDiags(c, nil, diags)
+			continue
 		}
 		// hclwrite formats token by token and accepts broken syntax; parse first so a
 		// syntax error is reported instead of being "formatted".

@@ -141,7 +141,7 @@ source "s" {
   for_each = toset(split(",", var.names))
   path     = each.key
 }
-`})
+`, "a/Dockerfile": "FROM scratch\n", "b/Dockerfile": "FROM scratch\n"})
 	// -var keeps its comma (urfave/cli would split a StringSlice), and may follow
 	// other flags in any order.
 	out, errOut, code := runApp(t, "-chdir="+dir, "graph", "-var", "names=a,b", "-format=mermaid")

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/executor/buildkit"
 )
 
 // varArgs records -var and -var-file options in command-line order: both flags share
@@ -86,7 +87,7 @@ func useColor(c *cli.Context) bool {
 
 // evalOptions gathers the evaluation inputs from a command's flags and the environment.
 func evalOptions(c *cli.Context, hooks config.Hooks) config.EvalOptions {
-	opts := config.EvalOptions{Environ: os.Environ(), Hooks: hooks}
+	opts := config.EvalOptions{Environ: os.Environ(), Hooks: hooks, CheckBuilderAddress: buildkit.CheckAddress}
 	for _, f := range c.Command.Flags {
 		g, ok := f.(*cli.GenericFlag)
 		if !ok {

@@ -56,7 +56,7 @@ variable "hailort_version" {
 
 variable "arm_builder" {
   type        = string
-  default     = "tcp://arm-runner:1234"
+  default     = "unix:///run/buildkit/buildkitd.sock"
   description = "BuildKit daemon on the self-hosted arm64 runner (CI sets SOVOS_VAR_arm_builder)."
 }
 
@@ -67,8 +67,10 @@ locals {
 
 # The kernel takes about an hour to build, and natively on arm64 (no QEMU), so every
 # linux/arm64 build goes to the self-hosted runner's BuildKit daemon. Builder addresses
-# are not hashed: moving the daemon rebuilds nothing. For a TLS-protected daemon add
+# are not hashed: moving the daemon rebuilds nothing. A daemon on another machine is
+# tcp://arm-runner:1234 with
 #   tls { ca_cert = "...", cert = "...", key = "...", server_name = "arm-runner" }
+# (without tls, build secrets and registry credentials travel in clear), or ssh://.
 builder "arm64" {
   address   = var.arm_builder
   platforms = [local.platform]

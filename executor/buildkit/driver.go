@@ -135,7 +135,7 @@ func New(ctx context.Context, address string, opts ...Option) (*Driver, error) {
 		}
 		return fmt.Errorf("cannot reach BuildKit daemon at %s: %w; start buildkitd there, or set the builder's address (or BUILDKIT_HOST) to a running daemon", address, err)
 	}
-	if err := checkAddress(address); err != nil {
+	if err := CheckAddress(address); err != nil {
 		return nil, err
 	}
 	var clientOpts []client.ClientOpt
@@ -210,13 +210,16 @@ func (d *Driver) explain(ctx context.Context, err error) error {
 	return err
 }
 
-// checkAddress rejects an address the BuildKit client cannot dial, which it would
-// otherwise report as a DNS failure of "tcp///HOST".
-func checkAddress(address string) error {
+// CheckAddress rejects an address the BuildKit client cannot dial, which it would
+// otherwise report as a DNS failure of "tcp///HOST". validate asks it too, through
+// config.EvalOptions.CheckBuilderAddress.
+func CheckAddress(address string) error {
 	u, err := url.Parse(address)
 	if err == nil {
-		switch u.Scheme {
-		case "unix", "tcp":
+		switch {
+		case u.Scheme == "tcp" && u.Hostname() != "" && u.Port() != "":
+			return nil
+		case u.Scheme == "unix" && u.Path != "":
 			return nil
 		}
 		if h, err := connhelper.GetConnectionHelper(address); err == nil && h != nil {

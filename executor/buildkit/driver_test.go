@@ -64,11 +64,13 @@ func TestCheckAddress(t *testing.T) {
 		"kube-pod://buildkitd-0":              true,
 		"ssh://me@arm-runner":                 true,
 		"foo://x":                             false,
+		"tcp://arm-runner":                    false,
+		"unix://":                             false,
 		"arm-runner:1234":                     false,
 		"/run/buildkit/buildkitd.sock":        false,
 	} {
-		if err := checkAddress(addr); (err == nil) != ok {
-			t.Errorf("checkAddress(%q) = %v, want ok=%v", addr, err, ok)
+		if err := CheckAddress(addr); (err == nil) != ok {
+			t.Errorf("CheckAddress(%q) = %v, want ok=%v", addr, err, ok)
 		}
 	}
 }

@@ -23,7 +23,7 @@ locals {
 }
 
 builder "arm64" {
-  address   = "tcp://arm-runner:1234"
+  address   = "ssh://runner@arm-runner"
   platforms = ["linux/arm64"]
 }
 
