@@ -221,6 +221,18 @@ func checkBootMedia(t *testing.T, host, dir, fetched string) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("sovos fetch wrote %d bytes, oras pull %d: not the same file", len(got), len(want))
 	}
+	// The oras CLI too, when it is installed (go install oras.land/oras/cmd/oras@v1.3.6).
+	if oras, err := exec.LookPath("oras"); err == nil {
+		out := t.TempDir()
+		cmd := exec.Command(oras, "pull", "--plain-http", "-o", out, host+"/quickstart/talos-cm5-hailo10h:v1.13.3-hailort")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("oras pull: %v\n%s", err, msg)
+		} else if cli, err := os.ReadFile(filepath.Join(out, "metal-arm64.raw.gz")); err != nil || !bytes.Equal(cli, got) {
+			t.Errorf("the oras CLI pulled %d bytes (%v), sovos fetch wrote %d", len(cli), err, len(got))
+		}
+	} else {
+		t.Log("the oras CLI is not installed: checked with oras-go only")
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(got))
 	if err != nil {
 		t.Fatal(err)
