@@ -200,3 +200,40 @@ func TestFetchRefuses(t *testing.T) {
 		t.Errorf("a refused fetch wrote %d files", len(entries))
 	}
 }
+
+// A profile without an image publishes nothing: fetch says where apply exported its
+// files (DEST/ADDRESS/, file-safe) and downloads nothing.
+func TestFetchLocalExport(t *testing.T) {
+	dest := t.TempDir()
+	addr := `profile.talos["cm5"]`
+	exported := filepath.Join(dest, "profile.talos__cm5__")
+	if err := os.MkdirAll(exported, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(exported, "metal-arm64.raw"), []byte("disk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := config.ParseAddress(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Resources: []*config.Resource{{Addr: a, Profile: &config.ProfileSpec{Dest: dest, Imager: "imager@sha256:1"}}}}
+	st := state.New("default", "test")
+	st.Resources = []*state.Resource{{Address: addr, Type: config.TypeProfile, Hash: "h", Tag: "t"}}
+	into := t.TempDir()
+	res, err := bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Config: cfg, Dir: into})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Local || res.Dir != exported || res.Ref != "" || len(res.Files) != 1 || res.Files[0].Name != "metal-arm64.raw" || res.Files[0].Size != 4 {
+		t.Errorf("result %+v", res)
+	}
+	if entries, _ := os.ReadDir(into); len(entries) > 0 {
+		t.Errorf("fetch of a local export wrote %d files into -o", len(entries))
+	}
+	// Without the configuration, fetch cannot say where they are, and says why.
+	_, err = bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Dir: into})
+	if err == nil || !strings.Contains(err.Error(), "published no artifact (it has no image)") {
+		t.Errorf("without a configuration: %v", err)
+	}
+}

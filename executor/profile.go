@@ -78,7 +78,9 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 			artifactType = bootmedia.ArtifactType
 		}
 	} else if r.Profile.Imager != "" {
-		out, err := a.runImager(ctx, r, yaml, dest)
+		// -replace runs the imager again rather than reuse BuildKit's cached result.
+		replace := slices.ContainsFunc(c.Reasons, func(why planner.Reason) bool { return why.Kind == planner.ReasonReplace })
+		out, err := a.runImager(ctx, r, yaml, dest, replace)
 		if err != nil {
 			return err
 		}
@@ -146,7 +148,7 @@ type imagerResult struct {
 // standard input; Secure Boot keys are secrets under /secureboot. Its /out is then
 // pushed as the installer image (kind installer), published as a boot-media artifact
 // (other kinds), or, without an image, exported to DEST/ADDRESS/.
-func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte, dest string) (*imagerResult, error) {
+func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte, dest string, noCache bool) (*imagerResult, error) {
 	addr := r.Addr.String()
 	imager, _, err := a.pin(r.Profile.Imager)
 	if err != nil {
@@ -211,6 +213,9 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 		llb.Security(llb.SecurityModeInsecure),
 		llb.AddMount(imagerInput, llb.Local("imager-input", llb.SharedKeyHint(addr)), llb.Readonly),
 		llb.WithCustomName("imager " + config.ProfileFileName(addr)),
+	}
+	if noCache {
+		runOpts = append(runOpts, llb.IgnoreCache)
 	}
 	secrets := map[string]buildkit.Secret{}
 	for _, name := range slices.Sorted(maps.Keys(r.Profile.SecurebootKeys)) {

@@ -246,6 +246,13 @@ profile "sb" {
 	record("state", "pull")
 	record("output")
 	record("fetch", "profile.sb", "-o", "fetched")
+	// -replace runs the imager again (a new filesystem, so a new digest), not BuildKit's
+	// cached result.
+	before := readState(t, c).Resource("profile.sb").Digest
+	record("apply", "-auto-approve", "-replace=profile.sb", "-progress=plain")
+	if after := readState(t, c).Resource("profile.sb").Digest; after == before {
+		t.Errorf("apply -replace=profile.sb published the same artifact %s: the imager did not run again", after)
+	}
 
 	// The keys did reach the imager.
 	disk := gunzipFile(t, filepath.Join(c.Dir, "fetched", "metal-amd64.raw.gz"))
