@@ -136,6 +136,7 @@ func (m *Module) evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 		}
 	}
 	cfg.index = e.instances
+	cfg.indexConsumers()
 	diags = append(diags, checkProfileFiles(cfg.Resources)...)
 	suggestAttributes(diags)
 	return cfg, diags
@@ -321,6 +322,7 @@ func (e *evaluator) settings() hcl.Diagnostics {
 	s := &e.cfg.Settings
 	var diags hcl.Diagnostics
 	ws := ""
+	var wsRange *hcl.Range
 	if d := e.m.settings; d != nil {
 		hctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": e.varObj}, Functions: e.funcs}
 		eb, ds := evalBody(nil, d.body, hctx)
@@ -350,6 +352,9 @@ func (e *evaluator) settings() hcl.Diagnostics {
 				s.State.Registry = str(b.vals["registry"])
 				s.State.Path = str(b.vals["path"])
 				ws = str(b.vals["workspace"])
+				if a, ok := b.attrs["workspace"]; ok {
+					wsRange = a.Expr.Range().Ptr()
+				}
 				if s.State.Registry != "" && s.State.Path != "" {
 					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting state settings",
 						Detail: "sovos.state sets both registry and path; keep exactly one of them.", Subject: b.DefRange.Ptr()})
@@ -365,15 +370,15 @@ func (e *evaluator) settings() hcl.Diagnostics {
 	} else {
 		s.State.Path = ""
 	}
-	switch {
-	case e.opts.Workspace != "":
-		ws = e.opts.Workspace
-	case env(e.opts.Environ, "SOVOS_WORKSPACE") != "":
-		ws = env(e.opts.Environ, "SOVOS_WORKSPACE")
-	case ws == "":
-		ws = "default"
+	resolved, err := ResolveWorkspace(e.opts.Workspace, e.opts.Environ, ws)
+	if err != nil {
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid workspace name", Detail: err.Error() + "."}
+		if e.opts.Workspace == "" && env(e.opts.Environ, "SOVOS_WORKSPACE") == "" {
+			d.Subject = wsRange
+		}
+		diags = append(diags, d)
 	}
-	s.State.Workspace = ws
+	s.State.Workspace = resolved
 	return diags
 }
 

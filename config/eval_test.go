@@ -14,8 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/urmanac/sovos/internal/testenv"
 )
 
 func mustLoad(t testing.TB, dir string, opts EvalOptions) *Config {
@@ -199,27 +197,6 @@ func addrStrings(as []Address) []string {
 		out = append(out, a.String())
 	}
 	return out
-}
-
-// TestGraphGolden renders the graph of ADR-005's configuration and of a keyed matrix,
-// whose kernel.k[each.key] references are edges to one instance each.
-func TestGraphGolden(t *testing.T) {
-	for _, dir := range []string{"adr005", "matrix"} {
-		cfg := mustLoad(t, filepath.Join("testdata", dir), EvalOptions{})
-		for _, tc := range []struct {
-			file  string
-			write func(*bytes.Buffer) error
-		}{
-			{"graph.dot", func(b *bytes.Buffer) error { return cfg.WriteDOT(b) }},
-			{"graph.mmd", func(b *bytes.Buffer) error { return cfg.WriteMermaid(b) }},
-		} {
-			var buf bytes.Buffer
-			if err := tc.write(&buf); err != nil {
-				t.Fatal(err)
-			}
-			testenv.Golden(t, filepath.Join("testdata", dir, tc.file), buf.Bytes())
-		}
-	}
 }
 
 // fakeHooks hashes the address and the dependency hashes, as a planner would hash

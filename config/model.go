@@ -88,6 +88,8 @@ type Config struct {
 	// index maps address strings to Resources; filled by Evaluate so Resource is O(1)
 	// for planners that look up every dependency.
 	index map[string]*Resource
+	// consumers maps an address to the resources consuming it (Consumers).
+	consumers map[string][]*Resource
 }
 
 // Resource returns the resource with the given address, or nil.

@@ -93,7 +93,7 @@ func (e *benchEnv) plan(b *testing.B, backend state.Backend, n string) (*planner
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := planner.Build(ctx, cfg, prior, digest, planner.Options{})
+	p, err := planner.MakePlan(ctx, cfg, prior, digest, planner.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func (f *factory) planWith(opts planner.Options) *planner.Plan {
 		f.t.Fatal(err)
 	}
 	opts.Refresh, opts.Registry = true, oci.New(oci.WithInsecure(cfg.Settings.InsecureRegistries...))
-	p, err := planner.Build(ctx, cfg, prior, digest, opts)
+	p, err := planner.MakePlan(ctx, cfg, prior, digest, opts)
 	if err != nil {
 		f.t.Fatal(err)
 	}

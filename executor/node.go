@@ -279,49 +279,30 @@ func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange
 	if done && (c.Action == planner.ActionNoop || c.Action == planner.ActionPromote) {
 		return nil
 	}
-	if r.Build.Kernel == nil {
-		return fmt.Errorf("%s: no kernel to verify its modules against", c.Address)
+	kaddr, err := KernelOf(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Address, err)
 	}
-	kaddr := r.Build.Kernel.String()
 	kart := a.artifact(kaddr)
 	if kart == nil || kart.cert == nil {
 		return fmt.Errorf("%s: its kernel %s has no recorded signing certificate, so its modules cannot be checked; declare signing_cert in %s and rebuild it (sovos apply -replace=%s)", c.Address, kaddr, kaddr, kaddr)
 	}
 	ref := art.image + "@" + art.digest
-	rep, err := verify.CheckRef(ctx, a.opts.Registry, ref, r.Platform, kart.cert)
-	if err != nil {
-		return fmt.Errorf("%s: verifying %s: %w", c.Address, ref, err)
+	ch := CheckExtension(ctx, a.opts.Registry, a.p.Config, r, ref, kaddr, kart.cert)
+	if ch.err != nil {
+		return fmt.Errorf("%s: verifying %s: %w", c.Address, ref, ch.err)
 	}
-	var problems []string
-	if rep.MissingModules(r.Build.NoModules) {
-		problems = append(problems, verify.NoModulesProblem)
-	}
-	for _, m := range rep.Problems() {
-		p := fmt.Sprintf("%s: %s", m.Path, m.Verdict)
-		if m.Detail != "" {
-			p += " (" + m.Detail + ")"
-		}
-		problems = append(problems, p)
-	}
-	for _, prof := range a.profilesUsing(r) {
-		if rep.TalosCompatibility == "" || prof.Profile.Version == "" {
-			continue
-		}
-		if err := verify.CheckTalosCompatibility(rep.TalosCompatibility, prof.Profile.Version); err != nil {
-			problems = append(problems, fmt.Sprintf("manifest.yaml compatibility.talos.version %q does not admit %s (version %s): %v", rep.TalosCompatibility, prof.Addr, prof.Profile.Version, err))
-		}
-	}
-	ok := rep.OK && len(problems) == 0
-	ver := &state.Verification{Digest: art.digest, Kernel: kaddr, OK: ok, At: time.Now().UTC(), Modules: rep.StateVerdicts()}
+	ver := ch.verification(art.digest)
 	a.opts.Writer.Update(func(s *state.State) {
 		if rec := s.Resource(c.Address); rec != nil {
 			rec.Verified = ver
 		}
 	})
-	if !ok && len(problems) == 1 && rep.MissingModules(r.Build.NoModules) {
-		return fmt.Errorf("%s: %s does not pass verification: %s", c.Address, ref, verify.NoModulesProblem)
+	problems := ch.problems()
+	if !ch.OK && len(problems) == 1 && ch.Problem != "" {
+		return fmt.Errorf("%s: %s does not pass verification: %s", c.Address, ref, ch.Problem)
 	}
-	if !ok {
+	if !ch.OK {
 		return fmt.Errorf("%s: %s does not pass verification against %s's signing key (a board would refuse these modules: \"key was rejected by service\"):\n      %s",
 			c.Address, ref, kaddr, strings.Join(problems, "\n      "))
 	}
@@ -329,18 +310,6 @@ func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange
 	a.verified[c.Address] = art.digest
 	a.mu.Unlock()
 	return nil
-}
-
-// profilesUsing returns the profiles that list the extension among their extensions.
-func (a *applier) profilesUsing(ext *config.Resource) []*config.Resource {
-	ref := ext.Build.Image + ":" + ext.Tag
-	var out []*config.Resource
-	for _, r := range a.p.Config.Resources {
-		if r.Profile != nil && slices.Contains(r.Profile.Extensions, ref) {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // recordData records the sources and images the builds read, so the next plan can say

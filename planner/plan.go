@@ -168,12 +168,8 @@ type Plan struct {
 	Prior  *state.State   // not serialized
 }
 
-// Options tune Build.
+// Options tune MakePlan.
 type Options struct {
-	// SovosVersion is recorded in the plan.
-	SovosVersion string
-	// Workspace names the state's workspace (defaults to the configuration's).
-	Workspace string
 	// Targets limits the plan to these addresses and their dependencies.
 	Targets []string
 	// Replace forces a rebuild of these addresses.

@@ -21,7 +21,7 @@ func benchmarkPlan(b *testing.B, n int) {
 	prior.Resource("kernel.k0").Hash = "changed"
 	b.ResetTimer()
 	for b.Loop() {
-		p, err := Build(context.Background(), cfg, prior, "", Options{})
+		p, err := MakePlan(context.Background(), cfg, prior, "", Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,14 +13,18 @@ import (
 	"github.com/urmanac/sovos/state"
 )
 
-// Build plans cfg against the prior state (nil: none yet), read from a manifest with
-// digest priorDigest. cfg must have been evaluated with hooks, so every build resource
-// and profile has its Hash and Tag.
-func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDigest string, opts Options) (*Plan, error) {
+// MakePlan plans cfg against the prior state (nil: none yet), read from a manifest
+// with digest priorDigest. cfg must have been evaluated with hooks, so every build
+// resource and profile has its Hash and Tag.
+func MakePlan(ctx context.Context, cfg *config.Config, prior *state.State, priorDigest string, opts Options) (*Plan, error) {
+	ws := cfg.Settings.State.Workspace // config.ResolveWorkspace's answer
+	if ws == "" {
+		ws = config.DefaultWorkspace
+	}
 	p := &Plan{
 		FormatVersion: FormatVersion,
-		SovosVersion:  opts.SovosVersion,
-		Workspace:     workspaceOf(cfg, prior, opts),
+		SovosVersion:  config.SovosVersion,
+		Workspace:     ws,
 		State:         StateRef{Digest: priorDigest},
 		Promote:       opts.Promote,
 		Targets:       append([]string(nil), opts.Targets...),
@@ -31,7 +35,7 @@ func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDig
 		p.State.Lineage, p.State.Serial = prior.Lineage, prior.Serial
 	}
 
-	b := &builder{
+	b := &planning{
 		cfg:     cfg,
 		opts:    opts,
 		byAddr:  make(map[string]*config.Resource, len(cfg.Resources)),
@@ -125,20 +129,8 @@ func Build(ctx context.Context, cfg *config.Config, prior *state.State, priorDig
 	return p, nil
 }
 
-func workspaceOf(cfg *config.Config, prior *state.State, opts Options) string {
-	switch {
-	case opts.Workspace != "":
-		return opts.Workspace
-	case prior != nil && prior.Workspace != "":
-		return prior.Workspace
-	case cfg.Settings.State.Workspace != "":
-		return cfg.Settings.State.Workspace
-	}
-	return "default"
-}
-
-// builder holds the working set of one Build.
-type builder struct {
+// planning holds the working set of one MakePlan.
+type planning struct {
 	cfg    *config.Config
 	opts   Options
 	addrs  []string // addresses of cfg.Resources, computed once
@@ -154,7 +146,7 @@ type builder struct {
 
 // matchAddrs resolves addresses given on the command line: an exact instance address or a
 // resource's base address (profile.talos for every instance of it).
-func (b *builder) matchAddrs(flag string, addrs []string) (map[string]bool, error) {
+func (b *planning) matchAddrs(flag string, addrs []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, a := range addrs {
 		if _, err := config.ParseAddress(a); err != nil {
@@ -180,7 +172,7 @@ func (b *builder) matchAddrs(flag string, addrs []string) (map[string]bool, erro
 
 // selectTargets returns nil without -target, else the targets and everything they depend
 // on.
-func (b *builder) selectTargets() (map[string]bool, error) {
+func (b *planning) selectTargets() (map[string]bool, error) {
 	if len(b.opts.Targets) == 0 {
 		return nil, nil
 	}
@@ -201,7 +193,7 @@ func (b *builder) selectTargets() (map[string]bool, error) {
 	return sel, nil
 }
 
-func (b *builder) targeted(addr string) bool {
+func (b *planning) targeted(addr string) bool {
 	for _, t := range b.opts.Targets {
 		if t == addr || strings.HasPrefix(addr, t+"[") {
 			return true
@@ -299,7 +291,7 @@ func newChange(r *config.Resource, addr string, pr *state.Resource) (*ResourceCh
 }
 
 // data describes a source or image: never built, only read.
-func (b *builder) data(r *config.Resource, addr string) (*ResourceChange, error) {
+func (b *planning) data(r *config.Resource, addr string) (*ResourceChange, error) {
 	c, err := newChange(r, addr, b.prior[addr])
 	if err != nil {
 		return nil, err
@@ -331,7 +323,7 @@ func forget(pr *state.Resource) *ResourceChange {
 
 // plan decides the action of one build resource or profile. Its dependencies have been
 // planned already (configuration order is dependency order).
-func (b *builder) plan(r *config.Resource, addr string, replace bool) (*ResourceChange, error) {
+func (b *planning) plan(r *config.Resource, addr string, replace bool) (*ResourceChange, error) {
 	if r.Hash == "" {
 		return nil, fmt.Errorf("%s: its hash is unknown (the configuration was evaluated without hashing)", addr)
 	}
@@ -456,7 +448,7 @@ func (b *builder) plan(r *config.Resource, addr string, replace bool) (*Resource
 
 // stageDigests returns the digests of r's stages found in the registry, and whether every
 // stage is there (an artifact is adopted whole or not at all).
-func (b *builder) stageDigests(r *config.Resource) (map[string]string, bool) {
+func (b *planning) stageDigests(r *config.Resource) (map[string]string, bool) {
 	stages := stagesOf(r)
 	if len(stages) == 0 {
 		return nil, true
@@ -473,7 +465,7 @@ func (b *builder) stageDigests(r *config.Resource) (map[string]string, bool) {
 }
 
 // promoteTags fills c.Tags when the plan promotes, and reports whether a tag would move.
-func (b *builder) promoteTags(c *ResourceChange) bool {
+func (b *planning) promoteTags(c *ResourceChange) bool {
 	if !b.opts.Promote || c.Resource == nil {
 		return false
 	}
@@ -515,7 +507,7 @@ func sortedTagNames(m map[string]TagChange) []string {
 // hashReasons explains a changed hash: changed sources and images first, then attributes
 // (old -> new, from the recorded inputs). Dependencies that are rebuilt are explained by
 // the caller.
-func (b *builder) hashReasons(r *config.Resource, deps []string, pr *state.Resource, cur map[string]json.RawMessage) ([]Reason, map[string]bool) {
+func (b *planning) hashReasons(r *config.Resource, deps []string, pr *state.Resource, cur map[string]json.RawMessage) ([]Reason, map[string]bool) {
 	var reasons []Reason
 	explainedDeps := map[string]bool{}
 	// explained holds the hashes/digests whose change another reason already names, so

@@ -199,7 +199,7 @@ func TestPlanAgainstCNCFRegistry(t *testing.T) {
 
 func mustPlanDigest(t *testing.T, cfg *config.Config, prior *state.State, digest string, opts Options) *Plan {
 	t.Helper()
-	p, err := Build(context.Background(), cfg, prior, digest, opts)
+	p, err := MakePlan(context.Background(), cfg, prior, digest, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,8 @@ const unknownValue = "(known after apply)"
 
 // RecordedInputs is what the state records as a resource's inputs (state Resource.Inputs):
 // the JSON of each hashed attribute, with every sensitive-marked value (at any depth)
-// replaced by Redacted. Build puts it on each change (ResourceChange.Inputs), the executor
-// records exactly that, and the next Build compares it with the configuration's to say
+// replaced by Redacted. MakePlan puts it on each change (ResourceChange.Inputs), the executor
+// records exactly that, and the next MakePlan compares it with the configuration's to say
 // which attribute changed.
 func RecordedInputs(r *config.Resource) (map[string]json.RawMessage, error) {
 	out := make(map[string]json.RawMessage, len(r.HashedAttrs))

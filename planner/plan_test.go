@@ -18,7 +18,7 @@ const planRegistry = "registry.example.com/urmanac"
 
 func mustPlan(t testing.TB, cfg *config.Config, prior *state.State, opts Options) *Plan {
 	t.Helper()
-	p, err := Build(context.Background(), cfg, prior, "sha256:statedigest", opts)
+	p, err := MakePlan(context.Background(), cfg, prior, "sha256:statedigest", opts)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -301,7 +301,7 @@ func TestTarget(t *testing.T) {
 	if diff := cmp.Diff(map[string]Action{`profile.talos["cm4-standard"]`: ActionCreate}, actionOnly(p)); diff != "" {
 		t.Errorf("cm4 target (-want +got):\n%s", diff)
 	}
-	if _, err := Build(context.Background(), cfg, nil, "", Options{Targets: []string{"kernel.nope"}}); err == nil || !strings.Contains(err.Error(), "-target=kernel.nope") {
+	if _, err := MakePlan(context.Background(), cfg, nil, "", Options{Targets: []string{"kernel.nope"}}); err == nil || !strings.Contains(err.Error(), "-target=kernel.nope") {
 		t.Errorf("unknown target: %v", err)
 	}
 }
@@ -319,7 +319,7 @@ func TestReplace(t *testing.T) {
 	if diff := cmp.Diff(want, actions(p)); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)
 	}
-	if _, err := Build(context.Background(), cfg, nil, "", Options{Replace: []string{"kernel"}}); err == nil {
+	if _, err := MakePlan(context.Background(), cfg, nil, "", Options{Replace: []string{"kernel"}}); err == nil {
 		t.Error("-replace=kernel: no error")
 	}
 }
@@ -327,7 +327,7 @@ func TestReplace(t *testing.T) {
 func TestUnhashedConfigIsAnError(t *testing.T) {
 	cfg := standard(planRegistry, defaultParams())
 	cfg.Resource("kernel.sovereign").Hash = ""
-	_, err := Build(context.Background(), cfg, nil, "", Options{})
+	_, err := MakePlan(context.Background(), cfg, nil, "", Options{})
 	if err == nil || !strings.Contains(err.Error(), "kernel.sovereign") {
 		t.Errorf("err = %v, want one naming kernel.sovereign", err)
 	}

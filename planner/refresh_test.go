@@ -191,7 +191,7 @@ func TestRefreshAdoptsByAnnotation(t *testing.T) {
 
 func TestRefreshUnreachableRegistry(t *testing.T) {
 	cfg := standard("127.0.0.1:1/urmanac", defaultParams())
-	_, err := Build(t.Context(), cfg, nil, "", Options{Refresh: true, Registry: oci.New(oci.WithInsecure("127.0.0.1:1"), oci.WithKeychain(authn.NewMultiKeychain()))})
+	_, err := MakePlan(t.Context(), cfg, nil, "", Options{Refresh: true, Registry: oci.New(oci.WithInsecure("127.0.0.1:1"), oci.WithKeychain(authn.NewMultiKeychain()))})
 	if err == nil || !strings.Contains(err.Error(), "-refresh=false") {
 		t.Errorf("err = %v, want one suggesting -refresh=false", err)
 	}

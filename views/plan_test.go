@@ -103,7 +103,7 @@ func mixedPlan(t testing.TB) *planner.Plan {
 	prior.Resource("profile.cm4-standard").Tags["v1.13.3"] = "sha256:" + strings.Repeat("9", 64)
 
 	cfg := load(t, "pkgs_commit=89ab4567"+strings.Repeat("1", 32), `boards=["cm5-hailo10h","cm5-dev"]`, "rescue=true")
-	p, err := planner.Build(context.Background(), cfg, prior, stateDigest, planner.Options{SovosVersion: "0.1.0", Promote: true})
+	p, err := planner.MakePlan(context.Background(), cfg, prior, stateDigest, planner.Options{Promote: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func mixedPlan(t testing.TB) *planner.Plan {
 func noChangePlan(t testing.TB) *planner.Plan {
 	t.Helper()
 	cfg := load(t)
-	p, err := planner.Build(context.Background(), cfg, applied(t, cfg), stateDigest, planner.Options{SovosVersion: "0.1.0"})
+	p, err := planner.MakePlan(context.Background(), cfg, applied(t, cfg), stateDigest, planner.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func noChangePlan(t testing.TB) *planner.Plan {
 func targetPlan(t testing.TB) *planner.Plan {
 	t.Helper()
 	cfg := load(t, "pkgs_commit=89ab4567"+strings.Repeat("1", 32))
-	p, err := planner.Build(context.Background(), cfg, applied(t, load(t)), stateDigest,
-		planner.Options{SovosVersion: "0.1.0", Targets: []string{"extension.hailort"}})
+	p, err := planner.MakePlan(context.Background(), cfg, applied(t, load(t)), stateDigest,
+		planner.Options{Targets: []string{"extension.hailort"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urmanac/sovos/bootmedia"
+	"github.com/urmanac/sovos/operation"
 )
 
 func fetchCommand() *cli.Command {
@@ -28,21 +28,7 @@ func fetchAction(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("fetch takes one profile address (e.g. profile.cm5-hailo10h), got %d arguments; `sovos output` lists the profiles with boot media", c.NArg())
 	}
-	cfg, s, _, err := loadState(c)
-	if err != nil {
-		return err
-	}
-	reg, err := registryClient(cfg.Settings)
-	if err != nil {
-		return err
-	}
-	res, err := bootmedia.Fetch(c.Context, bootmedia.Request{
-		Address:  c.Args().First(),
-		State:    s,
-		Config:   cfg,
-		Dir:      c.String("o"),
-		Registry: reg,
-	})
+	res, err := operation.Fetch(c.Context, operation.FetchRequest{Inputs: inputs(c), Address: c.Args().First(), Out: c.String("o")})
 	if err != nil {
 		return err
 	}

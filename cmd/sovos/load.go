@@ -1,15 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
+
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/operation"
 )
 
 // varArgs records -var and -var-file options in command-line order: both flags share
@@ -49,7 +50,69 @@ func varFlags() []cli.Flag {
 	}
 }
 
-// rootFlag finds a global flag's value from any command context.
+// stateFlags are the flags of every command that reads or writes the state: where it is
+// (overriding the configuration's sovos.state block) and how to lock it.
+func stateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "state-registry", Usage: "store the state in the OCI repository `REPO` (overrides sovos.state)"},
+		&cli.StringFlag{Name: "state-path", Usage: "store the state in the local OCI layout `DIR` (overrides sovos.state)"},
+		&cli.StringFlag{Name: "workspace", Usage: "the workspace `NAME` (default: $SOVOS_WORKSPACE, else sovos.state.workspace, else \"default\")"},
+		&cli.BoolFlag{Name: "lock", Value: true, Usage: "lock the state while writing it"},
+		&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `DURATION` for a lock held by someone else"},
+	}
+}
+
+// inputs gathers what every operation reads from a command's flags and the
+// environment; diagnostics go to stderr, once, with snippets.
+func inputs(c *cli.Context) operation.Inputs {
+	in := operation.Inputs{
+		Dir:     configDir(c),
+		Environ: os.Environ(),
+		Logger:  logger(c),
+		Diagnostics: func(files map[string]*hcl.File, diags hcl.Diagnostics) {
+			writeDiags(c, files, diags)
+		},
+	}
+	for _, f := range c.Command.Flags {
+		if g, ok := f.(*cli.GenericFlag); ok {
+			if va, ok := g.Value.(*varArgs); ok && va.list != nil {
+				in.Vars = *va.list
+				break
+			}
+		}
+	}
+	if hasFlag(c, "workspace") {
+		in.Workspace = c.String("workspace")
+	}
+	if hasFlag(c, "state-registry") {
+		in.StateRegistry, in.StatePath = c.String("state-registry"), c.String("state-path")
+	}
+	return in
+}
+
+// lockOptions are -lock and -lock-timeout.
+func lockOptions(c *cli.Context) operation.LockOptions {
+	return operation.LockOptions{Skip: c.IsSet("lock") && !c.Bool("lock"), Timeout: c.Duration("lock-timeout")}
+}
+
+// exitCodes wraps every command's action: a configuration whose diagnostics were
+// already written exits 1 without repeating them.
+func exitCodes(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		if action := cmd.Action; action != nil {
+			cmd.Action = func(c *cli.Context) error {
+				err := action(c)
+				if de := (*operation.DiagnosticsError)(nil); errors.As(err, &de) {
+					return cli.Exit("", 1)
+				}
+				return err
+			}
+		}
+		exitCodes(cmd.Subcommands)
+	}
+}
+
+// rootString finds a global flag's value from any command context.
 func rootString(c *cli.Context, name string) string {
 	for _, cc := range c.Lineage() {
 		if cc.IsSet(name) {
@@ -85,30 +148,13 @@ func useColor(c *cli.Context) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// evalOptions gathers the evaluation inputs from a command's flags and the environment.
-func evalOptions(c *cli.Context, hooks config.Hooks) config.EvalOptions {
-	opts := config.EvalOptions{Environ: os.Environ(), Hooks: hooks, CheckBuilderAddress: buildkit.CheckAddress}
-	for _, f := range c.Command.Flags {
-		g, ok := f.(*cli.GenericFlag)
-		if !ok {
-			continue
-		}
-		if va, ok := g.Value.(*varArgs); ok && va.list != nil {
-			opts.Args = *va.list
-			break
-		}
+// stdoutColor says whether standard output may carry ANSI colour.
+func stdoutColor(c *cli.Context) bool {
+	if rootBool(c, "no-color") || c.App.Writer != os.Stdout {
+		return false
 	}
-	for _, a := range opts.Args {
-		if a.File {
-			opts.VarFiles = append(opts.VarFiles, a.Value)
-		} else {
-			opts.Vars = append(opts.Vars, a.Value)
-		}
-	}
-	if hasFlag(c, "workspace") {
-		opts.Workspace = c.String("workspace")
-	}
-	return opts
+	fi, err := os.Stdout.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func hasFlag(c *cli.Context, name string) bool {
@@ -127,24 +173,7 @@ func hasFlag(c *cli.Context, name string) bool {
 
 // writeDiags renders diagnostics to stderr once, with snippets.
 func writeDiags(c *cli.Context, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	writeDiagsTo(c.App.ErrWriter, c, files, diags)
-}
-
-func writeDiagsTo(w io.Writer, c *cli.Context, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	if err := config.WriteDiagnostics(w, files, diags, useColor(c)); err != nil {
+	if err := config.WriteDiagnostics(c.App.ErrWriter, files, diags, useColor(c)); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", err)
 	}
-}
-
-// loadConfig loads and evaluates the configuration of -chdir with the command's -var
-// and -var-file flags. Diagnostics (warnings included) are written to stderr once; on
-// error the returned error is a cli.Exit with code 1 and an empty message, so nothing
-// is printed twice.
-func loadConfig(c *cli.Context, hooks config.Hooks) (*config.Config, error) {
-	cfg, diags := config.Load(c.Context, configDir(c), evalOptions(c, hooks))
-	writeDiags(c, cfg.Files, diags)
-	if diags.HasErrors() {
-		return nil, cli.Exit("", 1)
-	}
-	return cfg, nil
 }

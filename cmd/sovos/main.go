@@ -1,5 +1,5 @@
-// Command sovos is the CLI: it only wires flags to the config, planner, executor and
-// state packages.
+// Command sovos is the CLI: flags, prompts and the choice of view. Every command runs
+// an operation (package operation) and renders its result (package views).
 package main
 
 import (
@@ -11,10 +11,12 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/urmanac/sovos/config"
 )
 
 // Version is sovos's version, printed by `sovos version` and recorded in states and plans.
-var Version = "0.1.0"
+var Version = config.SovosVersion
 
 func main() {
 	args, err := applyChdir(os.Args)
@@ -103,6 +105,7 @@ func newApp() *cli.App {
 		return fmt.Errorf("%w; run `sovos -h` for the usage", err)
 	}
 	setUsageErrors(app.Commands, "sovos")
+	exitCodes(app.Commands)
 	return app
 }
 

@@ -5,8 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/pin"
+	"github.com/urmanac/sovos/operation"
 )
 
 func pinCommand() *cli.Command {
@@ -26,27 +25,14 @@ func pinCommand() *cli.Command {
 }
 
 func pinAction(c *cli.Context) error {
-	opts := evalOptions(c, nil)
-	opts.Pinning = true
-	cfg, diags := config.Load(c.Context, configDir(c), opts)
-	if diags.HasErrors() {
-		writeDiags(c, cfg.Files, diags)
-		return cli.Exit("", 1)
-	}
-	registry, err := registryClient(cfg.Settings)
-	if err != nil {
-		return err
-	}
-	res, ds := pin.Run(c.Context, pin.Request{
-		Config:  cfg,
+	res, err := operation.Pin(c.Context, operation.PinRequest{
+		Inputs:  inputs(c),
 		Addrs:   c.Args().Slice(),
 		Upgrade: c.Bool("upgrade"),
 		Check:   c.Bool("check"),
-		Images:  pin.Registry(registry),
 	})
-	writeDiags(c, cfg.Files, append(diags, ds...))
-	if ds.HasErrors() {
-		return cli.Exit("", 1)
+	if err != nil {
+		return err
 	}
 	out := c.App.Writer
 	for _, ch := range res.Changes {

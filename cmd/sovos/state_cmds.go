@@ -4,17 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
+	"github.com/urmanac/sovos/operation"
 	"github.com/urmanac/sovos/state"
 	"github.com/urmanac/sovos/views"
 )
@@ -80,282 +77,94 @@ func stateCmdFlags() []cli.Flag {
 	return append(varFlags(), stateFlags()...)
 }
 
-// openState evaluates the configuration (without hashing) and opens its backend.
-func openState(c *cli.Context) (state.Backend, error) {
-	cfg, err := loadConfig(c, nil)
-	if err != nil {
-		return nil, err
-	}
-	return openBackend(c, cfg)
-}
-
-// readStored reads the state; a workspace without one is an error naming the backend
-// when required.
-func readStored(c *cli.Context, b state.Backend, required bool) (*state.State, error) {
-	s, _, err := b.Read(c.Context)
-	if err != nil {
-		return nil, stateReadError(b, err)
-	}
-	if s == nil && required {
-		return nil, fmt.Errorf("no state in %s: nothing has been applied to this workspace yet", b)
-	}
-	return s, nil
-}
-
 func stateList(c *cli.Context) error {
-	b, err := openState(c)
-	if err != nil {
-		return err
-	}
-	s, err := readStored(c, b, false)
-	if err != nil || s == nil {
-		return err
-	}
-	var addrs []string
-	for _, r := range s.Resources {
-		if matchesAny(r.Address, c.Args().Slice()) {
-			addrs = append(addrs, r.Address)
-		}
-	}
-	sort.Strings(addrs)
+	addrs, err := operation.StateList(c.Context, operation.StateListRequest{Inputs: inputs(c), Prefixes: c.Args().Slice()})
 	for _, a := range addrs {
 		fmt.Fprintln(c.App.Writer, a)
 	}
-	return nil
-}
-
-// matchesAny reports whether addr is one of prefixes or inside one (`profile.talos`
-// matches `profile.talos["cm5"]`, `kernel` matches every kernel).
-func matchesAny(addr string, prefixes []string) bool {
-	if len(prefixes) == 0 {
-		return true
-	}
-	for _, p := range prefixes {
-		if addr == p || strings.HasPrefix(addr, p+".") || strings.HasPrefix(addr, p+"[") {
-			return true
-		}
-	}
-	return false
+	return err
 }
 
 func stateShow(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("state show takes exactly one resource address, got %d arguments", c.NArg())
 	}
-	addr := c.Args().First()
-	b, err := openState(c)
+	r, err := operation.StateShow(c.Context, inputs(c), c.Args().First())
 	if err != nil {
 		return err
-	}
-	s, err := readStored(c, b, true)
-	if err != nil {
-		return err
-	}
-	r := s.Resource(addr)
-	if r == nil {
-		return fmt.Errorf("no resource %s in the state in %s; `sovos state list` shows what is recorded", addr, b)
 	}
 	views.StateResource(c.App.Writer, r)
 	return nil
 }
 
-func stateRm(c *cli.Context) (err error) {
-	if c.NArg() == 0 {
-		return errors.New("state rm needs at least one resource address")
-	}
-	b, err := openState(c)
+func stateRm(c *cli.Context) error {
+	res, err := operation.StateRm(c.Context, operation.StateRmRequest{Inputs: inputs(c), Lock: lockOptions(c), Addresses: c.Args().Slice()})
 	if err != nil {
-		return err
-	}
-	held, release, err := lockState(c, b, "state rm")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if rerr := release(); err == nil {
-			err = rerr
-		}
-	}()
-	s, err := readStored(c, b, true)
-	if err != nil {
-		return err
-	}
-	drop := map[string]bool{}
-	for _, a := range c.Args().Slice() {
-		if s.Resource(a) == nil {
-			return fmt.Errorf("no resource %s in the state in %s; nothing was removed (`sovos state list` shows what is recorded)", a, b)
-		}
-		drop[a] = true
-	}
-	s.Resources = slices.DeleteFunc(s.Resources, func(r *state.Resource) bool { return drop[r.Address] })
-	if err := writeState(c, b, held, s); err != nil {
 		return err
 	}
 	for _, a := range c.Args().Slice() {
 		fmt.Fprintf(c.App.Writer, "Removed %s\n", a)
 	}
-	fmt.Fprintf(c.App.Writer, "Successfully removed %d resource(s) from the state (serial %d).\n", len(drop), s.Serial)
-	return nil
-}
-
-// writeState stores s as the next serial, after checking the lock is still ours.
-func writeState(c *cli.Context, b state.Backend, held *state.Held, s *state.State) error {
-	if held != nil {
-		if err := held.Check(c.Context); err != nil {
-			return err
-		}
-	}
-	s.Serial++
-	s.SovosVersion = Version
-	if _, err := b.Write(c.Context, s); err != nil {
-		return fmt.Errorf("writing the state to %s: %w", b, err)
-	}
+	fmt.Fprintf(c.App.Writer, "Successfully removed %d resource(s) from the state (serial %d).\n", res.Removed, res.Serial)
 	return nil
 }
 
 func statePull(c *cli.Context) error {
-	b, err := openState(c)
-	if err != nil {
+	data, b, err := operation.StatePull(c.Context, inputs(c))
+	switch {
+	case err != nil:
 		return err
-	}
-	s, err := readStored(c, b, false)
-	if err != nil {
-		return err
-	}
-	if s == nil {
+	case data == nil:
 		fmt.Fprintf(c.App.ErrWriter, "No state in %s.\n", b)
 		return nil
-	}
-	data, err := state.Encode(s)
-	if err != nil {
-		return err
 	}
 	_, err = c.App.Writer.Write(data)
 	return err
 }
 
-func statePush(c *cli.Context) (err error) {
+func statePush(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("state push takes exactly one file (- for standard input), got %d arguments", c.NArg())
 	}
-	file := c.Args().First()
-	var data []byte
-	if file == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(file)
-		if errors.Is(err, os.ErrNotExist) && !filepath.IsAbs(file) && configDir(c) != "." {
-			// With -chdir, the errored state the failed apply named is in that directory.
-			if d, derr := os.ReadFile(filepath.Join(configDir(c), file)); derr == nil {
-				data, err, file = d, nil, filepath.Join(configDir(c), file)
-			}
+	res, err := operation.StatePush(c.Context, operation.StatePushRequest{
+		Inputs: inputs(c),
+		Lock:   lockOptions(c),
+		File:   c.Args().First(),
+		Stdin:  os.Stdin,
+		Force:  c.Bool("force"),
+	})
+	if res != nil {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(c.App.ErrWriter, "Warning: %s.\n", w)
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("reading the state to push: %w", err)
-	}
-	where := file
-	if file == "-" {
-		where = "standard input"
-	}
-	pushed, err := state.Decode(data, where)
-	if err != nil {
-		if errors.Is(err, state.ErrNotState) || errors.Is(err, state.ErrCorrupt) {
-			return fmt.Errorf("%w; push a state written by `sovos state pull`, or the errored state a failed apply saved", err)
-		}
-		return err
-	}
-	b, err := openState(c)
 	if err != nil {
 		return err
 	}
-	held, release, err := lockState(c, b, "state push")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if rerr := release(); err == nil {
-			err = rerr
-		}
-	}()
-	force := c.Bool("force")
-	cur, err := readStored(c, b, false)
-	if err != nil {
-		// A damaged state is what -force is for: stateReadError points here.
-		if !force || !errors.Is(err, state.ErrCorrupt) {
-			return err
-		}
-		fmt.Fprintf(c.App.ErrWriter, "Warning: the state in %s is damaged and cannot be read; replacing it with %s (-force).\n", b, where)
-		cur = nil
-	}
-	if cur != nil && !force {
-		// The same checks as Terraform's: another lineage is another workspace's history;
-		// a lower serial is an older copy that would undo later applies.
-		switch {
-		case cur.Lineage != pushed.Lineage:
-			return fmt.Errorf("%s has lineage %s but the state in %s has lineage %s: it is another state's history; use -force to replace it anyway", where, pushed.Lineage, b, cur.Lineage)
-		case pushed.Serial < cur.Serial:
-			return fmt.Errorf("%s has serial %d, older than the state in %s (serial %d): pushing it would undo later changes; use -force to push it anyway", where, pushed.Serial, b, cur.Serial)
-		}
-	}
-	if ws := workspaceOf(b); ws != "" && pushed.Workspace != ws {
-		if !force {
-			return fmt.Errorf("%s is the state of workspace %q, not %q; use -workspace=%s, or -force to push it here", where, pushed.Workspace, ws, pushed.Workspace)
-		}
-		pushed.Workspace = ws
-	}
-	// writeState stores serial+1. An errored state usually carries the serial of the last
-	// write that succeeded; a forced older one must still not move the serial back.
-	if cur != nil && cur.Serial > pushed.Serial {
-		pushed.Serial = cur.Serial
-	}
-	if err := writeState(c, b, held, pushed); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.Writer, "Pushed %s to %s (serial %d, %d resources).\n", where, b, pushed.Serial, len(pushed.Resources))
+	fmt.Fprintf(c.App.Writer, "Pushed %s to %s (serial %d, %d resources).\n", res.From, res.Backend, res.Serial, res.Resources)
 	return nil
-}
-
-// workspaceOf returns the workspace a backend stores, for the push check.
-func workspaceOf(b state.Backend) string {
-	if w, ok := b.(interface{ Workspace() string }); ok {
-		return w.Workspace()
-	}
-	return ""
 }
 
 func forceUnlock(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("force-unlock takes exactly one lock ID (printed by the command that found the lock), got %d arguments", c.NArg())
 	}
-	id := c.Args().First()
-	b, err := openState(c)
+	req := operation.ForceUnlockRequest{Inputs: inputs(c), ID: c.Args().First()}
+	if !c.Bool("force") {
+		req.Confirm = func(cur *state.LockInfo) bool {
+			fmt.Fprintf(c.App.ErrWriter, "The lock %s is held by %s (operation %s, since %s, expires %s).\n",
+				cur.ID, cur.Who, cur.Operation, cur.Created.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
+			return confirm(c, "Removing it while that sovos still runs can corrupt the state. Do you really want to force-unlock?")
+		}
+	}
+	b, err := operation.ForceUnlock(c.Context, req)
+	if errors.Is(err, operation.ErrNotConfirmed) {
+		return cli.Exit("force-unlock cancelled.", 1)
+	}
 	if err != nil {
 		return err
 	}
-	if lr, ok := b.(state.LockReader); ok {
-		cur, err := lr.ReadLock(c.Context)
-		if err != nil {
-			return fmt.Errorf("reading the lock of %s: %w", b, err)
-		}
-		if cur == nil {
-			return fmt.Errorf("%s is not locked; nothing to unlock", b)
-		}
-		if cur.ID != id {
-			return fmt.Errorf("%s is locked with ID %s (by %s), not %s; nothing was unlocked", b, cur.ID, cur.Who, id)
-		}
-		if !c.Bool("force") {
-			fmt.Fprintf(c.App.ErrWriter, "The lock %s is held by %s (operation %s, since %s, expires %s).\n",
-				cur.ID, cur.Who, cur.Operation, cur.Created.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
-			if !confirm(c, "Removing it while that sovos still runs can corrupt the state. Do you really want to force-unlock?") {
-				return cli.Exit("force-unlock cancelled.", 1)
-			}
-		}
-	}
-	if err := b.Unlock(c.Context, id); err != nil {
-		return fmt.Errorf("force-unlock: %w", err)
-	}
-	fmt.Fprintf(c.App.Writer, "The state lock %s in %s has been removed.\n", id, b)
+	fmt.Fprintf(c.App.Writer, "The state lock %s in %s has been removed.\n", req.ID, b)
 	return nil
 }
 

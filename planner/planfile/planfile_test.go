@@ -50,8 +50,8 @@ func load(t *testing.T, dir string, opts config.EvalOptions) *config.Config {
 // stateDigest, with -promote and a -target.
 func plan(t *testing.T, dir string, opts config.EvalOptions) *planner.Plan {
 	t.Helper()
-	p, err := planner.Build(context.Background(), load(t, dir, opts), nil, stateDigest,
-		planner.Options{SovosVersion: "0.1.0", Promote: true})
+	p, err := planner.MakePlan(context.Background(), load(t, dir, opts), nil, stateDigest,
+		planner.Options{Promote: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(diags)
 	}
 	prior := state.New("default", "0.1.0")
-	p, err := planner.Build(context.Background(), cfg, prior, stateDigest, planner.Options{Promote: true})
+	p, err := planner.MakePlan(context.Background(), cfg, prior, stateDigest, planner.Options{Promote: true})
 	if err != nil {
 		f.Fatal(err)
 	}

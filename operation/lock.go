@@ -1,0 +1,57 @@
+package operation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/state"
+)
+
+// LockOptions say how an operation that writes the state locks it (SPEC §7).
+type LockOptions struct {
+	// Skip writes without a lock (-lock=false).
+	Skip bool
+	// Timeout is how long to wait for a lock someone else holds (-lock-timeout); 0
+	// tries once.
+	Timeout time.Duration
+}
+
+// heldLock is the lock an operation holds on its backend; held is nil with Skip.
+type heldLock struct {
+	backend state.Backend
+	held    *state.Held
+}
+
+// takeLock takes the state lock of b for operation, unless o.Skip.
+func takeLock(ctx context.Context, b state.Backend, o LockOptions, operation string) (*heldLock, error) {
+	if o.Skip {
+		return &heldLock{backend: b}, nil
+	}
+	held, err := state.Hold(ctx, b, state.NewLockInfo(operation, config.SovosVersion), state.DefaultLockTTL,
+		state.WithTimeout(o.Timeout))
+	if err != nil {
+		return nil, fmt.Errorf("locking the state in %s: %w", b, err)
+	}
+	return &heldLock{backend: b, held: held}, nil
+}
+
+// release gives the lock up, also when ctx was cancelled (an interrupted apply).
+func (h *heldLock) release(ctx context.Context) error {
+	if h == nil || h.held == nil {
+		return nil
+	}
+	if err := h.held.Release(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("releasing the state lock in %s: %w", h.backend, err)
+	}
+	return nil
+}
+
+// write stores s as the next serial, after checking that the lock is still ours:
+// state.Writer makes the one serial increment, and updates s.Serial.
+func (h *heldLock) write(ctx context.Context, s *state.State) error {
+	w := state.NewWriter(h.backend, s, h.held)
+	w.Update(func(s *state.State) { s.SovosVersion = config.SovosVersion })
+	return w.Close(ctx)
+}

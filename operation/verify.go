@@ -1,0 +1,98 @@
+package operation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/state"
+)
+
+// VerifyRequest is `sovos verify [ADDR]...`.
+type VerifyRequest struct {
+	Inputs
+	// Addresses picks extensions; none checks every recorded extension.
+	Addresses []string
+}
+
+// VerifyResult holds one check per extension.
+type VerifyResult struct {
+	Checks []*executor.ExtensionCheck
+	// OK is true when every check passed.
+	OK bool
+}
+
+// Verify checks every recorded extension (SPEC §6) as apply does (executor.CheckExtension):
+// its recorded digest against the recorded signing certificate of the kernel its block
+// names, and its Talos compatibility against the profiles using it.
+func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
+	st, err := ReadState(ctx, req.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	s := st.State
+	if s == nil {
+		return nil, fmt.Errorf("no state in %s: nothing has been applied yet, so there is nothing to verify", st.Backend)
+	}
+	var exts []*state.Resource
+	for _, r := range s.Resources {
+		if r.Type == config.TypeExtension {
+			exts = append(exts, r)
+		}
+	}
+	if len(req.Addresses) > 0 {
+		exts = exts[:0]
+		for _, a := range req.Addresses {
+			r := s.Resource(a)
+			if r == nil {
+				return nil, fmt.Errorf("no resource %s in the state in %s; `sovos state list` shows what is recorded", a, st.Backend)
+			}
+			if r.Type != config.TypeExtension {
+				return nil, fmt.Errorf("%s is a %s: verify checks extensions", a, r.Type)
+			}
+			exts = append(exts, r)
+		}
+	}
+	reg, err := registryClient(st.Config.Settings)
+	if err != nil {
+		return nil, err
+	}
+	res := &VerifyResult{OK: true}
+	for _, r := range exts {
+		ch := verifyRecorded(ctx, st, r, reg)
+		res.OK = res.OK && ch.OK
+		res.Checks = append(res.Checks, ch)
+	}
+	return res, nil
+}
+
+// verifyRecorded checks one recorded extension: against the kernel its block names
+// (executor.KernelOf), with the certificate that kernel's record holds.
+func verifyRecorded(ctx context.Context, st *Stored, r *state.Resource, reg *oci.Client) *executor.ExtensionCheck {
+	ref := r.Image + "@" + r.Digest
+	fail := func(kernel, format string, args ...any) *executor.ExtensionCheck {
+		return &executor.ExtensionCheck{Address: r.Address, Ref: ref, Kernel: kernel, Error: fmt.Sprintf(format, args...)}
+	}
+	if r.Digest == "" {
+		return fail("", "no digest recorded: apply it first")
+	}
+	ext := st.Config.Resource(r.Address)
+	if ext == nil {
+		return fail("", "not in the configuration, so its kernel is unknown (the next apply forgets it)")
+	}
+	kernel, err := executor.KernelOf(ext)
+	if err != nil {
+		return fail("", "%v", err)
+	}
+	kr := st.State.Resource(kernel)
+	if kr == nil {
+		return fail(kernel, "%s is not in the state: apply it first", kernel)
+	}
+	cert, err := executor.KernelCertificate(ctx, reg, kr)
+	if err != nil {
+		return fail(kernel, "%v", err)
+	}
+	return executor.CheckExtension(ctx, reg, st.Config, ext, ref, kernel, cert)
+}
