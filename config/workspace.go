@@ -27,7 +27,7 @@ func ResolveWorkspace(flag string, environ []string, configured string) (string,
 		ws, from = configured, "sovos.state.workspace"
 	}
 	if !workspaceRE.MatchString(ws) {
-		return "", fmt.Errorf("%s names the workspace %q: a workspace name is 1 to 64 letters, digits, '_' and '-' (its state is stored under tags derived from it). Choose such a name; to move a state stored under an older name, `sovos state pull` it with the sovos that wrote it and `sovos state push -workspace=NEW FILE`", from, ws)
+		return "", fmt.Errorf("%s names the workspace %q: a workspace name is 1 to 64 letters, digits, '_' and '-' (its state is stored under tags derived from it). Choose such a name; to move a state stored under an older name, `sovos state pull` it with the sovos that wrote it and `sovos state push -force -workspace=NEW FILE` (-force: the file names the old workspace)", from, ws)
 	}
 	return ws, nil
 }

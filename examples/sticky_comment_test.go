@@ -244,3 +244,22 @@ func TestStickyCommentNeedsAMarker(t *testing.T) {
 		t.Errorf("want an error and no API call, got error %q, calls %v", run.Error, run.Calls)
 	}
 }
+
+// A configuration directory with a space: the script builds the marker the way sovos
+// writes it (percent-encoded), so it finds the plan's own comment without a warning.
+func TestStickyCommentDirWithSpace(t *testing.T) {
+	const planMark = "<!-- sovos-plan workspace=main dir=configs/my%20factory -->"
+	run := runSticky(t, map[string]any{
+		"comments": []map[string]any{{"id": 7, "body": planMark + "\nold"}},
+		"options": map[string]any{
+			"body":      planMark + "\nnew",
+			"workspace": "main", "dir": "configs/my factory", "exitcode": "2",
+		},
+	})
+	if run.Error != "" || len(run.Warnings) != 0 {
+		t.Fatalf("error %q, warnings %q", run.Error, run.Warnings)
+	}
+	if run.Result.Action != "updated" || run.Result.ID != 7 {
+		t.Errorf("want comment 7 updated in place, got %+v", run.Result)
+	}
+}

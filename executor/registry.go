@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
 )
@@ -101,10 +102,16 @@ func stableTags(c *planner.ResourceChange) []string {
 	return nil
 }
 
-// recordOutputs stores the configuration's output values in the state.
+// recordOutputs stores the configuration's output values in the state; a sensitive
+// output's value is stored as (sensitive value) (SPEC §2): the state is read by whoever
+// may plan, a pull request from a fork included.
 func (a *applier) recordOutputs() error {
 	outs := map[string]*state.Output{}
 	for _, o := range a.p.Config.Outputs {
+		if o.Sensitive {
+			outs[o.Name] = &state.Output{Value: json.RawMessage(`"` + config.Redacted + `"`), Sensitive: true}
+			continue
+		}
 		v, _ := o.Value.UnmarkDeep()
 		if !v.IsWhollyKnown() {
 			continue

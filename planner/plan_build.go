@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,6 +60,9 @@ func MakePlan(ctx context.Context, cfg *config.Config, prior *state.State, prior
 	}
 	replace, err := b.matchAddrs("-replace", opts.Replace)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.checkReplace(opts.Replace); err != nil {
 		return nil, err
 	}
 
@@ -168,6 +172,35 @@ func (b *planning) matchAddrs(flag string, addrs []string) (map[string]bool, err
 		}
 	}
 	return out, nil
+}
+
+// checkReplace refuses -replace of what builds and publishes nothing (a source, an
+// image), which would silently change nothing; it names what to replace instead.
+func (b *planning) checkReplace(addrs []string) error {
+	for _, a := range addrs {
+		pa, err := config.ParseAddress(a)
+		if err != nil || !isData(pa.Type) {
+			continue
+		}
+		var users []string
+		for i, r := range b.cfg.Resources {
+			for _, d := range r.DependsOn {
+				if (d.String() == a || d.Base() == a) && !slices.Contains(users, b.addrs[i]) {
+					users = append(users, b.addrs[i])
+				}
+			}
+		}
+		what := "a source is read, not built"
+		if pa.Type == config.TypeImage {
+			what = "an image is resolved to a digest, not built"
+		}
+		hint := ""
+		if len(users) > 0 {
+			hint = fmt.Sprintf(" (here: -replace=%s)", strings.Join(users, " -replace="))
+		}
+		return fmt.Errorf("-replace=%s: %s, so there is nothing to replace; name the resources built from it instead%s", a, what, hint)
+	}
+	return nil
 }
 
 // selectTargets returns nil without -target, else the targets and everything they depend

@@ -15,7 +15,7 @@ import (
 )
 
 // Redacted replaces sensitive values in recorded inputs and in reasons.
-const Redacted = "(sensitive value)"
+const Redacted = config.Redacted
 
 // unknownValue stands for a value not known at plan time (never expected after
 // evaluation with hooks, but a plan must not fail on it).

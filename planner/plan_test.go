@@ -322,6 +322,11 @@ func TestReplace(t *testing.T) {
 	if _, err := MakePlan(context.Background(), cfg, nil, "", Options{Replace: []string{"kernel"}}); err == nil {
 		t.Error("-replace=kernel: no error")
 	}
+	// A source builds nothing: replacing it would change nothing, silently.
+	_, err := MakePlan(context.Background(), cfg, nil, "", Options{Replace: []string{"source.pkgs"}})
+	if want := "-replace=source.pkgs: a source is read, not built, so there is nothing to replace; name the resources built from it instead (here: -replace=kernel.sovereign)"; err == nil || err.Error() != want {
+		t.Errorf("-replace=source.pkgs: %v\nwant %s", err, want)
+	}
 }
 
 func TestUnhashedConfigIsAnError(t *testing.T) {

@@ -22,7 +22,8 @@ func WriteErrored(dir string, s *State) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", fmt.Errorf("saving the errored state: %w", err)
 	}
-	if err := writeFileAtomic(path, data); err != nil {
+	// Only its owner reads it: it is the whole state, outputs included.
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("saving the errored state: %w", err)
 	}
 	return path, nil

@@ -172,7 +172,7 @@ func (l *Layout) Write(ctx context.Context, s *State) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(filepath.Join(l.dir, "index.json"), out); err != nil {
+	if err := writeFileAtomic(filepath.Join(l.dir, "index.json"), out, 0o644); err != nil {
 		return "", fmt.Errorf("%s: %w", l, err)
 	}
 	// Old states are garbage once index.json no longer names them; a failed clean-up
@@ -217,9 +217,9 @@ func (l *Layout) collect(idx *v1.IndexManifest) error {
 	return nil
 }
 
-// writeFileAtomic replaces name with data so that a crash leaves the old or the new
-// content, never a truncated file.
-func writeFileAtomic(name string, data []byte) error {
+// writeFileAtomic replaces name with data, with permissions perm, so that a crash
+// leaves the old or the new content, never a truncated file.
+func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
 	if err != nil {
 		return err
@@ -232,7 +232,7 @@ func writeFileAtomic(name string, data []byte) error {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = os.Chmod(f.Name(), 0o644)
+		werr = os.Chmod(f.Name(), perm)
 	}
 	if werr == nil {
 		werr = os.Rename(f.Name(), name)

@@ -147,4 +147,8 @@ func TestWriteErrored(t *testing.T) {
 	if s, err := Decode(data, p); err != nil || s.Serial != 7 {
 		t.Errorf("errored state reads back as %v, %v", s, err)
 	}
+	// It is the whole state, outputs included: only its owner reads it.
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("errored state mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
 }

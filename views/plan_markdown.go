@@ -33,7 +33,7 @@ func markdown(p *planner.Plan, dir string, limit int) string {
 		dir = "."
 	}
 	var head strings.Builder
-	fmt.Fprintf(&head, "<!-- sovos-plan workspace=%s dir=%s -->\n", p.Workspace, dir)
+	fmt.Fprintf(&head, "<!-- sovos-plan workspace=%s dir=%s -->\n", markerEscape(p.Workspace), markerEscape(dir))
 	if !p.HasChanges() {
 		fmt.Fprintf(&head, "**%s**\n", NoChanges)
 		return head.String()
@@ -50,7 +50,7 @@ func markdown(p *planner.Plan, dir string, limit int) string {
 		if !ok {
 			continue
 		}
-		rows = append(rows, fmt.Sprintf("| %s %s | `%s` | %s |\n", st.symbol, c.Action, cellEscape(c.Address), cellEscape(shortReasons(c))))
+		rows = append(rows, fmt.Sprintf("| %s %s | %s | %s |\n", st.symbol, c.Action, cellEscape(codeSpan(c.Address)), cellEscape(textEscape(shortReasons(c)))))
 	}
 	const tableHead = "| Action | Resource | Reasons |\n|---|---|---|\n"
 
@@ -103,6 +103,48 @@ func shortReasons(c *planner.ResourceChange) string {
 		s += fmt.Sprintf(" (+%d more)", n)
 	}
 	return s
+}
+
+// markerEscape percent-encodes every byte of a marker field outside
+// [A-Za-z0-9._~/-], so a directory with a space (or "-->") stays one field of one HTML
+// comment; sticky-comment.js builds the marker the same way.
+func markerEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._~/-", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// codeSpan writes s as one markdown code span whatever backticks it holds: its fence
+// is one backtick longer than the longest run inside, and a space pads a backtick at
+// either end (CommonMark).
+func codeSpan(s string) string {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// textEscape keeps a backtick in markdown text from opening a code span (one in an
+// instance key would swallow the rest of the row) and a '<' from opening an HTML tag.
+func textEscape(s string) string {
+	return strings.NewReplacer("`", "\\`", "<", "&lt;").Replace(s)
 }
 
 // cellEscape keeps a value inside its table cell.

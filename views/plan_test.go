@@ -306,3 +306,33 @@ func BenchmarkPlanMarkdown10000(b *testing.B) {
 		_ = markdown(p, ".", MarkdownLimit)
 	}
 }
+
+// An instance key is user input: a backtick in it must not end the table's code span
+// (and swallow the rest of the row), a '|' not split the row, and a directory with a
+// space or "-->" must stay one field of the marker.
+func TestMarkdownEscapesUserInput(t *testing.T) {
+	p := &planner.Plan{Workspace: "main", SovosVersion: "0.1.0", FormatVersion: planner.FormatVersion}
+	for _, key := range []string{"a`b", "``x|y<z>"} {
+		addr := fmt.Sprintf("profile.board[%q]", key)
+		p.Changes = append(p.Changes, &planner.ResourceChange{
+			Address: addr, Type: config.TypeProfile, Name: "board", Index: key, Action: planner.ActionCreate,
+			Reasons: []planner.Reason{{Kind: planner.ReasonNotInState, Message: "not in the state (" + addr + ")"}},
+			After:   &planner.Snapshot{Hash: strings.Repeat("ab", 32), Tag: "abababababababab", Ref: "r.example/b:abababababababab"},
+		})
+	}
+	p.Summary.Create, p.Applyable = 2, true
+	var b bytes.Buffer
+	if err := PlanMarkdown(&b, p, "configs/my factory-->x"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"<!-- sovos-plan workspace=main dir=configs/my%20factory--%3Ex -->\n",
+		"| + create | ``profile.board[\"a`b\"]`` | not in the state (profile.board[\"a\\`b\"]) |\n",
+		"| + create | ```profile.board[\"``x\\|y<z>\"]``` | not in the state (profile.board[\"\\`\\`x\\|y&lt;z>\"]) |\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -21,9 +21,18 @@
 
 const DEFAULT_LABEL = 'sovos: changes';
 
+// escape percent-encodes every byte outside [A-Za-z0-9._~/-], as sovos does in the
+// marker, so a directory with a space (or "-->") stays one field of one HTML comment.
+function escape(s) {
+  return Array.from(new TextEncoder().encode(String(s)), (b) => {
+    const c = String.fromCharCode(b);
+    return /[A-Za-z0-9._~\/-]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }).join('');
+}
+
 // marker returns the line sovos puts first in its markdown plan.
 function marker(workspace, dir) {
-  return `<!-- sovos-plan workspace=${workspace} dir=${dir} -->`;
+  return `<!-- sovos-plan workspace=${escape(workspace)} dir=${escape(dir)} -->`;
 }
 
 // markerOf returns the marker at the start of body, or '' if it has none. Only the first
