@@ -544,6 +544,11 @@ func (e *evaluator) evalOutput(n *node) hcl.Diagnostics {
 	return diags
 }
 
+// MaxInstances bounds the instances of one block (count, for_each): ten times the
+// scale sovos is built for (SPEC §4, 10,000 instances), so that count = 1e9 is an error
+// rather than minutes of work and gigabytes.
+const MaxInstances = 100000
+
 // instance is one instance of a resource block: its key and its each/count values.
 type instance struct {
 	key   any
@@ -613,6 +618,9 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 			return nil, false, bad("for_each is null; give a map or a set of strings.")
 		}
 		ty := v.Type()
+		if n := v.LengthInt(); n > MaxInstances {
+			return nil, false, bad(fmt.Sprintf("for_each has %d elements; a block has at most %d instances.", n, MaxInstances))
+		}
 		var out []instance
 		switch {
 		case ty.IsMapType() || ty.IsObjectType():
@@ -671,6 +679,10 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 		if acc != 0 || c < 0 {
 			return nil, false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
 				Detail: "count must be a non-negative whole number.", Subject: cnt.Expr.Range().Ptr()})
+		}
+		if c > MaxInstances {
+			return nil, false, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument",
+				Detail: fmt.Sprintf("count is %d; a block has at most %d instances.", c, MaxInstances), Subject: cnt.Expr.Range().Ptr()})
 		}
 		out := make([]instance, c)
 		for i := range out {

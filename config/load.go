@@ -169,17 +169,7 @@ func LoadDir(dir string) (*Module, hcl.Diagnostics) {
 			m.parser.AddFile(path, &hcl.File{Bytes: src})
 			continue
 		}
-		var f *hcl.File
-		if strings.HasSuffix(n, ".json") {
-			f, ds = m.parser.ParseJSON(src, path)
-		} else {
-			f, ds = m.parser.ParseHCL(src, path)
-		}
-		diags = append(diags, ds...)
-		if f == nil || ds.HasErrors() {
-			continue
-		}
-		diags = append(diags, m.addFile(f)...)
+		diags = append(diags, m.parseFile(path, src)...)
 	}
 	if len(read) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
@@ -188,6 +178,22 @@ func LoadDir(dir string) (*Module, hcl.Diagnostics) {
 	}
 	diags = append(diags, m.checkDuplicates()...)
 	return m, diags
+}
+
+// parseFile parses one configuration file read (and checked) already; its suffix says
+// the syntax.
+func (m *Module) parseFile(path string, src []byte) hcl.Diagnostics {
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(path, ".json") {
+		f, diags = m.parser.ParseJSON(src, path)
+	} else {
+		f, diags = m.parser.ParseHCL(src, path)
+	}
+	if f == nil || diags.HasErrors() {
+		return diags
+	}
+	return append(diags, m.addFile(f)...)
 }
 
 func (m *Module) addFile(f *hcl.File) hcl.Diagnostics {

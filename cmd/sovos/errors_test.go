@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/urmanac/sovos/internal/oci"
@@ -86,9 +87,36 @@ kernel "b" {
 output "o" { value = var.reg }
 `,
 	})
+	for name, src := range hardeningFixtures() {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := func(name string) string { return filepath.Join(dir, name) }
+	// What is named like a configuration file but is not one: a FIFO (reading it would
+	// block), /dev/zero (it never ends), a directory.
+	for _, d := range []string{"fifo", "fifook"} {
+		if err := os.MkdirAll(p(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(p(d+"/p.sovos.hcl"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/dev/zero", p("fifook/z.sovos.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(p("fifook/d.sovos.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	cli := testenv.SovosCLI(t).With("BUILDKIT_HOST=unix:///run/buildkit/buildkitd.sock")
+	cli.Args = []string{"-no-color"}
 	run := func(args ...string) (string, string, int) {
-		return runApp(t, append([]string{"-chdir=" + dir}, args...)...)
+		return cli.Run(append([]string{"-chdir=" + dir}, args...)...)
 	}
 	mustRun := func(args ...string) {
 		t.Helper()
@@ -114,7 +142,7 @@ output "o" { value = var.reg }
 	mustRun("apply", "-state-path="+p("stale"), "-auto-approve", "-progress=quiet")
 	// A saved plan of a configuration edited afterwards.
 	changed := writeFiles(t, map[string]string{"main.sovos.hcl": errorsConfig})
-	if _, errOut, code := runApp(t, "-chdir="+changed, "plan", "-state-path="+p("changed"), "-out="+p("changed.plan")); code != 0 {
+	if _, errOut, code := cli.Run("-chdir="+changed, "plan", "-state-path="+p("changed"), "-out="+p("changed.plan")); code != 0 {
 		t.Fatalf("plan -out: %s", errOut)
 	}
 	if err := os.WriteFile(filepath.Join(changed, "main.sovos.hcl"), []byte(strings.ReplaceAll(errorsConfig, "v1.13.3", "v1.13.4")), 0o644); err != nil {
@@ -196,105 +224,231 @@ output "o" { value = var.reg }
 		t.Fatal(err)
 	}
 
+	// planIn plans the configuration in dir/sub, with a state and a plan file of its own,
+	// so that the secret cases can check that nothing of theirs is written anywhere.
+	planIn := func(sub string, extra ...string) []string {
+		return append([]string{"@" + sub, "plan", "-state-path=" + p(sub+"/state"), "-out=" + p(sub+"/plan.out")}, extra...)
+	}
+	deepVar := "SOVOS_VAR_l=" + strings.Repeat("[", 60000) + strings.Repeat("]", 60000)
+
 	for _, tc := range []struct {
 		name string
 		args []string // run with -chdir=dir; a first argument "@sub" runs in dir/sub, "@/abs" in /abs
 		code int
 		want []string // all must appear in stderr
+		not  []string // none may appear in stdout or stderr
+		env  []string // added to the environment
+		// secret: the planted secret (SOVOS_VAR_pw) must appear in no output and in no
+		// file of the test's directory: configuration, caches, plan files, states.
+		secret bool
 	}{
-		{"bad HCL syntax", []string{"@badhcl", "validate"}, 1,
-			[]string{"Error: Invalid multi-line string", "main.sovos.hcl line 2", `in image "x"`}},
-		{"bad HCL syntax on plan", []string{"@badhcl", "plan", "-state-path=" + p("s")}, 1,
-			[]string{"Error: Invalid multi-line string", "main.sovos.hcl line 2"}},
-		{"unknown block", []string{"@unkblock", "validate"}, 1,
-			[]string{"Error: Unsupported block type", "main.sovos.hcl line 1", `"widget"`}},
-		{"unknown attribute", []string{"@unkattr", "validate"}, 1,
-			[]string{"Error: Unsupported argument", "main.sovos.hcl line 3", `"colour"`}},
-		{"unknown reference", []string{"@unkref", "plan", "-state-path=" + p("s")}, 1,
-			[]string{"Error: Reference to undeclared image resource", "main.sovos.hcl line 5", "Did you mean image.upstream?"}},
-		{"unknown attribute of a reference", []string{"@unkattrref", "validate"}, 1,
-			[]string{"Error: Unsupported attribute", "main.sovos.hcl line 5", `Did you mean "ref"?`}},
-		{"cycle", []string{"@cycle", "validate"}, 1,
-			[]string{"Error: Dependency cycle: kernel.a -> kernel.b -> kernel.a", "main.sovos.hcl line 5", "main.sovos.hcl:10", "remove one of the references"}},
-		{"missing variable", []string{"@missvar", "plan", "-state-path=" + p("s")}, 1,
-			[]string{"Error: No value for required variable", "main.sovos.hcl line 1", "-var 'reg=...'", "SOVOS_VAR_reg"}},
-		{"failed validation", []string{"@validation", "plan", "-state-path=" + p("s")}, 1,
-			[]string{"Error: Invalid value for variable", "main.sovos.hcl line 5", "The registry must be longer than 3 characters."}},
-		{"-var without =", []string{"plan", "-state-path=" + p("s"), "-var", "foo"}, 1,
-			[]string{"Error: Invalid -var option", `-var "foo"`, "NAME=VALUE"}},
-		{"-var of an undeclared variable", []string{"plan", "-state-path=" + p("s"), "-var", "foo=bar"}, 1,
-			[]string{"Error: Value for undeclared variable", `"foo"`, "declare it"}},
-		{"-var-file missing", []string{"plan", "-state-path=" + p("s"), "-var-file=" + p("nope.sovosvars")}, 1,
-			[]string{"Error: Cannot read variable file", "nope.sovosvars", "check the -var-file path"}},
-		{"-var-file with bad syntax", []string{"plan", "-state-path=" + p("s"), "-var-file=" + p("bad.sovosvars")}, 1,
-			[]string{"Error: Invalid expression", "bad.sovosvars line 1"}},
-		{"-target unknown", []string{"plan", "-state-path=" + p("s"), "-target=kernel.nope"}, 1,
-			[]string{"-target=kernel.nope: no resource with that address", "sovos state list"}},
-		{"-target invalid", []string{"plan", "-state-path=" + p("s"), "-target=kernel["}, 1,
-			[]string{"-target=kernel[: not a resource address: unclosed [;", "e.g. kernel.sovereign"}},
-		{"-replace unknown", []string{"plan", "-state-path=" + p("s"), "-replace=profile.cm5"}, 1,
-			[]string{"-replace=profile.cm5: no resource with that address", "sovos state list"}},
-		{"unreachable state registry", []string{"plan", "-state-registry=" + closed + "/x/state"}, 1,
-			[]string{"reading the state from registry " + closed + "/x/state:default: cannot reach the registry " + closed, "connection refused", "is it running"}},
-		{"unreachable state registry, state list", []string{"state", "list", "-state-registry=" + closed + "/x/state"}, 1,
-			[]string{"reading the state from registry " + closed + "/x/state:default: cannot reach the registry", "is it running"}},
-		{"unreachable image registry", []string{"@artreg", "plan", "-state-path=" + p("s")}, 1,
-			[]string{"cannot reach the registry " + closed, "is it running", "-refresh=false"}},
-		{"unknown flag", []string{"plan", "-bogus"}, 1,
-			[]string{"flag provided but not defined: -bogus; run `sovos plan -h` for the usage"}},
-		{"bad flag value", []string{"state", "list", "-lock-timeout=abc"}, 1,
-			[]string{`invalid value "abc" for flag -lock-timeout`, "run `sovos state list -h`"}},
-		{"stale plan", []string{"apply", "-state-path=" + p("stale"), p("stale.plan")}, 1,
-			[]string{"stale plan", "run `sovos plan` again"}},
-		{"configuration changed after plan -out", []string{"@" + changed, "apply", "-state-path=" + p("changed"), p("changed.plan")}, 1,
-			[]string{"changed since the plan", "changed.plan", "run `sovos plan` again"}},
-		{"not a plan", []string{"apply", "-state-path=" + p("s"), p("garbage.json")}, 1,
-			[]string{"garbage.json is not a sovos plan file", "sovos plan -out="}},
-		{"apply FILE -promote", []string{"apply", "-state-path=" + p("empty"), p("ok.plan"), "-promote"}, 1,
-			[]string{"-promote is part of a saved plan", "sovos plan -promote"}},
-		{"apply on a non-terminal without -auto-approve", []string{"apply", "-state-path=" + p("s")}, 1,
-			[]string{"apply needs -auto-approve when standard input is not a terminal", "sovos plan -out=FILE"}},
-		{"lock held", []string{"apply", "-state-path=" + locked, "-auto-approve", "-var", "talos=v9"}, 1,
-			[]string{"state is locked by", lock.ID, "sovos force-unlock " + lock.ID}},
-		{"lock held in a registry", []string{"@reglisted", "state", "rm", "-state-registry=" + regState, "profile.cm4"}, 1,
-			[]string{"locking the state in registry " + regState + ":default: state is locked by", "sovos force-unlock " + regLock.ID}},
-		{"plain-HTTP state registry not in insecure_registries", []string{"state", "list", "-state-registry=" + regState}, 1,
-			[]string{"reading the state from registry " + regState + ":default: the registry " + regHost + " speaks plain HTTP",
+		{name: "bad HCL syntax", args: []string{"@badhcl", "validate"}, code: 1,
+			want: []string{"Error: Invalid multi-line string", "main.sovos.hcl line 2", `in image "x"`}},
+		{name: "bad HCL syntax on plan", args: []string{"@badhcl", "plan", "-state-path=" + p("s")}, code: 1,
+			want: []string{"Error: Invalid multi-line string", "main.sovos.hcl line 2"}},
+		{name: "unknown block", args: []string{"@unkblock", "validate"}, code: 1,
+			want: []string{"Error: Unsupported block type", "main.sovos.hcl line 1", `"widget"`}},
+		{name: "unknown attribute", args: []string{"@unkattr", "validate"}, code: 1,
+			want: []string{"Error: Unsupported argument", "main.sovos.hcl line 3", `"colour"`}},
+		{name: "unknown reference", args: []string{"@unkref", "plan", "-state-path=" + p("s")}, code: 1,
+			want: []string{"Error: Reference to undeclared image resource", "main.sovos.hcl line 5", "Did you mean image.upstream?"}},
+		{name: "unknown attribute of a reference", args: []string{"@unkattrref", "validate"}, code: 1,
+			want: []string{"Error: Unsupported attribute", "main.sovos.hcl line 5", `Did you mean "ref"?`}},
+		{name: "cycle", args: []string{"@cycle", "validate"}, code: 1,
+			want: []string{"Error: Dependency cycle: kernel.a -> kernel.b -> kernel.a", "main.sovos.hcl line 5", "main.sovos.hcl:10", "remove one of the references"}},
+		{name: "missing variable", args: []string{"@missvar", "plan", "-state-path=" + p("s")}, code: 1,
+			want: []string{"Error: No value for required variable", "main.sovos.hcl line 1", "-var 'reg=...'", "SOVOS_VAR_reg"}},
+		{name: "failed validation", args: []string{"@validation", "plan", "-state-path=" + p("s")}, code: 1,
+			want: []string{"Error: Invalid value for variable", "main.sovos.hcl line 5", "The registry must be longer than 3 characters."}},
+		{name: "-var without =", args: []string{"plan", "-state-path=" + p("s"), "-var", "foo"}, code: 1,
+			want: []string{"Error: Invalid -var option", `-var "foo"`, "NAME=VALUE"}},
+		{name: "-var of an undeclared variable", args: []string{"plan", "-state-path=" + p("s"), "-var", "foo=bar"}, code: 1,
+			want: []string{"Error: Value for undeclared variable", `"foo"`, "declare it"}},
+		{name: "-var-file missing", args: []string{"plan", "-state-path=" + p("s"), "-var-file=" + p("nope.sovosvars")}, code: 1,
+			want: []string{"Error: Cannot read variable file", "nope.sovosvars", "check the -var-file path"}},
+		{name: "-var-file with bad syntax", args: []string{"plan", "-state-path=" + p("s"), "-var-file=" + p("bad.sovosvars")}, code: 1,
+			want: []string{"Error: Invalid expression", "bad.sovosvars line 1"}},
+		{name: "-target unknown", args: []string{"plan", "-state-path=" + p("s"), "-target=kernel.nope"}, code: 1,
+			want: []string{"-target=kernel.nope: no resource with that address", "sovos state list"}},
+		{name: "-target invalid", args: []string{"plan", "-state-path=" + p("s"), "-target=kernel["}, code: 1,
+			want: []string{"-target=kernel[: not a resource address: unclosed [;", "e.g. kernel.sovereign"}},
+		{name: "-replace unknown", args: []string{"plan", "-state-path=" + p("s"), "-replace=profile.cm5"}, code: 1,
+			want: []string{"-replace=profile.cm5: no resource with that address", "sovos state list"}},
+		{name: "unreachable state registry", args: []string{"plan", "-state-registry=" + closed + "/x/state"}, code: 1,
+			want: []string{"reading the state from registry " + closed + "/x/state:default: cannot reach the registry " + closed, "connection refused", "is it running"}},
+		{name: "unreachable state registry, state list", args: []string{"state", "list", "-state-registry=" + closed + "/x/state"}, code: 1,
+			want: []string{"reading the state from registry " + closed + "/x/state:default: cannot reach the registry", "is it running"}},
+		{name: "unreachable image registry", args: []string{"@artreg", "plan", "-state-path=" + p("s")}, code: 1,
+			want: []string{"cannot reach the registry " + closed, "is it running", "-refresh=false"}},
+		{name: "unknown flag", args: []string{"plan", "-bogus"}, code: 1,
+			want: []string{"flag provided but not defined: -bogus; run `sovos plan -h` for the usage"}},
+		{name: "bad flag value", args: []string{"state", "list", "-lock-timeout=abc"}, code: 1,
+			want: []string{`invalid value "abc" for flag -lock-timeout`, "run `sovos state list -h`"}},
+		{name: "stale plan", args: []string{"apply", "-state-path=" + p("stale"), p("stale.plan")}, code: 1,
+			want: []string{"stale plan", "run `sovos plan` again"}},
+		{name: "configuration changed after plan -out", args: []string{"@" + changed, "apply", "-state-path=" + p("changed"), p("changed.plan")}, code: 1,
+			want: []string{"changed since the plan", "changed.plan", "run `sovos plan` again"}},
+		{name: "not a plan", args: []string{"apply", "-state-path=" + p("s"), p("garbage.json")}, code: 1,
+			want: []string{"garbage.json is not a sovos plan file", "sovos plan -out="}},
+		{name: "apply FILE -promote", args: []string{"apply", "-state-path=" + p("empty"), p("ok.plan"), "-promote"}, code: 1,
+			want: []string{"-promote is part of a saved plan", "sovos plan -promote"}},
+		{name: "apply on a non-terminal without -auto-approve", args: []string{"apply", "-state-path=" + p("s")}, code: 1,
+			want: []string{"apply needs -auto-approve when standard input is not a terminal", "sovos plan -out=FILE"}},
+		{name: "lock held", args: []string{"apply", "-state-path=" + locked, "-auto-approve", "-var", "talos=v9"}, code: 1,
+			want: []string{"state is locked by", lock.ID, "sovos force-unlock " + lock.ID}},
+		{name: "lock held in a registry", args: []string{"@reglisted", "state", "rm", "-state-registry=" + regState, "profile.cm4"}, code: 1,
+			want: []string{"locking the state in registry " + regState + ":default: state is locked by", "sovos force-unlock " + regLock.ID}},
+		{name: "plain-HTTP state registry not in insecure_registries", args: []string{"state", "list", "-state-registry=" + regState}, code: 1,
+			want: []string{"reading the state from registry " + regState + ":default: the registry " + regHost + " speaks plain HTTP",
 				"add it to the sovos block: insecure_registries = [\"" + regHost + "\"]"}},
-		{"force-unlock with a wrong ID", []string{"force-unlock", "-state-path=" + locked, "-force", "1234"}, 1,
-			[]string{"is locked with ID " + lock.ID, "not 1234", "nothing was unlocked"}},
-		{"force-unlock of an unlocked state", []string{"force-unlock", "-state-path=" + applied, "-force", "1234"}, 1,
-			[]string{"is not locked; nothing to unlock"}},
-		{"corrupted state blob", []string{"plan", "-state-path=" + corrupt}, 1,
-			[]string{"reading the state from layout " + corrupt, "is corrupted", "state push -force"}},
-		{"corrupted state index", []string{"state", "list", "-state-path=" + badIndex}, 1,
-			[]string{"reading the state from layout " + badIndex, "index.json is not an OCI image index", "check that the state location"}},
-		{"state push of garbage", []string{"state", "push", "-state-path=" + p("s"), p("garbage.json")}, 1,
-			[]string{"garbage.json: the state document is not valid JSON", "push a state written by `sovos state pull`"}},
-		{"state push of a Terraform state", []string{"state", "push", "-state-path=" + p("s"), p("tf.json")}, 1,
-			[]string{"tf.json: not a sovos state: this is a Terraform state; push a state written by `sovos state pull`"}},
-		{"state rm unknown", []string{"state", "rm", "-state-path=" + applied, "profile.nope"}, 1,
-			[]string{"no resource profile.nope in the state", "nothing was removed", "sovos state list"}},
-		{"output unknown", []string{"output", "-state-path=" + applied, "nope"}, 1,
-			[]string{`no output "nope" in the state`, "`sovos output` lists them"}},
-		{"show of a missing file", []string{"show", p("nope.plan")}, 1,
-			[]string{"the plan file " + p("nope.plan") + " does not exist", "sovos plan -out="}},
-		{"verify unknown", []string{"verify", "-state-path=" + applied, "kernel.nope"}, 1,
-			[]string{"no resource kernel.nope in the state", "sovos state list"}},
-		{"fmt of a syntax error", []string{"@badhcl", "fmt"}, 1,
-			[]string{"Error: Invalid multi-line string", "main.sovos.hcl line 2"}},
-		{"-progress=bogus", []string{"apply", "-state-path=" + p("s"), "-auto-approve", "-progress=bogus"}, 1,
-			[]string{"-progress=bogus: use auto, tty, plain, rawjson or quiet"}},
-		{"-parallelism=0", []string{"apply", "-state-path=" + p("s"), "-auto-approve", "-parallelism=0"}, 1,
-			[]string{"-parallelism=0: give at least 1"}},
-		{"plan -format=bogus", []string{"plan", "-state-path=" + p("s"), "-format=bogus"}, 1,
-			[]string{"-format=bogus: use human, json or markdown"}},
-		{"show -format=bogus", []string{"show", "-format=bogus", p("ok.plan")}, 1,
-			[]string{"-format=bogus: use human, json or markdown"}},
-		{"graph -format=bogus", []string{"graph", "-format=bogus"}, 1,
-			[]string{"-format=bogus: use dot or mermaid"}},
-		{"verify -format=bogus", []string{"verify", "-state-path=" + applied, "-format=bogus"}, 1,
-			[]string{"-format=bogus: use human or json"}},
+		{name: "force-unlock with a wrong ID", args: []string{"force-unlock", "-state-path=" + locked, "-force", "1234"}, code: 1,
+			want: []string{"is locked with ID " + lock.ID, "not 1234", "nothing was unlocked"}},
+		{name: "force-unlock of an unlocked state", args: []string{"force-unlock", "-state-path=" + applied, "-force", "1234"}, code: 1,
+			want: []string{"is not locked; nothing to unlock"}},
+		{name: "corrupted state blob", args: []string{"plan", "-state-path=" + corrupt}, code: 1,
+			want: []string{"reading the state from layout " + corrupt, "is corrupted", "state push -force"}},
+		{name: "corrupted state index", args: []string{"state", "list", "-state-path=" + badIndex}, code: 1,
+			want: []string{"reading the state from layout " + badIndex, "index.json is not an OCI image index", "check that the state location"}},
+		{name: "state push of garbage", args: []string{"state", "push", "-state-path=" + p("s"), p("garbage.json")}, code: 1,
+			want: []string{"garbage.json: the state document is not valid JSON", "push a state written by `sovos state pull`"}},
+		{name: "state push of a Terraform state", args: []string{"state", "push", "-state-path=" + p("s"), p("tf.json")}, code: 1,
+			want: []string{"tf.json: not a sovos state: this is a Terraform state; push a state written by `sovos state pull`"}},
+		{name: "state rm unknown", args: []string{"state", "rm", "-state-path=" + applied, "profile.nope"}, code: 1,
+			want: []string{"no resource profile.nope in the state", "nothing was removed", "sovos state list"}},
+		{name: "output unknown", args: []string{"output", "-state-path=" + applied, "nope"}, code: 1,
+			want: []string{`no output "nope" in the state`, "`sovos output` lists them"}},
+		{name: "show of a missing file", args: []string{"show", p("nope.plan")}, code: 1,
+			want: []string{"the plan file " + p("nope.plan") + " does not exist", "sovos plan -out="}},
+		{name: "verify unknown", args: []string{"verify", "-state-path=" + applied, "kernel.nope"}, code: 1,
+			want: []string{"no resource kernel.nope in the state", "sovos state list"}},
+		{name: "fmt of a syntax error", args: []string{"@badhcl", "fmt"}, code: 1,
+			want: []string{"Error: Invalid multi-line string", "main.sovos.hcl line 2"}},
+		{name: "-progress=bogus", args: []string{"apply", "-state-path=" + p("s"), "-auto-approve", "-progress=bogus"}, code: 1,
+			want: []string{"-progress=bogus: use auto, tty, plain, rawjson or quiet"}},
+		{name: "-parallelism=0", args: []string{"apply", "-state-path=" + p("s"), "-auto-approve", "-parallelism=0"}, code: 1,
+			want: []string{"-parallelism=0: give at least 1"}},
+		{name: "plan -format=bogus", args: []string{"plan", "-state-path=" + p("s"), "-format=bogus"}, code: 1,
+			want: []string{"-format=bogus: use human, json or markdown"}},
+		{name: "show -format=bogus", args: []string{"show", "-format=bogus", p("ok.plan")}, code: 1,
+			want: []string{"-format=bogus: use human, json or markdown"}},
+		{name: "graph -format=bogus", args: []string{"graph", "-format=bogus"}, code: 1,
+			want: []string{"-format=bogus: use dot or mermaid"}},
+		{name: "verify -format=bogus", args: []string{"verify", "-state-path=" + applied, "-format=bogus"}, code: 1,
+			want: []string{"-format=bogus: use human or json"}},
+		// Inputs that crash, hang or flood (issue 12).
+		{name: "100,000 nested brackets", args: []string{"@deep", "validate"}, code: 1,
+			want: []string{"Error: Expression nested too deeply", "main.sovos.hcl line 2", "more than 1000 levels"}},
+		{name: "100,000 nested templates", args: []string{"@deeptmpl", "validate"}, code: 1,
+			want: []string{"Error: Expression nested too deeply", "main.sovos.hcl line 2"}},
+		{name: "100,000 nested JSON arrays", args: []string{"@deepjson", "validate"}, code: 1,
+			want: []string{"Error: Expression nested too deeply", "main.sovos.json line 1"}},
+		{name: "60,000 nested brackets in a variable", args: []string{"@deepvar", "validate"}, env: []string{deepVar}, code: 1,
+			want: []string{"Error: Expression nested too deeply", "environment variable SOVOS_VAR_l"}},
+		{name: "count = 1e9", args: []string{"@bigcount", "validate"}, code: 1,
+			want: []string{"Error: Invalid count argument", "main.sovos.hcl line 2", "count is 1000000000; a block has at most 100000 instances"}},
+		{name: "a FIFO is the only configuration file", args: []string{"@fifo", "validate"}, code: 1,
+			want: []string{"Warning: Skipped a file that is not a regular file", "p.sovos.hcl is named like a configuration file but is a named pipe (FIFO)",
+				"Error: No configuration files"}},
+		{name: "a FIFO, /dev/zero and a directory named like configuration", args: []string{"@fifook", "validate"}, code: 0,
+			want: []string{"p.sovos.hcl is named like a configuration file but is a named pipe (FIFO)",
+				"z.sovos.hcl is named like a configuration file but is a device", "d.sovos.json is named like a configuration file but is a directory"}},
+		{name: "a 5 MB line with a syntax error", args: []string{"@longline", "validate"}, code: 1,
+			want: []string{"Error: Invalid multi-line string", "main.sovos.hcl line 1", "   1: …aaaa"}},
+		{name: "not UTF-8", args: []string{"@notutf8", "validate"}, code: 1,
+			want: []string{"Error: Invalid character encoding", "main.sovos.hcl:2:9", "byte 0xff"}, not: []string{"\xff"}},
+		{name: "editor files are not configuration", args: []string{"@editor", "validate"}, code: 0,
+			not: []string{"garbage", "Error"}},
+		{name: "file() of /dev/zero", args: []string{"@filezero", "validate"}, code: 1,
+			want: []string{"Error: Error in function call", "main.sovos.hcl line 2", "reading /dev/zero: it is a device, not a regular file"}},
+
+		// Secrets: each names the attribute and the variable, never the value.
+		{name: "a non-sensitive output of a secret", args: planIn("secout"), code: 1, secret: true,
+			want: []string{"Error: Output refers to sensitive values", "main.sovos.hcl line 6", "output.o derives from the sensitive variable var.pw", "sensitive = true"}},
+		{name: "an error_message quoting a secret", args: planIn("secvalid"), code: 1, secret: true,
+			want: []string{"Error: Invalid value for variable", "main.sovos.hcl line 5", "(sensitive value)", "refers to the sensitive variable var.pw"}},
+		{name: "a function error quoting a secret", args: planIn("secfunc"), code: 1, secret: true,
+			want: []string{"Error: Invalid function argument", "main.sovos.hcl line 6", "The call to tonumber() failed on (sensitive value)", "var.pw"}},
+		{name: "a secret in tags", args: planIn("sectags"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in tags", "main.sovos.hcl line 9", "kernel.k: tags derives from the sensitive variable var.pw", "build secret"}},
+		{name: "a secret in image", args: planIn("secimage"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in image", "main.sovos.hcl line 8", "kernel.k: image derives from the sensitive variable var.pw", "build secret"}},
+		{name: "a secret in platform", args: planIn("secplatform"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in platform", "main.sovos.hcl line 9", "var.pw", "build secret"}},
+		{name: "a secret in a source path", args: planIn("secpath"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in path", "main.sovos.hcl line 6", "source.s: path derives from the sensitive variable var.pw"}},
+		{name: "a secret in dest", args: planIn("secdest"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in dest", "main.sovos.hcl line 13", "profile.p: dest derives from the sensitive variable var.pw"}},
+		{name: "a secret in args", args: planIn("secargs"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in args", "main.sovos.hcl line 9", "args is hashed, and the hash is published", "build secret"}},
+		{name: "a secret in kernel_args", args: planIn("seckargs"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in kernel_args", "main.sovos.hcl line 13", "profile.p: kernel_args derives from the sensitive variable var.pw"}},
+		{name: "a secret in triggers", args: planIn("sectriggers"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in triggers", "main.sovos.hcl line 9", "var.pw"}},
+		{name: "a secret in for_each keys", args: planIn("secforeach"), code: 1, secret: true,
+			want: []string{"Error: Invalid for_each argument", "main.sovos.hcl line 6", "var.pw", "instance keys are printed"}},
+		{name: "a sensitive number given a string", args: planIn("secnumber"), env: []string{"SOVOS_VAR_pin=" + plantedSecret}, code: 1, secret: true,
+			want: []string{"Error: Invalid value for variable", "var.pin from environment variable SOVOS_VAR_pin is not a number"},
+			not:  []string{"No value for required variable"}},
+		{name: "a sensitive number given a string in a variable file", args: planIn("secvarfile", "-var-file="+p("secvarfile/pin.planted.sovosvars")), code: 1, secret: true,
+			want: []string{"Error: Invalid value for variable", "is not a number", "pin.planted.sovosvars:1)"},
+			not:  []string{"No value for required variable"}},
+
+		// What validate lets through today and fails after an hour's build.
+		{name: "an image with uppercase", args: []string{"@imgupper", "validate"}, code: 1,
+			want: []string{"Error: Invalid image", "main.sovos.hcl line 4", `"Registry.example.com/UPPER/Case" is not a valid repository name`}},
+		{name: "an image with a tag", args: []string{"@imgtag", "validate"}, code: 1,
+			want: []string{"Error: Invalid image", "main.sovos.hcl line 4", "has a tag; give the repository alone"}},
+		{name: "an image with a digest", args: []string{"@imgdigest", "validate"}, code: 1,
+			want: []string{"Error: Invalid image", "main.sovos.hcl line 4", "names a digest"}},
+		{name: "an empty image", args: []string{"@imgempty", "validate"}, code: 1,
+			want: []string{"Error: Invalid image", "main.sovos.hcl line 4", "the repository is empty"}},
+		{name: "a platform that is not one", args: []string{"@platbanana", "validate"}, code: 1,
+			want: []string{"Error: Invalid platform", "main.sovos.hcl line 5", `kernel.k: "banana" is not a platform: write OS/ARCH[/VARIANT]`}},
+		{name: "a platform with too many parts", args: []string{"@platextra", "validate"}, code: 1,
+			want: []string{"Error: Invalid platform", "main.sovos.hcl line 5", `"linux/arm64/v8/extra" is not a platform`}},
+		{name: "a builder platform that is not one", args: []string{"@builderplat", "validate"}, code: 1,
+			want: []string{"Error: Invalid platform", "main.sovos.hcl line 3", `builder.b platforms: "linux/banana" is not a platform: "banana" is not an architecture`}},
+		{name: "a tag outside the OCI grammar", args: []string{"@badtag", "validate"}, code: 1,
+			want: []string{"Error: Invalid tag", "main.sovos.hcl line 5", `"-latest" is not a valid tag`}},
+		{name: "a context that is a number", args: []string{"@ctxnumber", "validate"}, code: 1,
+			want: []string{"Error: Incorrect attribute value type", "main.sovos.hcl line 5", `contexts["base"] must be source.NAME or an image reference`}},
+		{name: "a context that is not an image reference", args: []string{"@ctxref", "validate"}, code: 1,
+			want: []string{"Error: Invalid context", "main.sovos.hcl line 5", `"Not An Image" is not a valid image reference`}},
+		{name: "a missing source path", args: []string{"@nopath", "validate"}, code: 1,
+			want: []string{"Error: Missing source directory", "main.sovos.hcl line 2", `source.s: path "./gone"`, "does not exist"}},
+		{name: "an image ref with uppercase", args: []string{"@badref", "validate"}, code: 1,
+			want: []string{"Error: Invalid image reference", "main.sovos.hcl line 2", `"ghcr.io/Siderolabs/installer:v1" is not a valid image reference`}},
+		{name: "a bad builder address", args: []string{"@badaddr", "validate"}, code: 1,
+			want: []string{"Error: Invalid builder address", "main.sovos.hcl line 2", `builder.b: BuildKit daemon address "tcp//arm-runner:1234"`}},
+		{name: "a missing TLS file", args: []string{"@notls", "validate"}, code: 1,
+			want: []string{"Error: Missing TLS file", "main.sovos.hcl line 4", "builder.b: tls ca_cert", "certs/ca.pem does not exist"}},
+		{name: "a tcp builder without TLS", args: []string{"@tcpwarn", "validate"}, code: 0,
+			want: []string{"Warning: Builder without TLS", "main.sovos.hcl line 2", "build secrets and the registry credentials BuildKit pushes with travel in clear"}},
+		{name: "Talos's vhd spelt vpc", args: []string{"@vpc", "validate"}, code: 1,
+			want: []string{"Error: Invalid disk_format", "main.sovos.hcl line 12", "Talos calls the VPC format vhd"}},
+		{name: "a disk_size of 0", args: []string{"@size0", "validate"}, code: 1,
+			want: []string{"Error: Invalid disk_size", "main.sovos.hcl line 11", "a positive whole number"}},
+		{name: "a disk_size of 1.5", args: []string{"@sizefrac", "validate"}, code: 1,
+			want: []string{"Error: Invalid disk_size", "main.sovos.hcl line 11", "not 1.5"}},
+		{name: "a plain uki before Talos 1.10", args: []string{"@ukiplain", "validate"}, code: 1,
+			want: []string{"Error: uki without secureboot", "main.sovos.hcl line 10", "set secureboot = true"}},
+		{name: "kernel_args on a kernel output", args: []string{"@kernelargs", "validate"}, code: 1,
+			want: []string{"Error: kernel_args with a kernel output", "main.sovos.hcl line 9"}},
+		{name: "secureboot on an initramfs output", args: []string{"@initrdsb", "validate"}, code: 1,
+			want: []string{"Error: secureboot with a initramfs output", "main.sovos.hcl line 9"}},
+		{name: "a bootloader Talos has not", args: []string{"@lilo", "validate"}, code: 1,
+			want: []string{"Error: Invalid bootloader", "main.sovos.hcl line 12", `"lilo"`, "dual-boot, sd-boot or grub"}},
+		{name: "-replace of a source", args: []string{"@replace", "plan", "-refresh=false", "-state-path=" + p("replace/state"), "-replace=source.s"}, code: 1,
+			want: []string{"-replace=source.s: a source is read, not built, so there is nothing to replace", "-replace=kernel.k"}},
+		{name: "validate needs no required variable", args: []string{"@missvar", "validate"}, code: 0,
+			not: []string{"No value for required variable"}},
+		{name: "-workspace with a dot", args: []string{"plan", "-state-path=" + p("s"), "-workspace=feature.x"}, code: 1,
+			want: []string{"Error: Invalid workspace name", `-workspace names the workspace "feature.x"`, "1 to 64 letters, digits, '_' and '-'",
+				"sovos state push -force -workspace=NEW FILE"}},
+		{name: "SOVOS_WORKSPACE with a slash", args: []string{"state", "list", "-state-path=" + p("s")}, env: []string{"SOVOS_WORKSPACE=a/b"}, code: 1,
+			want: []string{"Error: Invalid workspace name", `SOVOS_WORKSPACE names the workspace "a/b"`}},
+		{name: "a configured workspace with a slash", args: []string{"@wsconfig", "output", "-state-path=" + p("s")}, code: 1,
+			want: []string{"Error: Invalid workspace name", "main.sovos.hcl line 3", `sovos.state.workspace names the workspace "feature/x"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
@@ -305,8 +459,9 @@ output "o" { value = var.reg }
 					chdir = p(chdir)
 				}
 			}
-			out, errOut, code := runApp(t, append([]string{"-chdir=" + chdir, "-no-color"}, args...)...)
-			t.Logf("stderr:\n%s", errOut)
+			env := append([]string{"SOVOS_VAR_pw=" + plantedSecret}, tc.env...)
+			out, errOut, code := cli.With(env...).Run(append([]string{"-chdir=" + chdir}, args...)...)
+			t.Logf("stderr:\n%.4000s", errOut)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d", code, tc.code)
 			}
@@ -315,13 +470,42 @@ output "o" { value = var.reg }
 					t.Errorf("stderr lacks %q", w)
 				}
 			}
-			for _, bad := range []string{"goroutine ", "panic:", "&{", "Error: Error:", "Incorrect Usage"} {
+			for _, bad := range append([]string{"goroutine ", "panic:", "&{", "Error: Error:", "Incorrect Usage", plantedSecret}, tc.not...) {
 				if strings.Contains(out+errOut, bad) {
-					t.Errorf("output contains %q:\n%s%s", bad, out, errOut)
+					t.Errorf("output contains %q:\n%.4000s%.4000s", bad, out, errOut)
 				}
+			}
+			// One mistake is one readable paragraph, never a flood.
+			if n := len(out) + len(errOut); n > 16<<10 {
+				t.Errorf("%d bytes of output", n)
+			}
+			if tc.secret {
+				noSecretIn(t, dir)
 			}
 		})
 	}
+
+	// A secret used the way it should be (a build secret, a sensitive output) is in no
+	// output, plan file or state either.
+	t.Run("a secret used as it should be", func(t *testing.T) {
+		c := cli.With("SOVOS_VAR_pw="+plantedSecret, "SOVOS_VAR_pin=1234")
+		for _, args := range [][]string{
+			{"validate"},
+			{"plan", "-state-path=" + p("secretok/state"), "-out=" + p("secretok/plan.out")},
+			{"show", p("secretok/plan.out")},
+			{"show", "-format=json", p("secretok/plan.out")},
+			{"apply", "-state-path=" + p("secretok/state"), "-progress=quiet", p("secretok/plan.out")},
+			{"output", "-state-path=" + p("secretok/state")},
+			{"output", "-json", "-state-path=" + p("secretok/state")},
+			{"state", "pull", "-state-path=" + p("secretok/state")},
+		} {
+			out, errOut, code := c.Run(append([]string{"-chdir=" + p("secretok")}, args...)...)
+			if code != 0 || strings.Contains(out+errOut, plantedSecret) || strings.Contains(out+errOut, "1234") {
+				t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+			}
+		}
+		noSecretIn(t, dir)
+	})
 
 	// state push -force is the way out of a damaged state that the message names.
 	t.Run("state push -force over a corrupted state", func(t *testing.T) {
