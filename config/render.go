@@ -187,3 +187,55 @@ func cutText(s string, center, width int) string {
 	}
 	return out
 }
+
+// Snippet returns the source lines from a range's start line to its end line in src,
+// each line longer than maxSnippetLine cut to a window around the range's start column
+// (the first line) or its beginning (the others), as WriteDiagnostics shows them: for
+// renderers of their own (validate -json). ok is false when the lines are not in src.
+func Snippet(src []byte, rng hcl.Range) (code string, ok bool) {
+	first, last := rng.Start.Line, max(rng.End.Line, rng.Start.Line)
+	if first < 1 {
+		return "", false
+	}
+	var lines []string
+	for n, rest := 1, src; n <= last; n++ {
+		l, after, found := bytes.Cut(rest, []byte("\n"))
+		if n >= first {
+			lines = append(lines, string(l))
+		}
+		if !found {
+			break
+		}
+		rest = after
+	}
+	if len(lines) == 0 {
+		return "", false
+	}
+	for i, l := range lines {
+		if len(l) <= maxSnippetLine {
+			continue
+		}
+		center := 0
+		if i == 0 {
+			// Columns count characters; near enough to bytes to place the window.
+			center = min(max(rng.Start.Column-1, 0), len(l))
+		}
+		lo := max(0, min(center-maxSnippetLine/3, len(l)-maxSnippetLine))
+		hi := min(len(l), lo+maxSnippetLine)
+		for lo > 0 && !utf8.RuneStart(l[lo]) {
+			lo--
+		}
+		for hi < len(l) && !utf8.RuneStart(l[hi]) {
+			hi--
+		}
+		cut := l[lo:hi]
+		if lo > 0 {
+			cut = "…" + cut
+		}
+		if hi < len(l) {
+			cut += "…"
+		}
+		lines[i] = cut
+	}
+	return strings.Join(lines, "\n"), true
+}

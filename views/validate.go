@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/urmanac/sovos/config"
 )
 
 // ValidateJSON writes `sovos validate -json`: the diagnostics with their ranges and
@@ -69,11 +70,10 @@ func validateDocument(files map[string]*hcl.File, diags hcl.Diagnostics) validat
 			jd.Range = &jsonRange{Filename: s.Filename,
 				Start: jsonPos{s.Start.Line, s.Start.Column, s.Start.Byte},
 				End:   jsonPos{s.End.Line, s.End.Column, s.End.Byte}}
-			if f := files[s.Filename]; f != nil {
-				lines := strings.Split(string(f.Bytes), "\n")
-				if s.Start.Line >= 1 && s.Start.Line <= len(lines) {
-					end := min(max(s.End.Line, s.Start.Line), len(lines))
-					jd.Snippet = &jsonSnip{StartLine: s.Start.Line, Code: strings.Join(lines[s.Start.Line-1:end], "\n")}
+			if f := files[s.Filename]; f != nil && s.Start.Line >= 1 {
+				// A multi-megabyte line is cut around the error, as in the text output.
+				if code, ok := config.Snippet(f.Bytes, *s); ok {
+					jd.Snippet = &jsonSnip{StartLine: s.Start.Line, Code: code}
 				}
 			}
 		}

@@ -354,6 +354,7 @@ output "o" { value = var.reg }
 				"z.sovos.hcl is named like a configuration file but is a device", "d.sovos.json is named like a configuration file but is a directory"}},
 		{name: "a 5 MB line with a syntax error", args: []string{"@longline", "validate"}, code: 1,
 			want: []string{"Error: Invalid multi-line string", "main.sovos.hcl line 1", "   1: …aaaa"}},
+		{name: "a 5 MB line with a syntax error, as JSON", args: []string{"@longline", "validate", "-json"}, code: 1},
 		{name: "not UTF-8", args: []string{"@notutf8", "validate"}, code: 1,
 			want: []string{"Error: Invalid character encoding", "main.sovos.hcl:2:9", "byte 0xff"}, not: []string{"\xff"}},
 		{name: "editor files are not configuration", args: []string{"@editor", "validate"}, code: 0,
