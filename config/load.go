@@ -191,9 +191,28 @@ func (m *Module) parseFile(path string, src []byte) hcl.Diagnostics {
 		f, diags = m.parser.ParseHCL(src, path)
 	}
 	if f == nil || diags.HasErrors() {
-		return diags
+		return FirstSyntaxError(diags)
 	}
 	return append(diags, m.addFile(f)...)
+}
+
+// FirstSyntaxError keeps a file's first syntax error (and its warnings): HCL's parser
+// recovers poorly, so what it reports after the first error is mostly that error again
+// in other words (an unterminated string is also an "invalid multi-line string" on the
+// next line), and one mistake should read as one error.
+func FirstSyntaxError(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	seen := false
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			if seen {
+				continue
+			}
+			seen = true
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func (m *Module) addFile(f *hcl.File) hcl.Diagnostics {

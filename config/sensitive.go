@@ -115,9 +115,14 @@ func sensitiveDiag(addr, attr string, vars []string, rng hcl.Range) *hcl.Diagnos
 	if publishedAttrs[attr] || strings.HasSuffix(attr, ".image") {
 		why = "is printed and published by nature"
 	}
+	instead := "Pass the secret to the build as a build secret instead (secrets = { ID = { env = \"VAR\" } }, read with RUN --mount=type=secret,id=ID), or use a value that is not sensitive."
+	if attr == "git" {
+		why = "is printed and passed to git by nature"
+		instead = "Give git its credentials the way git takes them (a credential helper, an SSH key), never in the URL."
+	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Sensitive value in " + attr,
-		Detail: fmt.Sprintf("%s: %s derives from the sensitive variable %s, and %s %s. Pass the secret to the build as a build secret instead (secrets = { ID = { env = \"VAR\" } }, read with RUN --mount=type=secret,id=ID), or use a value that is not sensitive.",
-			addr, attr, strings.Join(vars, ", "), attr, why),
+		Detail: fmt.Sprintf("%s: %s derives from the sensitive variable %s, and %s %s. %s",
+			addr, attr, strings.Join(vars, ", "), attr, why, instead),
 		Subject: rng.Ptr()}
 }
 

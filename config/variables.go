@@ -186,10 +186,10 @@ func (m *Module) readVarFile(path string, declared map[string]*varDef, explicit 
 	} else {
 		f, ds = m.parser.ParseHCL(src, path)
 	}
-	diags = append(diags, ds...)
 	if f == nil || ds.HasErrors() {
-		return nil, diags
+		return nil, append(diags, FirstSyntaxError(ds)...)
 	}
+	diags = append(diags, ds...)
 	attrs, ds := f.Body.JustAttributes()
 	diags = append(diags, ds...)
 	var out []rawVar

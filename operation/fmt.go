@@ -68,7 +68,7 @@ func Fmt(_ context.Context, req FmtRequest) (*FmtResult, error) {
 		// hclwrite formats token by token and accepts broken syntax; parse first so a
 		// syntax error is reported instead of being "formatted".
 		if _, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos); diags.HasErrors() {
-			return res, req.report(map[string]*hcl.File{f: {Bytes: src}}, diags)
+			return res, req.report(map[string]*hcl.File{f: {Bytes: src}}, config.FirstSyntaxError(diags))
 		}
 		formatted := hclwrite.Format(src)
 		if bytes.Equal(src, formatted) {

@@ -98,6 +98,7 @@ func hardeningFixtures() map[string]string {
 		"secargs/main.sovos.hcl":           pwVar + kernelWith("  args = { TOKEN = lower(var.pw) }"),
 		"seckargs/main.sovos.hcl":          pwVar + profileWith("  version = \"v1.13.3\"\n  kernel_args = [\"token=${var.pw}\"]", `kind = "iso"`),
 		"sectriggers/main.sovos.hcl":       pwVar + kernelWith("  triggers = { t = var.pw }"),
+		"secgit/main.sovos.hcl":            pwVar + "source \"g\" {\n  git    = \"https://x:${var.pw}@github.com/x/y.git\"\n  commit = \"0123456789abcdef0123456789abcdef01234567\"\n}\n",
 		"secforeach/main.sovos.hcl":        pwVar + "source \"s\" {\n  for_each = toset([var.pw])\n  path     = \".\"\n}\n",
 		"secnumber/main.sovos.hcl":         "variable \"pin\" {\n  type      = number\n  sensitive = true\n}\noutput \"o\" {\n  value     = var.pin\n  sensitive = true\n}\n",
 		"secvarfile/main.sovos.hcl":        "variable \"pin\" {\n  type      = number\n  sensitive = true\n}\n",

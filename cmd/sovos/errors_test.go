@@ -385,6 +385,8 @@ output "o" { value = var.reg }
 			want: []string{"Error: Sensitive value in kernel_args", "main.sovos.hcl line 13", "profile.p: kernel_args derives from the sensitive variable var.pw"}},
 		{name: "a secret in triggers", args: planIn("sectriggers"), code: 1, secret: true,
 			want: []string{"Error: Sensitive value in triggers", "main.sovos.hcl line 9", "var.pw"}},
+		{name: "a secret in a git URL", args: planIn("secgit"), code: 1, secret: true,
+			want: []string{"Error: Sensitive value in git", "main.sovos.hcl line 6", "source.g: git derives from the sensitive variable var.pw", "credential helper"}},
 		{name: "a secret in for_each keys", args: planIn("secforeach"), code: 1, secret: true,
 			want: []string{"Error: Invalid for_each argument", "main.sovos.hcl line 6", "var.pw", "instance keys are printed"}},
 		{name: "a sensitive number given a string", args: planIn("secnumber"), env: []string{"SOVOS_VAR_pin=" + plantedSecret}, code: 1, secret: true,
@@ -476,9 +478,12 @@ output "o" { value = var.reg }
 					t.Errorf("output contains %q:\n%.4000s%.4000s", bad, out, errOut)
 				}
 			}
-			// One mistake is one readable paragraph, never a flood.
+			// One mistake is one readable paragraph, never a flood nor a cascade.
 			if n := len(out) + len(errOut); n > 16<<10 {
 				t.Errorf("%d bytes of output", n)
+			}
+			if n := strings.Count(errOut, "Error:"); n > 1 {
+				t.Errorf("%d errors for one mistake", n)
 			}
 			if tc.secret {
 				noSecretIn(t, dir)
