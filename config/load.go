@@ -46,7 +46,7 @@ type EvalOptions struct {
 	// whose key is unknown.
 	Validate bool
 	// CheckBuilderAddress, when set, checks a builder's address the way the BuildKit
-	// client will dial it (executor/buildkit.CheckAddress), so validate reports a bad one.
+	// client will dial it (executor/bkdriver.CheckAddress), so validate reports a bad one.
 	CheckBuilderAddress func(address string) error
 }
 

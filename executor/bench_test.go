@@ -14,7 +14,7 @@ import (
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
-	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/bkdriver"
 	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -54,7 +54,7 @@ RUN echo "$N" > /n.txt && sha256sum /data.txt >> /n.txt
 type benchEnv struct {
 	dir, registry, busybox string
 	daemon                 *testenv.Buildkitd
-	driver                 *buildkit.Driver
+	driver                 *bkdriver.Driver
 	dockerCf               string
 }
 
@@ -71,7 +71,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		os.WriteFile(filepath.Join(d, "Dockerfile"), []byte(benchDockerfile), 0o644)
 		os.WriteFile(filepath.Join(d, "data.txt"), []byte(fmt.Sprintf("source %d\n", i)), 0o644)
 	}
-	drv, err := buildkit.New(context.Background(), bk.Addr, buildkit.WithInsecureRegistries(host), buildkit.WithDockerConfigDir(e.dockerCf))
+	drv, err := bkdriver.New(context.Background(), bk.Addr, bkdriver.WithInsecureRegistries(host), bkdriver.WithDockerConfigDir(e.dockerCf))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func BenchmarkApply8(b *testing.B) {
 		t0 := time.Now()
 		_, err := executor.Apply(context.Background(), p, executor.Options{
 			Parallelism: par,
-			Drivers: func(context.Context, string) (*buildkit.Driver, error) {
+			Builders: func(context.Context, string) (executor.Builder, error) {
 				return e.driver, nil
 			},
 			Writer:   state.NewWriter(backend, working, nil),
@@ -151,7 +151,7 @@ func BenchmarkApply8(b *testing.B) {
 				for range ch {
 				}
 			}()
-			_, err := e.driver.Build(context.Background(), buildkit.Request{
+			_, err := e.driver.Build(context.Background(), bkdriver.Request{
 				Address:    "k" + strconv.Itoa(k),
 				ContextDir: filepath.Join(e.dir, "src", strconv.Itoa(k)),
 				Args:       map[string]string{"BUSYBOX": e.busybox, "N": n},

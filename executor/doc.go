@@ -1,6 +1,6 @@
 // Package executor carries out a plan: it walks the plan's resources in dependency order
 // (package dag), builds kernels, extensions and installers through a BuildKit daemon
-// (package buildkit), checks every extension's modules against its kernel's key (package
+// (package bkdriver), checks every extension's modules against its kernel's key (package
 // verify), renders and runs imager profiles, records each result in the state as soon as
 // it is known, and finally moves stable tags when asked to promote.
 //

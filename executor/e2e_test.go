@@ -17,7 +17,7 @@ import (
 
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
-	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/bkdriver"
 	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -120,8 +120,12 @@ func (f *factory) apply(ctx context.Context, p *planner.Plan, opts executor.Opti
 	if opts.Parallelism == 0 {
 		opts.Parallelism = 4
 	}
-	opts.Drivers = func(ctx context.Context, builder string) (*buildkit.Driver, error) {
-		return buildkit.New(ctx, f.daemon.Addr, buildkit.WithInsecureRegistries(f.registry), buildkit.WithDockerConfigDir(f.dockerCf))
+	pool := bkdriver.NewPool(func(ctx context.Context, builder string) (*bkdriver.Driver, error) {
+		return bkdriver.New(ctx, f.daemon.Addr, bkdriver.WithInsecureRegistries(f.registry), bkdriver.WithDockerConfigDir(f.dockerCf))
+	})
+	defer pool.Close()
+	opts.Builders = func(ctx context.Context, builder string) (executor.Builder, error) {
+		return pool.Get(ctx, builder)
 	}
 	if testing.Verbose() {
 		opts.Progress, opts.ProgressMode = testWriter{f.t}, "plain"

@@ -13,10 +13,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
 
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/bkdriver"
 	"github.com/urmanac/sovos/executor/dag"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/planner"
@@ -30,10 +31,11 @@ type Options struct {
 	// Promote moves stable tags after every node succeeded. A plan made with -promote
 	// (Plan.Promote) promotes too.
 	Promote bool
-	// Drivers returns the BuildKit driver of a builder by name ("default" when the
-	// configuration declares none). It is called at most once per builder name, on
-	// first use; the caller closes the drivers it returned.
-	Drivers func(ctx context.Context, builder string) (*buildkit.Driver, error)
+	// Builders returns the builder (a BuildKit daemon) of a builder block by name
+	// ("default" when the configuration declares none). It is called for every build;
+	// the caller connects once per builder and closes the connections after Apply
+	// (bkdriver.Pool does both).
+	Builders func(ctx context.Context, name string) (Builder, error)
 	// Writer records results in the state as they come. Apply closes it (a final flush)
 	// before returning.
 	Writer *state.Writer
@@ -53,6 +55,17 @@ type Options struct {
 	// means oci.New().
 	Registry *oci.Client
 }
+
+// Builder is what the executor needs of a BuildKit daemon: build a resource with its
+// stages (and signing_cert target) in one session, and solve an LLB definition (a
+// profile's imager step). *bkdriver.Driver is the one implementation; unit tests use
+// a fake to check adopt, promote and verify without a daemon.
+type Builder interface {
+	Build(ctx context.Context, req bkdriver.Request, status chan *client.SolveStatus) (*bkdriver.Result, error)
+	Solve(ctx context.Context, def *llb.Definition, exp bkdriver.Export, status chan *client.SolveStatus, opts ...bkdriver.SolveOption) (string, error)
+}
+
+var _ Builder = (*bkdriver.Driver)(nil)
 
 // Outcome is how one resource ended.
 type Outcome string
@@ -144,7 +157,9 @@ type applier struct {
 	files     map[string][]string
 	renamed   []Rename
 	rendered  map[string]bool // profiles created or rebuilt without an imager run
-	drivers   map[string]*driverOnce
+
+	// recorded indexes the Writer's state; only used inside Writer.Update (update).
+	recorded *state.Index
 
 	// refs maps every "image:tag" a resource exposes (.ref, .stage[T].ref) to its
 	// address and target ("" for the primary image), so an attribute naming it can be
@@ -153,12 +168,6 @@ type applier struct {
 }
 
 type refTarget struct{ addr, target string }
-
-type driverOnce struct {
-	once sync.Once
-	d    *buildkit.Driver
-	err  error
-}
 
 // Apply carries out p. It returns a summary and an error when any resource failed or was
 // skipped, promotion failed, or the state could not be written (then saved to
@@ -190,7 +199,6 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 		verified:  map[string]string{},
 		files:     map[string][]string{},
 		rendered:  map[string]bool{},
-		drivers:   map[string]*driverOnce{},
 		refs:      map[string]refTarget{},
 	}
 	a.index()
@@ -357,6 +365,18 @@ func (a *applier) index() {
 	}
 }
 
+// update changes the state through the Writer, finding and changing its resources
+// through an index (built on first use) rather than a scan per change: recording
+// 10,000 results costs O(10,000), not O(10,000²).
+func (a *applier) update(fn func(*state.Index)) {
+	a.opts.Writer.Update(func(s *state.State) {
+		if a.recorded == nil {
+			a.recorded = state.NewIndex(s)
+		}
+		fn(a.recorded)
+	})
+}
+
 func (a *applier) artifact(addr string) *artifact {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -391,23 +411,15 @@ func (a *applier) pin(ref string) (string, string, error) {
 	return st.Image + "@" + st.Digest, rt.addr, nil
 }
 
-// driver returns the BuildKit driver of a builder, connecting once.
-func (a *applier) driver(ctx context.Context, name string) (*buildkit.Driver, error) {
+// builder returns the builder a resource is routed to.
+func (a *applier) builder(ctx context.Context, name string) (Builder, error) {
 	if name == "" {
 		name = "default"
 	}
-	if a.opts.Drivers == nil {
-		return nil, errors.New("no BuildKit driver configured")
+	if a.opts.Builders == nil {
+		return nil, errors.New("no builder configured")
 	}
-	a.mu.Lock()
-	d := a.drivers[name]
-	if d == nil {
-		d = &driverOnce{}
-		a.drivers[name] = d
-	}
-	a.mu.Unlock()
-	d.once.Do(func() { d.d, d.err = a.opts.Drivers(ctx, name) })
-	return d.d, d.err
+	return a.opts.Builders(ctx, name)
 }
 
 // startProgress runs one progressui display for every build of the apply. The driver

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/bkdriver"
 	"github.com/urmanac/sovos/executor/gitsource"
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/planner"
@@ -25,9 +24,7 @@ func (a *applier) node(ctx context.Context, c *planner.ResourceChange) error {
 	a.log.Debug("applying", "address", c.Address, "action", c.Action)
 	switch c.Action {
 	case planner.ActionForget:
-		a.opts.Writer.Update(func(s *state.State) {
-			s.Resources = slices.DeleteFunc(s.Resources, func(r *state.Resource) bool { return r.Address == c.Address })
-		})
+		a.update(func(x *state.Index) { x.Remove(c.Address) })
 		return nil
 	}
 	r := c.Resource
@@ -76,15 +73,15 @@ func (a *applier) sourceDir(ctx context.Context, addr config.Address) (string, e
 
 // request turns a build resource into a BuildKit request, every upstream reference
 // pinned by the digest recorded for it.
-func (a *applier) request(ctx context.Context, r *config.Resource) (buildkit.Request, error) {
+func (a *applier) request(ctx context.Context, r *config.Resource) (bkdriver.Request, error) {
 	b := r.Build
 	addr := r.Addr.String()
-	var req buildkit.Request
+	var req bkdriver.Request
 	dir, err := a.sourceDir(ctx, b.Source)
 	if err != nil {
 		return req, err
 	}
-	req = buildkit.Request{
+	req = bkdriver.Request{
 		Address:            addr,
 		ContextDir:         dir,
 		Dockerfile:         b.Dockerfile,
@@ -92,7 +89,7 @@ func (a *applier) request(ctx context.Context, r *config.Resource) (buildkit.Req
 		Target:             b.Target,
 		Platform:           r.Platform,
 		Args:               map[string]string{},
-		Contexts:           map[string]buildkit.Context{},
+		Contexts:           map[string]bkdriver.Context{},
 		Image:              b.Image,
 		Tag:                r.Tag,
 		Annotations:        map[string]string{planner.AnnotationHash: r.Hash},
@@ -113,33 +110,33 @@ func (a *applier) request(ctx context.Context, r *config.Resource) (buildkit.Req
 		if err != nil {
 			return req, fmt.Errorf("context %q: %w", name, err)
 		}
-		req.Contexts[name] = buildkit.Context{Dir: d}
+		req.Contexts[name] = bkdriver.Context{Dir: d}
 	}
 	for name, ref := range b.ContextRefs {
 		pinned, _, err := a.pin(ref)
 		if err != nil {
 			return req, fmt.Errorf("context %q: %w", name, err)
 		}
-		req.Contexts[name] = buildkit.Context{Image: pinned}
+		req.Contexts[name] = bkdriver.Context{Image: pinned}
 	}
 	if len(b.Secrets) > 0 {
-		req.Secrets = map[string]buildkit.Secret{}
+		req.Secrets = map[string]bkdriver.Secret{}
 		for id, s := range b.Secrets {
 			file := s.File
 			if file != "" && !filepath.IsAbs(file) {
 				file = filepath.Join(a.p.Config.Dir, file)
 			}
-			req.Secrets[id] = buildkit.Secret{Env: s.Env, File: file}
+			req.Secrets[id] = bkdriver.Secret{Env: s.Env, File: file}
 		}
 	}
 	for _, s := range b.Stages {
-		req.Stages = append(req.Stages, buildkit.Stage{Target: s.Target, Image: s.Image})
+		req.Stages = append(req.Stages, bkdriver.Stage{Target: s.Target, Image: s.Image})
 	}
 	if b.Cache != nil && b.Cache.Ref != "" {
-		req.Cache = &buildkit.Cache{Ref: b.Cache.Ref, Mode: b.Cache.Mode}
+		req.Cache = &bkdriver.Cache{Ref: b.Cache.Ref, Mode: b.Cache.Mode}
 	}
 	if b.SigningCert != nil {
-		req.ReadFile = &buildkit.FileRef{Target: b.SigningCert.Target, Path: b.SigningCert.Path}
+		req.ReadFile = &bkdriver.FileRef{Target: b.SigningCert.Target, Path: b.SigningCert.Path}
 	}
 	if r.Addr.Type == config.TypeInstaller && b.Kernel != nil {
 		arg := b.KernelArg
@@ -169,7 +166,7 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 			req.NoCache = true
 		}
 	}
-	drv, err := a.driver(ctx, r.Builder)
+	drv, err := a.builder(ctx, r.Builder)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Address, err)
 	}
@@ -250,18 +247,8 @@ func (a *applier) record(c *planner.ResourceChange, art *artifact, builtAt time.
 		rec.Tags = maps.Clone(c.Prior.Tags)
 	}
 	a.setArtifact(c.Address, art)
-	a.opts.Writer.Update(func(s *state.State) { upsert(s, rec) })
+	a.update(func(x *state.Index) { x.Put(rec) })
 	return nil
-}
-
-func upsert(s *state.State, rec *state.Resource) {
-	for i, r := range s.Resources {
-		if r.Address == rec.Address {
-			s.Resources[i] = rec
-			return
-		}
-	}
-	s.Resources = append(s.Resources, rec)
 }
 
 // verifyExtension checks every module of the extension's image against its kernel's
@@ -293,8 +280,8 @@ func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange
 		return fmt.Errorf("%s: verifying %s: %w", c.Address, ref, ch.err)
 	}
 	ver := ch.verification(art.digest)
-	a.opts.Writer.Update(func(s *state.State) {
-		if rec := s.Resource(c.Address); rec != nil {
+	a.update(func(x *state.Index) {
+		if rec := x.Get(c.Address); rec != nil {
 			rec.Verified = ver
 		}
 	})
@@ -332,6 +319,6 @@ func (a *applier) recordData(failed map[string]bool) {
 		if d.Type == config.TypeImage {
 			rec.Image, rec.Digest = d.After.Ref, d.After.Digest
 		}
-		a.opts.Writer.Update(func(s *state.State) { upsert(s, rec) })
+		a.update(func(x *state.Index) { x.Put(rec) })
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/bkdriver"
 	"github.com/urmanac/sovos/internal/imagerinit"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/planner"
@@ -107,7 +107,7 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 		rec.Tags = c.Prior.Tags
 	}
 	a.setArtifact(c.Address, art)
-	a.opts.Writer.Update(func(s *state.State) { upsert(s, rec) })
+	a.update(func(x *state.Index) { x.Put(rec) })
 	return nil
 }
 
@@ -217,10 +217,10 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 	if noCache {
 		runOpts = append(runOpts, llb.IgnoreCache)
 	}
-	secrets := map[string]buildkit.Secret{}
+	secrets := map[string]bkdriver.Secret{}
 	for _, name := range slices.Sorted(maps.Keys(r.Profile.SecurebootKeys)) {
 		k := r.Profile.SecurebootKeys[name]
-		secrets[name] = buildkit.Secret{Env: k.Env, File: k.File}
+		secrets[name] = bkdriver.Secret{Env: k.Env, File: k.File}
 		runOpts = append(runOpts, llb.AddSecret("/secureboot/"+name, llb.SecretID(name)))
 	}
 	out := base.Run(runOpts...).AddMount("/out", llb.Scratch())
@@ -229,7 +229,7 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 		return nil, fmt.Errorf("%s: imager definition: %w", addr, err)
 	}
 
-	exp := buildkit.Export{Address: addr, LocalDirs: map[string]string{"imager-input": input}}
+	exp := bkdriver.Export{Address: addr, LocalDirs: map[string]string{"imager-input": input}}
 	var outDir string
 	switch {
 	case r.Profile.Image != "" && r.Profile.Output.Kind == "installer":
@@ -249,16 +249,16 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 			return nil, fmt.Errorf("%s: %w", addr, err)
 		}
 	}
-	drv, err := a.driver(ctx, r.Builder)
+	drv, err := a.builder(ctx, r.Builder)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
-	opts := []buildkit.SolveOption{buildkit.Privileged()}
+	opts := []bkdriver.SolveOption{bkdriver.Privileged()}
 	if len(secrets) > 0 {
-		opts = append(opts, buildkit.WithSecrets(secrets))
+		opts = append(opts, bkdriver.WithSecrets(secrets))
 	}
 	dgst, err := drv.Solve(ctx, def, exp, a.status, opts...)
-	if ee := (*buildkit.EntitlementError)(nil); errors.As(err, &ee) {
+	if ee := (*bkdriver.EntitlementError)(nil); errors.As(err, &ee) {
 		return nil, fmt.Errorf("%s: the imager runs privileged (BuildKit's security.insecure entitlement, for the loop devices it partitions and formats disk images on), and builder.%s at %s does not allow that: start its buildkitd with --allow-insecure-entitlement security.insecure (builds do not need it; only imager steps ask for it)",
 			addr, builderName(r.Builder), ee.Addr)
 	}

@@ -74,8 +74,8 @@ func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
 		if len(moved) == 0 {
 			continue
 		}
-		a.opts.Writer.Update(func(s *state.State) {
-			if rec := s.Resource(c.Address); rec != nil {
+		a.update(func(x *state.Index) {
+			if rec := x.Get(c.Address); rec != nil {
 				if rec.Tags == nil {
 					rec.Tags = map[string]string{}
 				}

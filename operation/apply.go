@@ -106,12 +106,12 @@ func Apply(ctx context.Context, req ApplyRequest) (res *ApplyResult, err error) 
 	}
 	working.SovosVersion = config.SovosVersion
 
-	pool := newBuilderPool(l.cfg, l.reg)
-	defer pool.close()
+	pool := builderPool(l.cfg, l.reg)
+	defer pool.Close()
 	sum, err := executor.Apply(ctx, res.Plan, executor.Options{
 		Parallelism:  req.Parallelism,
 		Promote:      req.Promote && file == nil,
-		Drivers:      pool.get,
+		Builders:     builders(pool),
 		Writer:       state.NewWriter(l.backend, working, l.lock.held),
 		Dir:          l.cfg.Dir,
 		CacheDir:     filepath.Join(l.cfg.Dir, ".sovos", "cache"),

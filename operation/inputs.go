@@ -12,7 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/urmanac/sovos/config"
-	"github.com/urmanac/sovos/executor/buildkit"
+	"github.com/urmanac/sovos/executor/bkdriver"
 	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
@@ -59,7 +59,7 @@ func (in Inputs) logger() hclog.Logger {
 
 func (in Inputs) evalOptions(hooks config.Hooks) config.EvalOptions {
 	return config.EvalOptions{Args: in.Vars, Environ: in.Environ, Workspace: in.Workspace, Hooks: hooks,
-		CheckBuilderAddress: buildkit.CheckAddress}
+		CheckBuilderAddress: bkdriver.CheckAddress}
 }
 
 // report hands diagnostics to in.Diagnostics, and turns errors among them into a

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
@@ -171,14 +170,17 @@ func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error)
 	if s == nil {
 		return nil, errNoState(b)
 	}
+	recorded := state.NewIndex(s)
 	drop := map[string]bool{}
 	for _, a := range req.Addresses {
-		if s.Resource(a) == nil {
+		if recorded.Get(a) == nil {
 			return nil, fmt.Errorf("no resource %s in the state in %s; nothing was removed (`sovos state list` shows what is recorded)", a, b)
 		}
 		drop[a] = true
 	}
-	s.Resources = slices.DeleteFunc(s.Resources, func(r *state.Resource) bool { return drop[r.Address] })
+	for a := range drop {
+		recorded.Remove(a)
+	}
 	if err := lk.write(ctx, s); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 	if s == nil {
 		return nil, fmt.Errorf("no state in %s: nothing has been applied yet, so there is nothing to verify", st.Backend)
 	}
+	recorded := state.NewIndex(s)
 	var exts []*state.Resource
 	for _, r := range s.Resources {
 		if r.Type == config.TypeExtension {
@@ -45,7 +46,7 @@ func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 	if len(req.Addresses) > 0 {
 		exts = exts[:0]
 		for _, a := range req.Addresses {
-			r := s.Resource(a)
+			r := recorded.Get(a)
 			if r == nil {
 				return nil, fmt.Errorf("no resource %s in the state in %s; `sovos state list` shows what is recorded", a, st.Backend)
 			}
@@ -61,7 +62,7 @@ func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 	}
 	res := &VerifyResult{OK: true}
 	for _, r := range exts {
-		ch := verifyRecorded(ctx, st, r, reg)
+		ch := verifyRecorded(ctx, st.Config, recorded, r, reg)
 		res.OK = res.OK && ch.OK
 		res.Checks = append(res.Checks, ch)
 	}
@@ -70,7 +71,7 @@ func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 
 // verifyRecorded checks one recorded extension: against the kernel its block names
 // (executor.KernelOf), with the certificate that kernel's record holds.
-func verifyRecorded(ctx context.Context, st *Stored, r *state.Resource, reg *oci.Client) *executor.ExtensionCheck {
+func verifyRecorded(ctx context.Context, cfg *config.Config, recorded *state.Index, r *state.Resource, reg *oci.Client) *executor.ExtensionCheck {
 	ref := r.Image + "@" + r.Digest
 	fail := func(kernel, format string, args ...any) *executor.ExtensionCheck {
 		return &executor.ExtensionCheck{Address: r.Address, Ref: ref, Kernel: kernel, Error: fmt.Sprintf(format, args...)}
@@ -78,7 +79,7 @@ func verifyRecorded(ctx context.Context, st *Stored, r *state.Resource, reg *oci
 	if r.Digest == "" {
 		return fail("", "no digest recorded: apply it first")
 	}
-	ext := st.Config.Resource(r.Address)
+	ext := cfg.Resource(r.Address)
 	if ext == nil {
 		return fail("", "not in the configuration, so its kernel is unknown (the next apply forgets it)")
 	}
@@ -86,7 +87,7 @@ func verifyRecorded(ctx context.Context, st *Stored, r *state.Resource, reg *oci
 	if err != nil {
 		return fail("", "%v", err)
 	}
-	kr := st.State.Resource(kernel)
+	kr := recorded.Get(kernel)
 	if kr == nil {
 		return fail(kernel, "%s is not in the state: apply it first", kernel)
 	}
@@ -94,5 +95,5 @@ func verifyRecorded(ctx context.Context, st *Stored, r *state.Resource, reg *oci
 	if err != nil {
 		return fail(kernel, "%v", err)
 	}
-	return executor.CheckExtension(ctx, reg, st.Config, ext, ref, kernel, cert)
+	return executor.CheckExtension(ctx, reg, cfg, ext, ref, kernel, cert)
 }

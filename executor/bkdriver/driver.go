@@ -1,9 +1,9 @@
-// Package buildkit is sovos's BuildKit driver: it runs builds on a BuildKit
+// Package bkdriver is sovos's BuildKit driver: it runs builds on a BuildKit
 // daemon through github.com/moby/buildkit/client and pushes their images,
 // returning the digests the exporter reports. A Build solves a resource's
 // primary target, its stage targets and its signing-certificate target in one
 // BuildKit session, so steps they share (a kernel's key generation) run once.
-package buildkit
+package bkdriver
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package buildkit
+package bkdriver
 
 // The BuildKit client dials unix:// and tcp:// itself; other address schemes are
 // registered by these connection helpers (they run `docker exec`, `ssh`, `kubectl

@@ -1,0 +1,270 @@
+package executor_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+
+	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/executor/bkdriver"
+	"github.com/urmanac/sovos/hashing"
+	"github.com/urmanac/sovos/internal/modsigntest"
+	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/internal/testenv"
+	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/state"
+)
+
+// fakeBuilder stands in for a BuildKit daemon in unit tests: a kernel "build" pushes a
+// tiny image and returns the certificate of key; an extension's pushes a module signed
+// by signer. Both carry the request's annotations, as BuildKit's exporter does.
+type fakeBuilder struct {
+	t      *testing.T
+	cert   *x509.Certificate
+	signer crypto.Signer
+	signed *x509.Certificate // the certificate the extension's module is signed with
+
+	mu     sync.Mutex
+	builds []string
+}
+
+func (f *fakeBuilder) Build(_ context.Context, req bkdriver.Request, _ chan *client.SolveStatus) (*bkdriver.Result, error) {
+	f.mu.Lock()
+	f.builds = append(f.builds, req.Address)
+	f.mu.Unlock()
+	files := map[string][]byte{"boot/vmlinuz": []byte("kernel " + req.Tag)}
+	if strings.HasPrefix(req.Address, "extension.") {
+		files = map[string][]byte{
+			"rootfs/usr/lib/modules/extras/hello.ko": modsigntest.SignModule(f.t, modsigntest.Module("hello"), f.signer, f.signed),
+			"manifest.yaml":                          []byte("version: v1\nmetadata:\n  name: hello\n  version: 1.0.0\n  compatibility:\n    talos:\n      version: \">= v1.13.0\"\n"),
+		}
+	}
+	layer, err := crane.Layer(files)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	img = mutate.Annotations(img, req.Annotations).(v1.Image)
+	ref, err := name.ParseReference(req.Image+":"+req.Tag, name.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	if err := remote.Write(ref, img); err != nil {
+		return nil, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	res := &bkdriver.Result{Digest: d.String()}
+	if req.ReadFile != nil {
+		res.File = f.cert.Raw
+	}
+	return res, nil
+}
+
+func (f *fakeBuilder) Solve(context.Context, *llb.Definition, bkdriver.Export, chan *client.SolveStatus, ...bkdriver.SolveOption) (string, error) {
+	return "", errors.New("the fake builder runs no imager")
+}
+
+func (f *fakeBuilder) built() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.builds...)
+}
+
+const fakeConfig = `
+variable "registry" { type = string }
+
+sovos { insecure_registries = [split("/", var.registry)[0]] }
+
+source "k" { path = "./k" }
+source "e" { path = "./e" }
+
+kernel "k" {
+  source = source.k
+  image  = "${var.registry}/kernel"
+  signing_cert {
+    target = "kernel-build"
+    path   = "/src/certs/signing_key.x509"
+  }
+  tags = ["stable"]
+}
+
+extension "e" {
+  source = source.e
+  kernel = kernel.k
+  image  = "${var.registry}/ext"
+  tags   = ["stable"]
+}
+`
+
+// fakeSetup is a configuration on an in-memory registry, planned and applied with a
+// fake builder.
+type fakeSetup struct {
+	t    *testing.T
+	dir  string
+	repo string
+	reg  *oci.Client
+}
+
+func (s *fakeSetup) plan(b state.Backend, promote bool) *planner.Plan {
+	s.t.Helper()
+	ctx := context.Background()
+	cfg, diags := config.Load(ctx, s.dir, config.EvalOptions{Vars: []string{"registry=" + s.repo},
+		Hooks: hashing.NewHasher(hashing.HasherOptions{CacheDir: filepath.Join(s.dir, ".sovos", "cache"), Refresh: true, Registry: s.reg})})
+	if diags.HasErrors() {
+		s.t.Fatal(diags.Error())
+	}
+	prior, digest, err := b.Read(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	p, err := planner.MakePlan(ctx, cfg, prior, digest, planner.Options{Refresh: true, Promote: promote, Registry: s.reg})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+func (s *fakeSetup) apply(b state.Backend, p *planner.Plan, fb executor.Builder) (*executor.Summary, error) {
+	s.t.Helper()
+	prior, _, err := b.Read(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if prior == nil {
+		prior = state.New("default", "test")
+	}
+	return executor.Apply(context.Background(), p, executor.Options{
+		Builders: func(context.Context, string) (executor.Builder, error) { return fb, nil },
+		Writer:   state.NewWriter(b, prior, nil),
+		Dir:      s.dir,
+		Registry: s.reg,
+	})
+}
+
+func (s *fakeSetup) tagDigest(repo, tag string) string {
+	s.t.Helper()
+	d, err := crane.Digest(s.repo+"/"+repo+":"+tag, crane.Insecure)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return d
+}
+
+// TestBuildAdoptPromoteVerify checks the executor's own work without a daemon: a build
+// records the kernel's certificate (and stores it next to the kernel image), the
+// extension is verified against it and only then promoted; a lost state adopts both,
+// the kernel's certificate read back from the registry, and verifies the extension
+// again; an extension signed by another key fails and moves no tag.
+func TestBuildAdoptPromoteVerify(t *testing.T) {
+	host := testenv.MemRegistry(t)
+	s := &fakeSetup{t: t, dir: t.TempDir(), repo: host + "/fake", reg: oci.New(oci.WithInsecure(host))}
+	for _, d := range []string{"k", "e"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.dir, d, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "main.sovos.hcl"), []byte(fakeConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, cert := modsigntest.NewKey(t)
+	fb := &fakeBuilder{t: t, cert: cert, signer: key, signed: cert}
+	b, err := state.NewLayout(filepath.Join(s.dir, ".sovos", "state"), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// 1. Build both and promote.
+	sum, err := s.apply(b, s.plan(b, true), fb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Count(executor.Built) != 2 || len(sum.Promoted) != 2 {
+		t.Fatalf("first apply: %+v, promoted %v", sum.Resources, sum.Promoted)
+	}
+	st, _, err := b.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, e := st.Resource("kernel.k"), st.Resource("extension.e")
+	if string(k.SigningCert) != string(cert.Raw) {
+		t.Error("the kernel's certificate is not recorded")
+	}
+	if e.Verified == nil || !e.Verified.OK || e.Verified.Digest != e.Digest || e.Verified.Kernel != "kernel.k" {
+		t.Errorf("extension verification: %+v", e.Verified)
+	}
+	if got := s.tagDigest("ext", "stable"); got != e.Digest || e.Tags["stable"] != e.Digest {
+		t.Errorf("ext:stable -> %s (state %v), want %s", got, e.Tags, e.Digest)
+	}
+
+	// 2. A new workspace adopts both without building; the kernel's certificate comes
+	// from the artifact stored next to its image, and the extension is verified again.
+	fresh, err := state.NewLayout(filepath.Join(s.dir, ".sovos", "state"), "fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.plan(fresh, false)
+	for _, c := range p.Changes {
+		if c.Action != planner.ActionAdopt {
+			t.Errorf("%s: %s, want adopt", c.Address, c.Action)
+		}
+	}
+	builds := len(fb.built())
+	if sum, err = s.apply(fresh, p, fb); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Count(executor.Adopted) != 2 || len(fb.built()) != builds {
+		t.Errorf("adopt: %+v, builds %v", sum.Resources, fb.built())
+	}
+	st, _, err = fresh.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := st.Resource("kernel.k"); string(k.SigningCert) != string(cert.Raw) {
+		t.Error("the adopted kernel has no certificate")
+	}
+	if e := st.Resource("extension.e"); e.Verified == nil || !e.Verified.OK {
+		t.Errorf("adopted extension verification: %+v", e.Verified)
+	}
+
+	// 3. The extension changes and is signed by another key: its apply fails, naming the
+	// module and the kernel, and the stable tag stays where it was.
+	otherKey, otherCert := modsigntest.NewKey(t)
+	fb.signer, fb.signed = otherKey, otherCert
+	if err := os.WriteFile(filepath.Join(s.dir, "e", "Dockerfile"), []byte("FROM scratch\n# changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := s.tagDigest("ext", "stable")
+	sum, err = s.apply(b, s.plan(b, true), fb)
+	if err == nil || !strings.Contains(err.Error(), "does not pass verification against kernel.k's signing key") ||
+		!strings.Contains(err.Error(), "/rootfs/usr/lib/modules/extras/hello.ko") {
+		t.Errorf("apply of a foreign-key extension: %v", err)
+	}
+	if sum == nil || sum.PromoteSkipped == "" || len(sum.Promoted) != 0 || s.tagDigest("ext", "stable") != before {
+		t.Errorf("promotion after a failed verification: %+v", sum)
+	}
+}
