@@ -2,6 +2,8 @@ package operation
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urmanac/sovos/planner"
@@ -79,4 +81,28 @@ func makePlan(ctx context.Context, in Inputs, l *loaded, o PlanOptions) (*planne
 	in.logger().Debug("planned", "state", l.backend.String(), "digest", l.digest, "create", p.Summary.Create,
 		"adopt", p.Summary.Adopt, "rebuild", p.Summary.Rebuild, "promote", p.Summary.Promote, "forget", p.Summary.Forget)
 	return p, nil
+}
+
+// RepoDir is dir relative to the root of the git repository holding it (the directory
+// with .git): the markdown plan names it, so CI can find the comment of one
+// configuration among several. "." when not in a repository.
+func RepoDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "."
+	}
+	for root := abs; ; {
+		if _, err := os.Stat(filepath.Join(root, ".git")); err == nil {
+			rel, err := filepath.Rel(root, abs)
+			if err != nil {
+				return "."
+			}
+			return filepath.ToSlash(rel)
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "."
+		}
+		root = parent
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/urmanac/sovos/operation"
+	"github.com/urmanac/sovos/views"
 )
 
 func fetchCommand() *cli.Command {
@@ -32,32 +33,6 @@ func fetchAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	w := c.App.Writer
-	if res.Local {
-		fmt.Fprintf(w, "%s publishes no artifact (it has no image); apply exported its files to %s:\n", c.Args().First(), res.Dir)
-	} else {
-		fmt.Fprintf(w, "Fetched %s into %s:\n", res.Ref, res.Dir)
-	}
-	for _, f := range res.Files {
-		line := fmt.Sprintf("  %s  %s", f.Name, humanBytes(f.Size))
-		if f.Digest != "" {
-			line += "  " + f.Digest
-		}
-		fmt.Fprintln(w, line)
-	}
+	views.Fetched(c.App.Writer, c.Args().First(), res)
 	return nil
-}
-
-// humanBytes writes a size the way ls -h does, with the exact count for small ones.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/urmanac/sovos/operation"
+	"github.com/urmanac/sovos/views"
 )
 
 func pinCommand() *cli.Command {
@@ -34,34 +35,11 @@ func pinAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := c.App.Writer
-	for _, ch := range res.Changes {
-		fmt.Fprintln(out, ch.String())
-	}
-	n := len(res.Changes)
-	switch {
-	case c.Bool("check") && n > 0:
+	views.Pinned(c.App.Writer, res, c.Bool("upgrade"), c.Bool("check"))
+	if n := len(res.Changes); c.Bool("check") && n > 0 {
 		fmt.Fprintf(c.App.ErrWriter, "%s: run `sovos pin -upgrade` to move them (`sovos pin` fills only the missing).\n",
-			count(n, "pin is missing or behind its ref", "pins are missing or behind their refs"))
+			views.Count(n, "pin is missing or behind its ref", "pins are missing or behind their refs"))
 		return cli.Exit("", 2)
-	case c.Bool("check"):
-		fmt.Fprintln(out, "Every pin is current.")
-	case len(res.LeftOut) > 0:
-		fmt.Fprintf(out, "Pinned %s in %s; %s left out (see the warnings).\n", count(n, "change", "changes"),
-			count(len(res.Files), "file", "files"), count(len(res.LeftOut), "pin", "pins"))
-	case n > 0:
-		fmt.Fprintf(out, "Pinned %s in %s.\n", count(n, "change", "changes"), count(len(res.Files), "file", "files"))
-	case c.Bool("upgrade"):
-		fmt.Fprintln(out, "Every pin is current.")
-	default:
-		fmt.Fprintln(out, "No pin is missing. (`sovos pin -upgrade` moves every pin to what its ref points at now.)")
 	}
 	return nil
-}
-
-func count(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

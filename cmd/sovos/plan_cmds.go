@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -117,33 +116,9 @@ func render(c *cli.Context, w io.Writer, p *planner.Plan, format string) error {
 	case "json":
 		return views.PlanJSON(w, p)
 	case "markdown":
-		return views.PlanMarkdown(w, p, repoRelativeDir(configDir(c)))
+		return views.PlanMarkdown(w, p, operation.RepoDir(configDir(c)))
 	}
 	return views.PlanHuman(w, p, stdoutColor(c))
-}
-
-// repoRelativeDir is dir relative to the root of the git repository holding it (the
-// directory with .git), so CI can find the comment of one configuration among several;
-// "." when not in a repository.
-func repoRelativeDir(dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "."
-	}
-	for root := abs; ; {
-		if _, err := os.Stat(filepath.Join(root, ".git")); err == nil {
-			rel, err := filepath.Rel(root, abs)
-			if err != nil {
-				return "."
-			}
-			return filepath.ToSlash(rel)
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			return "."
-		}
-		root = parent
-	}
 }
 
 func showCommand() *cli.Command {
