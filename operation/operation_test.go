@@ -10,10 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
+	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/operation"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/state"
@@ -351,5 +356,83 @@ func TestFetchLocal(t *testing.T) {
 	}
 	if _, err := operation.Fetch(ctx, operation.FetchRequest{Inputs: in, Address: "profile.nope"}); err == nil {
 		t.Error("fetch of an unknown profile succeeded")
+	}
+}
+
+// TestPin fills a missing image pin from the configuration's registry (plain HTTP only
+// because insecure_registries lists it), then finds every pin current.
+func TestPin(t *testing.T) {
+	ctx := context.Background()
+	host := testenv.MemRegistry(t)
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crane.Push(img, host+"/upstream/installer:v1.13.3", crane.Insecure); err != nil {
+		t.Fatal(err)
+	}
+	want, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := workdir(t, map[string]string{"main.sovos.hcl": `
+sovos { insecure_registries = ["` + host + `"] }
+
+image "base" {
+  ref = "` + host + `/upstream/installer:v1.13.3"
+}
+`})
+	res, err := operation.Pin(ctx, operation.PinRequest{Inputs: in, Check: true})
+	if err != nil || len(res.Changes) != 1 {
+		t.Fatalf("pin -check: %+v, %v", res, err)
+	}
+	if res, err = operation.Pin(ctx, operation.PinRequest{Inputs: in}); err != nil || len(res.Changes) != 1 {
+		t.Fatalf("pin: %+v, %v", res, err)
+	}
+	data, err := os.ReadFile(filepath.Join(in.Dir, "main.sovos.hcl"))
+	if err != nil || !strings.Contains(string(data), `digest = "`+want.String()+`"`) {
+		t.Errorf("pinned file:\n%s", data)
+	}
+	if res, err = operation.Pin(ctx, operation.PinRequest{Inputs: in, Check: true}); err != nil || len(res.Changes) != 0 {
+		t.Errorf("pin -check after pin: %+v, %v", res, err)
+	}
+}
+
+// TestFetchPublished downloads a profile's boot media from the digest the state records,
+// through the configuration's registry client.
+func TestFetchPublished(t *testing.T) {
+	ctx := context.Background()
+	host := testenv.MemRegistry(t)
+	in, _ := workdir(t, map[string]string{"main.sovos.hcl": `
+sovos { insecure_registries = ["` + host + `"] }
+`})
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "metal-arm64.raw.xz"), []byte("a disk image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/boards/cm5:0123456789abcdef"
+	digest, err := bootmedia.Publish(ctx, oci.New(oci.WithInsecure(host)), ref, out, map[string]string{"dev.sovos.hash": strings.Repeat("c", 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := state.NewLayout(filepath.Join(in.Dir, ".sovos", "state"), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := state.New("default", "test")
+	s.Serial = 1
+	s.Resources = append(s.Resources, &state.Resource{Address: "profile.cm5", Type: "profile", Hash: strings.Repeat("c", 64),
+		Tag: "0123456789abcdef", Image: host + "/boards/cm5", Digest: digest, ArtifactType: bootmedia.ArtifactType})
+	if _, err := b.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "media")
+	res, err := operation.Fetch(ctx, operation.FetchRequest{Inputs: in, Address: "profile.cm5", Out: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dest, "metal-arm64.raw.xz"))
+	if err != nil || string(data) != "a disk image" || len(res.Files) != 1 || res.Local {
+		t.Errorf("fetched %+v: %q, %v", res, data, err)
 	}
 }
