@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -284,10 +285,14 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 	}
 
 	sum.Duration = time.Since(start)
+	opts.Writer.Update(func(s *state.State) { recordHistory(s.History, sum) })
 	// The final write must happen even when ctx was cancelled (Ctrl-C).
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if err := opts.Writer.Close(wctx); err != nil {
+	var notTagged *state.HistoryTagError
+	if err := opts.Writer.Close(wctx); errors.As(err, &notTagged) {
+		failures = append(failures, notTagged.Error())
+	} else if err != nil {
 		saved := ""
 		if s, serr := opts.Writer.State(); serr == nil {
 			if path, werr := state.WriteErrored(opts.Dir, s); werr == nil {
@@ -307,6 +312,34 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 		return sum, &Error{Messages: failures}
 	}
 	return sum, nil
+}
+
+// recordHistory fills the apply's history entry (SPEC §10), when the state has one:
+// what was built, adopted, forgotten and promoted.
+func recordHistory(h *state.History, sum *Summary) {
+	if h == nil {
+		return
+	}
+	h.Built, h.Adopted, h.Forgotten, h.Promoted = nil, nil, nil, nil
+	for _, r := range sum.Resources {
+		switch r.Outcome {
+		case Built:
+			h.Built = append(h.Built, r.Address)
+		case Adopted:
+			h.Adopted = append(h.Adopted, r.Address)
+		case Forgotten:
+			h.Forgotten = append(h.Forgotten, r.Address)
+		}
+	}
+	for _, l := range [][]string{h.Built, h.Adopted, h.Forgotten} {
+		slices.Sort(l)
+	}
+	for _, p := range sum.Promoted {
+		if h.Promoted == nil {
+			h.Promoted = map[string]string{}
+		}
+		h.Promoted[p.Ref] = p.Digest
+	}
 }
 
 // Error is a failed apply: one message per failure.

@@ -80,6 +80,8 @@ func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
 					rec.Tags = map[string]string{}
 				}
 				maps.Copy(rec.Tags, moved)
+				// Moved forward: whatever a rollback did to them is undone.
+				rec.RolledBack = nil
 			}
 		})
 	}

@@ -43,7 +43,7 @@ type ApplyResult struct {
 	Outputs map[string]*state.Output
 }
 
-// ErrCancelled is an apply that Approve refused.
+// ErrCancelled is an apply, rollback or gc whose Approve refused.
 var ErrCancelled = errors.New("apply cancelled")
 
 // Apply carries out a plan: a saved one, or one made now. The lock is taken before the
@@ -105,6 +105,7 @@ func Apply(ctx context.Context, req ApplyRequest) (res *ApplyResult, err error) 
 		working = state.New(res.Plan.Workspace, config.SovosVersion)
 	}
 	working.SovosVersion = config.SovosVersion
+	working.History = state.NewHistory("apply")
 
 	pool := builderPool(l.cfg, l.reg)
 	defer pool.Close()

@@ -48,10 +48,14 @@ func (h *heldLock) release(ctx context.Context) error {
 	return nil
 }
 
-// write stores s as the next serial, after checking that the lock is still ours:
-// state.Writer makes the one serial increment, and updates s.Serial.
-func (h *heldLock) write(ctx context.Context, s *state.State) error {
+// write stores s as the next serial, with hist as its history entry, after checking
+// that the lock is still ours: state.Writer makes the one serial increment (and
+// updates s.Serial) and tags the write as a history entry.
+func (h *heldLock) write(ctx context.Context, s *state.State, hist *state.History) error {
 	w := state.NewWriter(h.backend, s, h.held)
-	w.Update(func(s *state.State) { s.SovosVersion = config.SovosVersion })
+	w.Update(func(s *state.State) {
+		s.SovosVersion = config.SovosVersion
+		s.History = hist
+	})
 	return w.Close(ctx)
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -181,7 +183,9 @@ func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error)
 	for a := range drop {
 		recorded.Remove(a)
 	}
-	if err := lk.write(ctx, s); err != nil {
+	hist := state.NewHistory("state rm")
+	hist.Forgotten = slices.Sorted(maps.Keys(drop))
+	if err := lk.write(ctx, s, hist); err != nil {
 		return nil, err
 	}
 	return &StateWrite{Backend: b, Serial: s.Serial, Resources: len(s.Resources), Removed: len(drop)}, nil
@@ -245,7 +249,7 @@ func StatePush(ctx context.Context, req StatePushRequest) (_ *StateWrite, err er
 		}
 		pushed.Workspace = ws
 	}
-	if err := lk.write(ctx, pushed); err != nil {
+	if err := lk.write(ctx, pushed, state.NewHistory("state push")); err != nil {
 		return nil, err
 	}
 	res.Serial, res.Resources = pushed.Serial, len(pushed.Resources)
@@ -350,4 +354,25 @@ func ForceUnlock(ctx context.Context, req ForceUnlockRequest) (state.Backend, er
 		return nil, fmt.Errorf("force-unlock: %w", err)
 	}
 	return b, nil
+}
+
+// StateHistoryRequest is `sovos state history`.
+type StateHistoryRequest struct {
+	Inputs
+	// Limit keeps the newest entries only (0: all).
+	Limit int
+}
+
+// StateHistory returns the workspace's history entries, newest first (SPEC §10), and
+// where they were read.
+func StateHistory(ctx context.Context, req StateHistoryRequest) ([]state.Entry, state.Backend, error) {
+	_, b, err := openState(ctx, req.Inputs)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := state.ListHistory(ctx, b, req.Limit)
+	if err != nil {
+		return nil, b, stateReadError(b, err)
+	}
+	return entries, b, nil
 }

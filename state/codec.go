@@ -111,6 +111,9 @@ func Decode(data []byte, where string) (*State, error) {
 	if s.Resources == nil {
 		s.Resources = []*Resource{}
 	}
+	// A version-1 document is a version-2 document without the fields version 2 added:
+	// it is read as it is and written back as version 2.
+	s.Version = Version
 	if err := validate(&s); err != nil {
 		return nil, corrupt(fmt.Errorf("%s: the state document is invalid: %w", where, err))
 	}
@@ -186,6 +189,21 @@ func validate(s *State) error {
 		if r.Verified != nil {
 			if err := checkDigest(r.Verified.Digest, false); err != nil {
 				return fmt.Errorf("%s: verified digest: %w", where, err)
+			}
+		}
+		for pt, d := range r.Attestations {
+			if err := checkDigest(d, false); err != nil {
+				return fmt.Errorf("%s: attestation %q: %w", where, truncate(pt), err)
+			}
+		}
+	}
+	if h := s.History; h != nil {
+		if h.Operation == "" {
+			return errors.New("history: no operation")
+		}
+		for ref, d := range h.Promoted {
+			if err := checkDigest(d, false); err != nil {
+				return fmt.Errorf("history: promoted %q: %w", truncate(ref), err)
 			}
 		}
 	}

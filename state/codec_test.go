@@ -105,7 +105,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"foreign", `{"name": "x"}`, `no "version" field`, true},
 		{"terraform", `{"version": 4, "terraform_version": "1.9.0", "serial": 1}`, "Terraform state", true},
 		{"terraform with lineage", `{"version": 4, "terraform_version": "1.9.0", "serial": 1, "lineage": "3f1c"}`, "Terraform state", true},
-		{"newer", valid(func(m map[string]any) { m["version"] = 2 }), "newer sovos", false},
+		{"newer", valid(func(m map[string]any) { m["version"] = 3 }), "newer sovos", false},
 		{"zero version", valid(func(m map[string]any) { m["version"] = 0 }), "invalid format version 0", false},
 		{"string version", valid(func(m map[string]any) { m["version"] = "1" }), "must be an integer", false},
 		{"no lineage", valid(func(m map[string]any) { delete(m, "lineage") }), `no "lineage" field`, true},
@@ -125,6 +125,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad built_from", valid(func(m map[string]any) { res(m, 0)["built_from"] = map[string]any{"kernel.x": ""} }), "built_from", false},
 		{"null stage", valid(func(m map[string]any) { res(m, 1)["stages"] = map[string]any{"x": nil} }), `stage "x" is null`, false},
 		{"null output", valid(func(m map[string]any) { m["outputs"] = map[string]any{"o": nil} }), `output "o" has no value`, false},
+		{"bad attestation", valid(func(m map[string]any) { res(m, 0)["attestations"] = map[string]any{"https://x/v1": "sha256:x"} }), `attestation "https://x/v1"`, false},
+		{"history without operation", valid(func(m map[string]any) { m["history"] = map[string]any{"who": "ci"} }), "history: no operation", false},
+		{"bad promoted digest", valid(func(m map[string]any) {
+			m["history"] = map[string]any{"operation": "apply", "promoted": map[string]any{"ghcr.io/x/k:5.3.0": "latest"}}
+		}), `history: promoted "ghcr.io/x/k:5.3.0"`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,20 +86,25 @@ func (l *Layout) Read(ctx context.Context) (*State, string, error) {
 }
 
 func (l *Layout) read() (*State, string, error) {
+	return l.readRef(l.workspace, l.String())
+}
+
+// readRef reads the state named ref in index.json (the workspace, or one of its history
+// entries); where names it in messages.
+func (l *Layout) readRef(ref, where string) (*State, string, error) {
 	idx, err := l.index()
 	if err != nil || idx == nil {
 		return nil, "", err
 	}
 	var desc *v1.Descriptor
 	for i := range idx.Manifests {
-		if idx.Manifests[i].Annotations[refNameAnnotation] == l.workspace {
+		if idx.Manifests[i].Annotations[refNameAnnotation] == ref {
 			desc = &idx.Manifests[i]
 		}
 	}
 	if desc == nil {
 		return nil, "", nil
 	}
-	where := l.String()
 	p := layout.Path(l.dir)
 	raw, err := p.Bytes(desc.Digest)
 	if err != nil {

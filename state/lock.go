@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/user"
 	"sync"
 	"time"
 
@@ -36,17 +34,10 @@ var errReleased = errors.New("the lock was released by someone else (force-unloc
 // NewLockInfo describes a new lock for operation ("apply", "state rm") taken by this
 // user on this host. Expires is set by Hold or the caller.
 func NewLockInfo(operation, sovosVersion string) *LockInfo {
-	who := "unknown"
-	if u, err := user.Current(); err == nil {
-		who = u.Username
-	}
-	if h, err := os.Hostname(); err == nil {
-		who += "@" + h
-	}
 	return &LockInfo{
 		ID:        uuid.NewString(),
 		Operation: operation,
-		Who:       who,
+		Who:       Who(),
 		Version:   sovosVersion,
 		Created:   time.Now().UTC().Truncate(time.Second),
 	}

@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
-// Version is the state document format version this sovos reads and writes.
-const Version = 1
+// Version is the state document format version this sovos writes. It reads version 1
+// (the first release's) too, and upgrades it on the next write: version 2 added History,
+// Resource.Attestations and Resource.RolledBack, which a first-release sovos would drop,
+// so it refuses the newer version instead.
+const Version = 2
 
 // Media types of the state artifact (SPEC §7).
 const (
@@ -26,6 +29,9 @@ type State struct {
 	Workspace    string             `json:"workspace"`
 	Resources    []*Resource        `json:"resources"`
 	Outputs      map[string]*Output `json:"outputs,omitempty"`
+	// History says what the operation that wrote this serial did (SPEC §10); nil in a
+	// version-1 state.
+	History *History `json:"history,omitempty"`
 }
 
 // Resource is what sovos recorded about one resource instance.
@@ -52,6 +58,19 @@ type Resource struct {
 	SigningCert []byte        `json:"signing_cert,omitempty"`
 	Verified    *Verification `json:"verified,omitempty"`
 	BuiltAt     time.Time     `json:"built_at,omitzero"`
+	// Attestations maps a predicate type to the digest of the attestation manifest
+	// (an OCI referrer of Digest) sovos attached for it (SPEC §9).
+	Attestations map[string]string `json:"attestations,omitempty"`
+	// RolledBack is set when `sovos rollback` moved this resource's stable tags back to
+	// an earlier serial's digests; the next promotion that moves them forward clears it.
+	RolledBack *Rollback `json:"rolled_back,omitempty"`
+}
+
+// Rollback records which serial a resource's stable tags were rolled back to, and the
+// serial the rollback itself wrote.
+type Rollback struct {
+	To uint64 `json:"to"`
+	At uint64 `json:"at"`
 }
 
 // Stage is an extra target of a build pushed with the same tag.

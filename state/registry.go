@@ -118,7 +118,7 @@ func (r *Registry) get(ctx context.Context, p *remote.Puller, tag name.Tag) (*re
 	if err != nil {
 		what := r.String()
 		if tag != r.tag {
-			what = "lock " + tag.String()
+			what = tag.String()
 		}
 		return nil, fmt.Errorf("%s: %w", what, oci.Explain(err))
 	}
@@ -144,15 +144,20 @@ func (r *Registry) fetch(ctx context.Context, p *remote.Puller, desc *remote.Des
 
 // Read implements Backend.
 func (r *Registry) Read(ctx context.Context) (*State, string, error) {
+	return r.readTag(ctx, r.tag, r.String())
+}
+
+// readTag reads the state at tag (the workspace's, or one of its history tags); where
+// names it in messages.
+func (r *Registry) readTag(ctx context.Context, tag name.Tag, where string) (*State, string, error) {
 	p, err := r.puller(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	desc, err := r.get(ctx, p, r.tag)
+	desc, err := r.get(ctx, p, tag)
 	if err != nil || desc == nil {
 		return nil, "", err
 	}
-	where := r.String()
 	data, err := r.fetch(ctx, p, desc, ArtifactType, LayerMediaType, where)
 	if err != nil {
 		return nil, "", err

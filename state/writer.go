@@ -17,11 +17,12 @@ type Writer struct {
 	held     *Held
 	interval time.Duration
 
-	mu     sync.Mutex // guards s, dirty, err, digest
+	mu     sync.Mutex // guards s, dirty, err, digest, serial
 	s      *State
 	dirty  bool
 	err    error // the last failed write, until a later write succeeds
 	digest string
+	serial uint64 // the serial of the last successful write
 
 	writeMu   sync.Mutex // one write at a time
 	lastWrite time.Time  // guarded by writeMu
@@ -114,15 +115,52 @@ func (w *Writer) Flush(ctx context.Context) error {
 	return w.write(ctx)
 }
 
-// Close stops background writes and flushes. It returns the error of the final write,
-// after which the caller should save the state with WriteErrored.
+// Close stops background writes and flushes. The final write is also tagged as the
+// workspace's history entry (WORKSPACE.v<SERIAL>, SPEC §10) when the backend keeps
+// history. It returns the error of the final write, after which the caller should save
+// the state with WriteErrored; or a *HistoryTagError when the state was written but not
+// tagged (nothing to save then).
 func (w *Writer) Close(ctx context.Context) error {
 	w.once.Do(func() {
 		w.cancel()
 		<-w.done
 	})
-	return w.write(ctx)
+	if err := w.write(ctx); err != nil {
+		return err
+	}
+	h, ok := w.b.(Historian)
+	if !ok {
+		return nil
+	}
+	w.mu.Lock()
+	serial, digest, tag := w.serial, w.digest, HistoryTag(w.s.Workspace, w.serial)
+	w.mu.Unlock()
+	if digest == "" {
+		return nil // nothing was ever written
+	}
+	if w.held != nil {
+		if err := w.held.Check(ctx); err != nil {
+			return &HistoryTagError{Tag: tag, Err: err}
+		}
+	}
+	if err := h.TagHistory(ctx, serial, digest); err != nil {
+		return &HistoryTagError{Tag: tag, Err: err}
+	}
+	return nil
 }
+
+// HistoryTagError is a final state write that was stored but could not be tagged as a
+// history entry: the state is safe, `sovos state history` will miss that serial.
+type HistoryTagError struct {
+	Tag string
+	Err error
+}
+
+func (e *HistoryTagError) Error() string {
+	return fmt.Sprintf("the state was written, but not tagged as its history entry %s: %v", e.Tag, e.Err)
+}
+
+func (e *HistoryTagError) Unwrap() error { return e.Err }
 
 func (w *Writer) write(ctx context.Context) error {
 	w.writeMu.Lock()
@@ -138,6 +176,9 @@ func (w *Writer) write(ctx context.Context) error {
 	w.mu.Unlock()
 	if err == nil {
 		snap.Serial++
+		if snap.History != nil {
+			snap.History.Time = time.Now().UTC().Truncate(time.Second)
+		}
 		err = w.store(ctx, snap)
 	}
 	w.lastWrite = time.Now()
@@ -149,7 +190,7 @@ func (w *Writer) write(ctx context.Context) error {
 		return err
 	}
 	w.s.Serial = snap.Serial
-	w.digest = snap.digest
+	w.digest, w.serial = snap.digest, snap.Serial
 	w.err = nil
 	return nil
 }

@@ -129,6 +129,10 @@ func StateResource(w io.Writer, r *state.Resource) {
 	if len(r.SigningCert) > 0 {
 		line("signing_cert", fmt.Sprintf("(%d bytes DER) %s…", len(r.SigningCert), base64.StdEncoding.EncodeToString(r.SigningCert[:min(24, len(r.SigningCert))])))
 	}
+	mapBlock("attestations", r.Attestations)
+	if rb := r.RolledBack; rb != nil {
+		line("rolled_back", fmt.Sprintf("stable tags at serial %d's digests (rollback, serial %d)", rb.To, rb.At))
+	}
 	if v := r.Verified; v != nil {
 		verdict := "failed"
 		if v.OK {

@@ -20,8 +20,10 @@ func recorded(t *testing.T) *state.State {
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	k := s.Resource("kernel.sovereign")
 	k.BuiltAt, k.SigningCert = at, []byte("0\x82\x01\x0a certificate bytes, DER in real life")
+	k.RolledBack = &state.Rollback{To: 3, At: 7}
 	e := s.Resource("extension.hailort")
 	e.BuiltAt = at.Add(time.Minute)
+	e.Attestations = map[string]string{"https://github.com/urmanac/sovos/attestation/module-signatures/v1": "sha256:" + strings.Repeat("a7", 32)}
 	e.Verified = &state.Verification{Digest: e.Digest, Kernel: "kernel.sovereign", OK: false, At: at,
 		Modules: []state.ModuleVerdict{{Path: "/rootfs/usr/lib/modules/hailo.ko", Verdict: "ok"},
 			{Path: "/rootfs/usr/lib/modules/evil.ko", Verdict: "foreign_key", Detail: "signed by CN=someone else"}}}
