@@ -56,6 +56,14 @@ func stateCommand() *cli.Command {
 					&cli.BoolFlag{Name: "force", Usage: "store it even if its lineage differs or it is older than the stored state"}),
 				Action: statePush,
 			},
+			{
+				Name:  "history",
+				Usage: "list what each apply, state push|rm, rollback and gc did, newest first",
+				Flags: append(stateCmdFlags(),
+					&cli.BoolFlag{Name: "json", Usage: "print the entries as JSON"},
+					&cli.IntFlag{Name: "n", Usage: "show only the `N` newest entries (0: all)"}),
+				Action: stateHistory,
+			},
 		},
 	}
 }
@@ -143,6 +151,23 @@ func statePush(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "Pushed %s to %s (serial %d, %d resources).\n", res.From, res.Backend, res.Serial, res.Resources)
 	return nil
+}
+
+func stateHistory(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return fmt.Errorf("state history takes no arguments, got %d", c.NArg())
+	}
+	if c.Int("n") < 0 {
+		return fmt.Errorf("-n=%d: give 0 (all) or more", c.Int("n"))
+	}
+	entries, b, err := operation.StateHistory(c.Context, operation.StateHistoryRequest{Inputs: inputs(c), Limit: c.Int("n")})
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return views.HistoryJSON(c.App.Writer, entries)
+	}
+	return views.HistoryHuman(c.App.Writer, entries, b.String())
 }
 
 func forceUnlock(c *cli.Context) error {
