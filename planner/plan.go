@@ -42,8 +42,11 @@ const (
 	ReasonReplace         = "replace"
 	ReasonHashChanged     = "hash_changed"
 	ReasonPromote         = "promote"
-	ReasonRemoved         = "removed_from_config"
-	ReasonVerifyFailed    = "verification_failed"
+	// ReasonRolledBack: a promote that moves stable tags forward again after `sovos
+	// rollback` moved them back.
+	ReasonRolledBack   = "rolled_back"
+	ReasonRemoved      = "removed_from_config"
+	ReasonVerifyFailed = "verification_failed"
 	// ReasonArtifactFormat: the recorded artifact is a first-release single-tar image
 	// where boot media are now an OCI artifact.
 	ReasonArtifactFormat = "artifact_format"

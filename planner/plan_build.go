@@ -471,7 +471,13 @@ func (b *planning) plan(r *config.Resource, addr string, replace bool) (*Resourc
 	if b.promoteTags(c) {
 		c.Action = ActionPromote
 		for _, t := range sortedTagNames(c.Tags) {
-			if tc := c.Tags[t]; tc.Moves() {
+			tc := c.Tags[t]
+			switch {
+			case !tc.Moves():
+			case pr.RolledBack != nil:
+				c.Reasons = append(c.Reasons, Reason{ReasonRolledBack, fmt.Sprintf("tag %s: rolled back to serial %d by `sovos rollback` (serial %d); promoting moves it forward again",
+					tc.Text(t), pr.RolledBack.To, pr.RolledBack.At)})
+			default:
 				c.Reasons = append(c.Reasons, Reason{ReasonPromote, "tag " + tc.Text(t)})
 			}
 		}

@@ -285,6 +285,32 @@ func TestPromote(t *testing.T) {
 	}
 }
 
+// After `sovos rollback`, a promoting plan shows the tags it would move forward again,
+// with that reason; a plan that does not promote changes nothing.
+func TestPromoteAfterRollback(t *testing.T) {
+	cfg := standard(planRegistry, defaultParams())
+	prior := applied(t, cfg, true)
+	k := prior.Resource("kernel.sovereign")
+	old := "sha256:" + strings.Repeat("e", 64)
+	k.Tags["5.3.0"] = old
+	k.RolledBack = &state.Rollback{To: 3, At: 9}
+	if p := mustPlan(t, cfg, prior, Options{}); p.HasChanges() {
+		t.Errorf("a plan without -promote after a rollback: %v", actions(p))
+	}
+	p := mustPlan(t, cfg, prior, Options{Promote: true})
+	c := p.Change("kernel.sovereign")
+	if c.Action != ActionPromote || len(c.Reasons) != 1 || c.Reasons[0].Kind != ReasonRolledBack {
+		t.Fatalf("kernel after a rollback: %s %+v", c.Action, c.Reasons)
+	}
+	want := "tag 5.3.0: " + ShortDigest(old) + " -> " + ShortDigest(k.Digest) + ": rolled back to serial 3 by `sovos rollback` (serial 9); promoting moves it forward again"
+	if c.Reasons[0].Message != want {
+		t.Errorf("reason %q\n      want %q", c.Reasons[0].Message, want)
+	}
+	if p.Summary.Promote != 1 {
+		t.Errorf("summary %+v", p.Summary)
+	}
+}
+
 func TestTarget(t *testing.T) {
 	cfg := standard(planRegistry, defaultParams())
 	p := mustPlan(t, cfg, nil, Options{Targets: []string{"extension.hailort"}})
