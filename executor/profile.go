@@ -272,6 +272,9 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 	dgst, err = bootmedia.Publish(ctx, reg, ref, outDir, map[string]string{
 		planner.AnnotationHash:      r.Hash,
 		bootmedia.AnnotationAddress: addr,
+		// An artifact without an image config has no other time: `sovos gc -min-age`
+		// reads this one.
+		ocispecs.AnnotationCreated: time.Now().UTC().Format(time.RFC3339),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", addr, err)

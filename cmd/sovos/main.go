@@ -98,6 +98,8 @@ func newApp() *cli.App {
 			forceUnlockCommand(),
 			pinCommand(),
 			fetchCommand(),
+			rollbackCommand(),
+			gcCommand(),
 			versionCommand(),
 		},
 	}

@@ -125,3 +125,9 @@ func (c *Client) Connect(ctx context.Context, reg name.Registry, scopes []string
 	p, err := remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(tr))
 	return p, Explain(err)
 }
+
+// Delete removes the manifest ref names (remote.Delete). Registries that refuse deletes
+// (GHCR) answer with an error.
+func (c *Client) Delete(ctx context.Context, ref name.Reference) error {
+	return Explain(remote.Delete(ref, c.Options(ctx)...))
+}
