@@ -124,7 +124,7 @@ func historyEntry(ctx context.Context, h state.Historian, cur *state.State, n ui
 	case n == cur.Serial:
 		return cur, nil
 	case n > cur.Serial:
-		return nil, fmt.Errorf("serial %d is newer than the state in %s (serial %d)", n, h, cur.Serial)
+		return nil, fmt.Errorf("there is no serial %d yet: the state in %s is at serial %d (`sovos state history` lists the serials to roll back to)", n, h, cur.Serial)
 	}
 	s, _, err := h.ReadHistory(ctx, n)
 	if err != nil {

@@ -52,8 +52,11 @@ func GCPlan(w io.Writer, p *gc.Plan, scope GCScope) error {
 		}
 	}
 	keptLine(w, p)
-	_, err := fmt.Fprintf(w, "\nGC: %d %s to delete, with %d %s that %s to them.\n",
-		p.Count(), plural(p.Count(), "artifact", "artifacts"), with, plural(with, "manifest", "manifests"), plural(with, "refers", "refer"))
+	refer := ""
+	if with > 0 {
+		refer = fmt.Sprintf(", with %d %s that %s to them", with, plural(with, "manifest", "manifests"), plural(with, "refers", "refer"))
+	}
+	_, err := fmt.Fprintf(w, "\nGC: %d %s to delete%s.\n", p.Count(), plural(p.Count(), "artifact", "artifacts"), refer)
 	return err
 }
 

@@ -24,6 +24,11 @@ echo '@@@ verify'; sovos verify
 echo '@@@ replace'; sovos apply -auto-approve -replace=kernel.sovereign 2>/dev/null
 echo '@@@ adopt-plan'; sovos plan -workspace=fresh
 echo '@@@ adopt-apply'; sovos apply -workspace=fresh -auto-approve 2>/dev/null
+echo '@@@ history'; sovos state history
+first=$(sovos state history -json | python3 -c 'import json,sys; print([e["serial"] for e in json.load(sys.stdin) if e["promoted"]][-1])')
+echo '@@@ gc-dry-run'; sovos gc -keep=1 -min-age=0 -dry-run
+echo '@@@ rollback'; echo "$first"; BUILDKIT_HOST=unix:///nonexistent sovos rollback -to="$first" -auto-approve
+echo '@@@ promote-plan'; sovos plan -promote
 sovos apply -auto-approve -replace=kernel.sovereign -progress=quiet >/dev/null 2>&1 &
 sleep 0.7
 echo '@@@ lock'; sovos apply -auto-approve 2>&1
@@ -74,6 +79,11 @@ replace=between('@@@ replace','@@@')
 adoptp=between('@@@ adopt-plan','@@@')
 adopta=between('@@@ adopt-apply','@@@')
 lock=between('@@@ lock','@@@')
+history=between('@@@ history','@@@')
+gcdry=between('@@@ gc-dry-run','@@@')
+rollback=between('@@@ rollback','@@@')
+first,rollback=rollback[0],rollback[1:]
+promoteplan=between('@@@ promote-plan','@@@')
 
 B=[]
 B.append(['$ sovos -chdir=examples/quickstart plan']+plan1)
@@ -89,6 +99,10 @@ B.append(['$ sovos apply -auto-approve -replace=kernel.sovereign','...']+block(r
 B.append(['$ sovos verify']+verify)
 B.append(['$ sovos plan -workspace=fresh']+upto(adoptp,"Sovos will perform")+['']+block(adoptp,'  # kernel.sovereign will be adopted')+['...']+[l for l in adoptp if l.startswith('Plan: ')]+['$ sovos apply -workspace=fresh -auto-approve','...']+upto(from_(adopta,'kernel.sovereign: adopted'),'Apply complete!')+['...'])
 B.append(['$ sovos apply -auto-approve']+lock)
+B.append(['$ sovos state history']+history)
+B.append(['$ sovos rollback -to='+first+' -auto-approve']+rollback)
+B.append(['$ sovos plan -promote','...']+block(promoteplan,'  # extension.hailort will be promoted')+['...']+[l for l in promoteplan if l.startswith('Plan: ')])
+B.append(['$ sovos gc -keep=1 -min-age=0 -dry-run']+gcdry)
 
 readme=open(sys.argv[2]).read()
 parts=re.split(r'(```console\n.*?```)', readme, flags=re.S)
