@@ -47,13 +47,14 @@ func TestProductionImportsNoTestCode(t *testing.T) {
 var rank = map[string]int{
 	"internal/oci": 0, "internal/gitref": 0, "internal/imagerinit": 0, "executor/dag": 0, "executor/gitsource": 0,
 	"config": 1, "state": 1, "executor/bkdriver": 1,
-	"hashing": 2, "executor/verify": 2, "bootmedia": 2,
+	"hashing": 2, "executor/verify": 2, "bootmedia": 2, "gc": 2,
 	"planner": 3, "pin": 3,
 	"planner/planfile": 4,
 	"executor":         5,
-	"views":            6,
-	"operation":        7,
-	"cmd/sovos":        8,
+	"rollback":         6,
+	"views":            7,
+	"operation":        8,
+	"cmd/sovos":        9,
 }
 
 // outsideLayers are not part of sovos's own layers: tests, test tools and generators.
