@@ -56,21 +56,9 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	if req.MinAge < 0 {
 		return nil, fmt.Errorf("-min-age=%s: give 0 or a positive duration", req.MinAge)
 	}
-	cfg, err := loadConfig(ctx, req.Inputs)
+	cfg, reg, b, err := openHistory(ctx, req.Inputs)
 	if err != nil {
 		return nil, err
-	}
-	reg, err := registryClient(cfg.Settings)
-	if err != nil {
-		return nil, err
-	}
-	b, err := openBackend(req.Inputs, cfg.Settings, reg)
-	if err != nil {
-		return nil, err
-	}
-	h, ok := b.(state.Historian)
-	if !ok {
-		return nil, fmt.Errorf("%s cannot list its workspaces", b)
 	}
 	own := cfg.Settings.State.Workspace
 	var lk *heldLock
@@ -82,7 +70,7 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	}
 	res = &GCResult{Backend: b}
 	keep := gc.Keep{}
-	workspaces, err := h.Workspaces(ctx)
+	workspaces, err := b.Workspaces(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing the workspaces of %s: %w", b, err)
 	}
@@ -94,9 +82,9 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 		if ws == own && len(res.Workspaces) > 0 {
 			continue // listed again
 		}
-		wb := state.Historian(h)
+		wb := b
 		if ws != own {
-			if wb, err = h.ForWorkspace(ws); err != nil {
+			if wb, err = b.ForWorkspace(ws); err != nil {
 				return nil, err
 			}
 		}
@@ -130,19 +118,11 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	if req.DryRun || res.Plan.Count() == 0 {
 		return res, nil
 	}
-	if req.Approve != nil {
-		ok, err := req.Approve(res)
-		if err != nil {
-			return res, err
-		}
-		if !ok {
-			return res, ErrCancelled
-		}
+	if err := approved(req.Approve, res); err != nil {
+		return res, err
 	}
-	if lk.held != nil {
-		if err := lk.held.Check(ctx); err != nil {
-			return res, fmt.Errorf("not deleting anything: %w", err)
-		}
+	if err := lk.stillHeld(ctx, "deleting anything"); err != nil {
+		return res, err
 	}
 	done, delErr := gc.Delete(ctx, reg, res.Plan)
 	res.Deleted, res.Remaining = done.Deleted, done.Remaining

@@ -59,3 +59,31 @@ func (h *heldLock) write(ctx context.Context, s *state.State, hist *state.Histor
 	})
 	return w.Close(ctx)
 }
+
+// stillHeld checks, before an operation changes the registry (tags moved, artifacts
+// deleted), that the lock is still its own; what names the change for the error.
+func (h *heldLock) stillHeld(ctx context.Context, what string) error {
+	if h == nil || h.held == nil {
+		return nil
+	}
+	if err := h.held.Check(ctx); err != nil {
+		return fmt.Errorf("not %s: %w", what, err)
+	}
+	return nil
+}
+
+// approved asks approve (a request's Approve callback; nil approves) about v:
+// ErrCancelled when it says no.
+func approved[T any](approve func(T) (bool, error), v T) error {
+	if approve == nil {
+		return nil
+	}
+	ok, err := approve(v)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrCancelled
+	}
+	return nil
+}

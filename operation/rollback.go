@@ -40,21 +40,9 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if req.To == 0 {
 		return nil, errors.New("rollback needs -to=SERIAL: the serial to roll back to (`sovos state history` lists them)")
 	}
-	cfg, err := loadConfig(ctx, req.Inputs)
+	_, reg, b, err := openHistory(ctx, req.Inputs)
 	if err != nil {
 		return nil, err
-	}
-	reg, err := registryClient(cfg.Settings)
-	if err != nil {
-		return nil, err
-	}
-	b, err := openBackend(req.Inputs, cfg.Settings, reg)
-	if err != nil {
-		return nil, err
-	}
-	h, ok := b.(state.Historian)
-	if !ok {
-		return nil, fmt.Errorf("%s keeps no history to roll back to", b)
 	}
 	lk, err := takeLock(ctx, b, req.Lock, "rollback")
 	if err != nil {
@@ -68,7 +56,7 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if cur == nil {
 		return nil, errNoState(b)
 	}
-	target, err := historyEntry(ctx, h, cur, req.To)
+	target, err := historyEntry(ctx, b, cur, req.To)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +65,7 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 		Current:  cur,
 		Target:   target,
 		Registry: reg,
-		Earlier:  func(ctx context.Context) ([]*state.State, error) { return olderEntries(ctx, h, req.To) },
+		Earlier:  func(ctx context.Context) ([]*state.State, error) { return olderEntries(ctx, b, req.To) },
 	})
 	if err != nil {
 		return nil, err
@@ -85,19 +73,11 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if len(res.Plan.Moves) == 0 {
 		return res, nil
 	}
-	if req.Approve != nil {
-		ok, err := req.Approve(res.Plan)
-		if err != nil {
-			return res, err
-		}
-		if !ok {
-			return res, ErrCancelled
-		}
+	if err := approved(req.Approve, res.Plan); err != nil {
+		return res, err
 	}
-	if lk.held != nil {
-		if err := lk.held.Check(ctx); err != nil {
-			return res, fmt.Errorf("not moving any tag: %w", err)
-		}
+	if err := lk.stillHeld(ctx, "moving any tag"); err != nil {
+		return res, err
 	}
 	moved, moveErr := rollback.Apply(ctx, reg, res.Plan)
 	res.Moved = moved

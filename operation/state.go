@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -41,19 +42,40 @@ func ReadState(ctx context.Context, in Inputs) (*Stored, error) {
 
 // openState evaluates the configuration (without hashing) and opens its backend.
 func openState(ctx context.Context, in Inputs) (*config.Config, state.Backend, error) {
+	cfg, _, b, err := openStore(ctx, in)
+	return cfg, b, err
+}
+
+// openStore is openState, with the registry client the backend was opened with, for
+// the operations that make registry calls of their own (rollback, gc).
+func openStore(ctx context.Context, in Inputs) (*config.Config, *oci.Client, state.Backend, error) {
 	cfg, err := loadConfig(ctx, in)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	reg, err := registryClient(cfg.Settings)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	b, err := openBackend(in, cfg.Settings, reg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return cfg, b, nil
+	return cfg, reg, b, nil
+}
+
+// openHistory is openStore for the operations that read the history and the other
+// workspaces of the store (rollback, gc): both of sovos's backends keep them.
+func openHistory(ctx context.Context, in Inputs) (*config.Config, *oci.Client, state.Historian, error) {
+	cfg, reg, b, err := openStore(ctx, in)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	h, ok := b.(state.Historian)
+	if !ok {
+		return nil, nil, nil, fmt.Errorf("%s keeps no history", b)
+	}
+	return cfg, reg, h, nil
 }
 
 // errNoState is the error of a command that needs a state where there is none.

@@ -62,23 +62,19 @@ func (f *historyFactory) write(t *testing.T, file, content string) {
 	}
 }
 
-func (f *historyFactory) history(t *testing.T) []struct {
+// historyEntry is an entry of `sovos state history -json`.
+type historyEntry struct {
 	Serial       uint64
 	Operation    string
 	Built        []string
 	Promoted     map[string]string
 	RolledBackTo uint64 `json:"rolled_back_to"`
 	Deleted      []string
-} {
+}
+
+func (f *historyFactory) history(t *testing.T) []historyEntry {
 	t.Helper()
-	var entries []struct {
-		Serial       uint64
-		Operation    string
-		Built        []string
-		Promoted     map[string]string
-		RolledBackTo uint64 `json:"rolled_back_to"`
-		Deleted      []string
-	}
+	var entries []historyEntry
 	out := f.cli.OK("state", "history", "-json", f.state)
 	if err := json.Unmarshal([]byte(out), &entries); err != nil {
 		t.Fatalf("state history -json: %v\n%s", err, out)
