@@ -408,7 +408,8 @@ type evaluatedBody struct {
 	flows  map[string]cty.Value
 	blocks []*evaluatedBlock
 	// refs holds the address of every resource instance whose mark reaches one of the
-	// body's attributes: for a resource's body, what it consumes.
+	// body's attributes or those of its nested blocks: for a resource's body, what it
+	// consumes.
 	refs map[string]bool
 	// failed is set when an attribute derives from a declaration that failed: its
 	// diagnostic is reported already, and this body must not add another.
@@ -508,10 +509,12 @@ func evalBody(d *decl, b *body, hctx *hcl.EvalContext) (*evaluatedBody, hcl.Diag
 	for _, nb := range b.blocks {
 		eb, ds := evalBody(d, nb.body, hctx)
 		diags = append(diags, ds...)
-		// A nested block's values (stage, overlay, output, ...) enter the hash as one of
-		// the resource's attributes, which is what tracks them; what they name is not
-		// consumed. So it was with the first release, whose hashes must not move.
+		// A nested block's attributes (stage, overlay, output, signing_cert, cache) are
+		// evaluated attributes of the resource (SPEC §2): what they name is consumed.
 		out.failed = out.failed || eb.failed
+		for r := range eb.refs {
+			out.addRef(r)
+		}
 		out.blocks = append(out.blocks, &evaluatedBlock{evaluatedBody: *eb, Type: nb.Type, Labels: nb.Labels, DefRange: nb.DefRange, attrs: nb.body.attrs, missing: nb.body.missing})
 	}
 	return out, diags

@@ -329,3 +329,82 @@ output "o" {
 		})
 	}
 }
+
+// TestNestedBlocksConsume: a nested block's attributes are evaluated attributes of the
+// resource (SPEC §2), so what stage, cache, signing_cert, overlay and output name is
+// consumed: it enters Consumes (and so the hash's deps, built_from and rebuild reasons).
+func TestNestedBlocksConsume(t *testing.T) {
+	const base = `
+source "s" {
+  path = "."
+}
+image "up" {
+  ref    = "ghcr.io/x/up:v1"
+  digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+}
+kernel "k" {
+  source = source.s
+  image  = "r/k"
+}
+`
+	tests := []struct{ name, block, addr string }{
+		{"stage", `kernel "k2" {
+  source = source.s
+  image  = "r/k2"
+  stage "pkg" {
+    image = "${kernel.k.image}-pkg"
+  }
+}`, "kernel.k2"},
+		{"cache", `kernel "k2" {
+  source = source.s
+  image  = "r/k2"
+  cache {
+    ref = "${kernel.k.image}:cache"
+  }
+}`, "kernel.k2"},
+		{"signing_cert", `kernel "k2" {
+  source = source.s
+  image  = "r/k2"
+  signing_cert {
+    target = kernel.k.tag
+    path   = "/certs/signing_key.x509"
+  }
+}`, "kernel.k2"},
+		{"overlay", `profile "p" {
+  arch      = "arm64"
+  version   = "v1.13.3"
+  installer = "ghcr.io/siderolabs/installer:v1.13.3"
+  overlay {
+    name  = "rpi_generic"
+    image = kernel.k.ref
+  }
+  output {
+    kind = "installer"
+  }
+}`, "profile.p"},
+		{"output", `profile "p" {
+  arch      = "arm64"
+  version   = "v1.13.3"
+  installer = "ghcr.io/siderolabs/installer:v1.13.3"
+  output {
+    kind       = "image"
+    disk_size  = length(kernel.k.tag) * 1000000
+    out_format = ".xz"
+  }
+}`, "profile.p"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeConfig(t, map[string]string{"main.sovos.hcl": base + tt.block})
+			h := &fakeHooks{t: t, seen: map[string][]string{}}
+			cfg := mustLoad(t, dir, EvalOptions{Hooks: h})
+			r := cfg.Resource(tt.addr)
+			if got := addrStrings(r.Consumes); !slices.Contains(got, "kernel.k") {
+				t.Errorf("%s: Consumes = %v, want kernel.k, which its %s block names", tt.addr, got, tt.name)
+			}
+			if !slices.ContainsFunc(h.seen[tt.addr], func(s string) bool { return strings.HasPrefix(s, "kernel.k=") }) {
+				t.Errorf("%s hashed with deps %v, want kernel.k among them", tt.addr, h.seen[tt.addr])
+			}
+		})
+	}
+}

@@ -159,10 +159,9 @@ type Resource struct {
 	// key the instance knows (kernel.k[each.key]) names that one instance; otherwise
 	// every instance of the referenced block. Builders are not resources.
 	DependsOn []Address
-	// Consumes is the part of DependsOn whose values reach this instance's own evaluated
-	// attributes (data flow, by cty marks; a conditional with a known condition only
-	// through the branch it took; not through nested blocks, whose values are hashed as
-	// attributes), plus depends_on. Only these enter the hash and make
+	// Consumes is the part of DependsOn whose values reach this instance's evaluated
+	// attributes, its nested blocks' included (data flow, by cty marks; a conditional
+	// with a known condition only through the branch it took), plus depends_on. Only these enter the hash and make
 	// it follow a rebuild, so one instance of a matrix is not rebuilt for a resource
 	// only its other branch names. Never nil after evaluation.
 	Consumes []Address

@@ -23,6 +23,28 @@ type hashVector struct {
 
 const docCommit = "0123456789abcdef0123456789abcdef01234567"
 
+// docProfile is worked example 5 of docs/hashing.md, as written there.
+const docProfile = `image "sbc" {
+  ref    = "ghcr.io/siderolabs/sbc-raspberrypi:v0.1.6"
+  digest = "sha256:f850dff80c7e96691862155d5fddbf32835aacf6480055fc16d067bae8057f43"
+}
+
+profile "rpi" {
+  arch      = "arm64"
+  version   = "v1.13.3"
+  installer = "ghcr.io/siderolabs/installer:v1.13.3"
+  overlay {
+    name  = "rpi_generic"
+    image = image.sbc.ref
+  }
+  output {
+    kind        = "image"
+    disk_size   = 1306525696
+    disk_format = "raw"
+  }
+}
+`
+
 func docVectors(t *testing.T) []hashVector {
 	t.Helper()
 	var vs []hashVector
@@ -103,6 +125,22 @@ func docVectors(t *testing.T) []hashVector {
 	extDeps := map[string]string{"kernel.sovereign": kernel, "source.extensions": ext}
 	in, err = ResourceHashInput("extension", "linux/arm64", extAttrs, extDeps)
 	add("extension", in, err)
+
+	// 5. A profile whose overlay block names an image: evaluated from HCL, so what the
+	// configuration package consumes is part of the example (SPEC §2: a nested block's
+	// attributes are the resource's, so image.sbc is in deps).
+	cfgDir := t.TempDir()
+	writeTree(t, cfgDir, map[string]string{"main.sovos.hcl": docProfile})
+	rec := &depsRecorder{Hasher: NewHasher(HasherOptions{}), deps: map[string]map[string]string{}}
+	cfg, diags := config.Load(context.Background(), cfgDir, config.EvalOptions{Hooks: rec})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := cfg.Resource("profile.rpi")
+	in, err = ResourceHashInput(p.Addr.Type, p.Platform, p.HashedAttrs, rec.deps["profile.rpi"])
+	if got := add("profile", in, err); got != p.Hash {
+		t.Fatalf("profile.rpi hashes to %s, documented encoding gives %s", p.Hash, got)
+	}
 	return vs
 }
 
@@ -112,6 +150,9 @@ func TestHashingDocVectors(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "docs", "hashing.md"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```hcl\n"+docProfile+"```") {
+		t.Errorf("docs/hashing.md lacks the configuration of the profile example; it is:\n%s", docProfile)
 	}
 	for _, v := range docVectors(t) {
 		if !strings.Contains(string(doc), "```json\n"+v.canonical+"\n```") {

@@ -49,31 +49,74 @@ func TestHashesStable(t *testing.T) {
 	}
 }
 
-// TestSovereignOSHashesStable pins the first release's hashes of the real factory,
-// examples/sovereign-os: its profile matrix chooses installer, imager and extensions by
-// conditionals (each instance consumes only the branch it takes) and names its overlay
-// image in a nested block.
+// TestSovereignOSHashesStable pins the hashes of the real factory, examples/sovereign-os:
+// its profile matrix chooses installer, imager and extensions by conditionals (each
+// instance consumes only the branch it takes) and names its overlay image in a nested
+// block.
+//
+// The kernel, extension and installer keep the first release's hashes. The four profiles
+// changed once, on purpose: SPEC §2 counts a nested block's attributes as evaluated
+// attributes of the resource, so image.sbc_raspberrypi, which only their overlay block
+// names, is now consumed and enters the hash's deps (the first release ignored what a
+// nested block named). Nothing else moved: the test recomputes each profile's hash
+// without the dependencies only a nested block names and gets the first release's
+// value. Those profiles rebuild on upgrade anyway: a first-release profile's artifact is
+// a single-tar image, which plans as rebuild (SPEC §12, reason artifact_format).
 func TestSovereignOSHashesStable(t *testing.T) {
-	h := NewHasher(HasherOptions{CacheDir: t.TempDir()})
-	cfg, diags := config.Load(context.Background(), "../examples/sovereign-os", config.EvalOptions{Hooks: h})
+	rec := &depsRecorder{Hasher: NewHasher(HasherOptions{CacheDir: t.TempDir()}), deps: map[string]map[string]string{}}
+	cfg, diags := config.Load(context.Background(), "../examples/sovereign-os", config.EvalOptions{Hooks: rec})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	want := map[string]string{
-		"kernel.sovereign":                      "4f67a2068732e2e6e8b7ecfd862c4b03de47f0f706634d829af3b22e31837267",
-		"extension.hailort":                     "7de893b6b76fb8c8313053f781def1dc26941138ee330b75770ed09a4d52579b",
-		"installer.sovereign":                   "68861f39ba3bd3ca9c94eeb649875cd2aa2c80af5c2aef28ca6f3d5f6fc6629a",
-		`profile.talos["cm4-standard-hailort"]`: "4febdf2796bdfefcea3d1ebd78d1bff30572068b414e5017090265d63d5ebb44",
-		`profile.talos["cm4-standard-minimal"]`: "7dca5c448c4cc6702b4eda92cdc35503055bdd8ac4c9e4e44adc11a88f280e00",
-		`profile.talos["cm5-hailo10h-hailort"]`: "4535f96acc93a797d94158d4e2acb4f41ab4079c883324debbe05640683687c5",
-		`profile.talos["cm5-hailo10h-minimal"]`: "738a376a6dfbde2165c992f42520d075104738f3af88575ee92edc28e0dddf28",
+	type hashes struct{ now, firstRelease string }
+	profile := func(now, first string) hashes { return hashes{now, first} }
+	same := func(h string) hashes { return hashes{h, h} }
+	want := map[string]hashes{
+		"kernel.sovereign":    same("4f67a2068732e2e6e8b7ecfd862c4b03de47f0f706634d829af3b22e31837267"),
+		"extension.hailort":   same("7de893b6b76fb8c8313053f781def1dc26941138ee330b75770ed09a4d52579b"),
+		"installer.sovereign": same("68861f39ba3bd3ca9c94eeb649875cd2aa2c80af5c2aef28ca6f3d5f6fc6629a"),
+		`profile.talos["cm4-standard-hailort"]`: profile("66fff6cf91db43813522a17bb853909299b2dab18b1f7538df65ad635362f843",
+			"4febdf2796bdfefcea3d1ebd78d1bff30572068b414e5017090265d63d5ebb44"),
+		`profile.talos["cm4-standard-minimal"]`: profile("0ce6fd843188c1edf8fc054991749de7dd25bb07009233525498437b2dae6ba0",
+			"7dca5c448c4cc6702b4eda92cdc35503055bdd8ac4c9e4e44adc11a88f280e00"),
+		`profile.talos["cm5-hailo10h-hailort"]`: profile("e37e9b3192abaf7cf8975356b2dd368c6d1aff33d4dd96bd7d8a5edacad1a451",
+			"4535f96acc93a797d94158d4e2acb4f41ab4079c883324debbe05640683687c5"),
+		`profile.talos["cm5-hailo10h-minimal"]`: profile("4cc2ac84b5955b552821a4790507f88d6748593ed2b64c5b7d4fac74e64639ca",
+			"738a376a6dfbde2165c992f42520d075104738f3af88575ee92edc28e0dddf28"),
 	}
+	// What only a nested block names: the first release left these out of deps.
+	nestedOnly := map[string]bool{"image.sbc_raspberrypi": true}
 	for addr, hash := range want {
-		switch r := cfg.Resource(addr); {
-		case r == nil:
+		r := cfg.Resource(addr)
+		if r == nil {
 			t.Errorf("%s is not in the configuration", addr)
-		case r.Hash != hash:
-			t.Errorf("%s: hash %s, the first release computed %s", addr, r.Hash, hash)
+			continue
+		}
+		if r.Hash != hash.now {
+			t.Errorf("%s: hash %s, want %s", addr, r.Hash, hash.now)
+		}
+		old := map[string]string{}
+		for dep, h := range rec.deps[addr] {
+			if !nestedOnly[dep] {
+				old[dep] = h
+			}
+		}
+		if got, err := ResourceHash(r.Addr.Type, r.Platform, r.HashedAttrs, old); err != nil || got != hash.firstRelease {
+			t.Errorf("%s without its nested-block dependencies: hash %s (%v), the first release computed %s", addr, got, err, hash.firstRelease)
+		}
+		if r.Addr.Type == config.TypeProfile && rec.deps[addr]["image.sbc_raspberrypi"] == "" {
+			t.Errorf("%s does not consume image.sbc_raspberrypi, which its overlay names; deps %v", addr, rec.deps[addr])
 		}
 	}
+}
+
+// depsRecorder is a Hasher that remembers the deps each resource was hashed with.
+type depsRecorder struct {
+	*Hasher
+	deps map[string]map[string]string
+}
+
+func (d *depsRecorder) ResourceHash(r *config.Resource, deps map[string]string) (string, error) {
+	d.deps[r.Addr.String()] = deps
+	return d.Hasher.ResourceHash(r, deps)
 }

@@ -10,7 +10,8 @@ import (
 
 // consumeConfig: kernel.k reaches two extensions only through functions of its tag (no
 // evaluated string contains it), the installer through its kernel, and the profile
-// matrix through a conditional that only the custom board takes.
+// matrix through a conditional that only the custom board takes; profile.overlaid names
+// kernel.k only in its overlay block, which is one of its evaluated attributes (SPEC §2).
 const consumeConfig = `
 locals {
   boards = {
@@ -63,6 +64,18 @@ profile "talos" {
     kind = "installer"
   }
 }
+profile "overlaid" {
+  arch      = "arm64"
+  version   = "v1.13.3"
+  installer = image.upstream_installer.ref
+  overlay {
+    name  = "custom"
+    image = kernel.k.ref
+  }
+  output {
+    kind = "installer"
+  }
+}
 `
 
 // -replace=kernel.k rebuilds exactly what consumes it, saying why, on a configuration
@@ -95,6 +108,7 @@ func TestReplaceRebuildsWhatConsumes(t *testing.T) {
 		"installer.sovereign":  "rebuild: dependency kernel.k will be rebuilt",
 		`profile.talos["cm4"]`: "no-op: ",
 		`profile.talos["cm5"]`: "rebuild: dependency installer.sovereign will be rebuilt",
+		"profile.overlaid":     "rebuild: dependency kernel.k will be rebuilt",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -replace=kernel.k (-want +got):\n%s", diff)
