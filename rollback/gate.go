@@ -111,10 +111,15 @@ func (g *gate) passed(ctx context.Context, ext, k *state.Resource, e, kd, fp str
 // verifiedIn reports whether s records a passing verification of extension addr at
 // digest e, made while kernel ka was recorded at digest kd (whose certificate, when s
 // has it, has fingerprint fp): verification is made against the kernel the same state
-// records.
+// records. It stands in for an attestation only for a build made before attestations
+// existed: one the state records none for. A build that has attestations is judged by
+// them alone, so a missing, unsigned or failing one is not waved through.
 func verifiedIn(s *state.State, addr, ka, e, kd, fp string) bool {
 	x, k := s.Resource(addr), s.Resource(ka)
 	if x == nil || k == nil || x.Verified == nil || !x.Verified.OK || x.Verified.Digest != e || k.Digest != kd {
+		return false
+	}
+	if x.Digest == e && len(x.Attestations) > 0 {
 		return false
 	}
 	if x.Verified.Kernel != "" && x.Verified.Kernel != ka {

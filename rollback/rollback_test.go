@@ -213,6 +213,13 @@ func TestRollbackStandIns(t *testing.T) {
 	if p, err := MakePlan(ctx, req); err != nil || len(p.Moves) != 2 {
 		t.Errorf("with serial 3's verification: %+v, %v", p, err)
 	}
+	// A build with attestations is judged by them: its verified entry does not count.
+	attested := w.at(t, 3, w.k1, w.e1, w.cert1, w.k1, w.e1, true)
+	attested.Resource("extension.e").Attestations = map[string]string{"https://github.com/urmanac/sovos/attestation/module-signatures/v1": w.k2}
+	req.Earlier = func(context.Context) ([]*state.State, error) { return []*state.State{attested}, nil }
+	if _, err := MakePlan(ctx, req); err == nil {
+		t.Error("a verified entry stood in for a build that has attestations")
+	}
 	var asked []string
 	req.Earlier = nil
 	req.Attested = func(_ context.Context, _ *oci.Client, image, digest, kernelDigest, fp string) (bool, error) {
