@@ -251,6 +251,17 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 		spec.NoModules = b.Type() == cty.Bool && b.IsKnown() && b.False()
 		h["modules"] = hashed(v)
 	}
+	spec.Provenance = ProvenanceMin
+	if v, ok := ib.vals["provenance"]; ok {
+		// Not hashed (BuildSpec.Provenance).
+		if m := str(v); m == ProvenanceMin || m == ProvenanceMax {
+			spec.Provenance = m
+		} else if v.IsKnown() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid provenance mode",
+				Detail:  fmt.Sprintf("provenance = %q: use \"min\" (the default: the build's sources and frontend, no build args) or \"max\" (BuildKit's full record, build args included).", m),
+				Subject: ib.rangeOf("provenance").Ptr()})
+		}
+	}
 	if r.Addr.Type == TypeInstaller {
 		spec.KernelArg = "PKG_KERNEL"
 		if v, ok := ib.vals["kernel_arg"]; ok {

@@ -248,7 +248,17 @@ type BuildSpec struct {
 	NoModules   bool
 	SigningCert *SigningCert
 	Triggers    map[string]string
+	// Provenance is the mode of the SLSA provenance attached to the build: ProvenanceMin
+	// (the default) or ProvenanceMax. Not hashed: how much is recorded about a build
+	// does not change what is built (like cache settings); -replace records it anew.
+	Provenance string
 }
+
+// Provenance modes (BuildSpec.Provenance).
+const (
+	ProvenanceMin = "min"
+	ProvenanceMax = "max"
+)
 
 // Stage is an extra target of a build, pushed as Image:TAG.
 type Stage struct {

@@ -97,6 +97,7 @@ func buildAttrs(extra ...attrSchema) []attrSchema {
 		attrSchema{Name: "builder", Type: anyType, Kind: attrRef, RefTypes: []string{typeBuilder}},
 		attrSchema{Name: "triggers", Type: strMap},
 		attrSchema{Name: "description", Type: cty.String},
+		attrSchema{Name: "provenance", Type: cty.String},
 	)
 	return append(as, extra...)
 }

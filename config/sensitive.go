@@ -99,7 +99,12 @@ func checkSensitive(r *Resource, ib *instanceBody) hcl.Diagnostics {
 			if a, ok := attrs[name]; ok {
 				rng = a.Expr.Range()
 			}
-			diags = append(diags, sensitiveDiag(r.Addr.String(), prefix+name, vars, rng))
+			d := sensitiveDiag(r.Addr.String(), prefix+name, vars, rng)
+			if prefix == "" && name == "args" && str(ib.vals["provenance"]) == ProvenanceMax {
+				// SPEC §9: max provenance records every build arg in what is pushed.
+				d.Detail += ` And provenance = "max" would record every build arg in the provenance pushed with the image: keep provenance at "min" for a build that needs a secret.`
+			}
+			diags = append(diags, d)
 			vals[name] = cty.UnknownVal(vals[name].Type())
 		}
 	}

@@ -57,6 +57,7 @@ func TestApplyFactory(t *testing.T) {
 		t.Errorf("registry kernel:%s = %s, state %s", k.Tag, got, k.Digest)
 	}
 	checkProfiles(t, f, st)
+	checkProvenance(t, st)
 	cert, err := executor.FetchCertificate(ctx, oci.New(oci.WithInsecure(f.registry)), f.repo+"/kernel", k.Digest)
 	if err != nil {
 		t.Errorf("the kernel's certificate is not stored next to its image: %v", err)
@@ -328,4 +329,40 @@ func gunzip(t *testing.T, path string) diskImage {
 		t.Fatal(err)
 	}
 	return diskImage{f: out, size: n}
+}
+
+// checkProvenance: every build and stage is pushed as an index holding its image and
+// BuildKit's SLSA provenance (mode min: no build args), dev.sovos.hash on the index and
+// the manifest, and the state records the index digest, which the tag resolves to.
+// Boot media (profile.cm5) carry none.
+func checkProvenance(t *testing.T, st *state.State) {
+	t.Helper()
+	type pushed struct{ addr, ref, digest, hash string }
+	var all []pushed
+	for _, addr := range []string{"kernel.k", "extension.e", "installer.i"} {
+		r := st.Resource(addr)
+		all = append(all, pushed{addr, r.Image + ":" + r.Tag, r.Digest, r.Hash})
+		for target, s := range r.Stages {
+			all = append(all, pushed{addr + " stage " + target, s.Image + ":" + r.Tag, s.Digest, r.Hash})
+		}
+	}
+	for _, p := range all {
+		got := testenv.ReadPushed(t, p.ref)
+		if got.Index != p.digest {
+			t.Errorf("%s: %s resolves to %s, the state records %s", p.addr, p.ref, got.Index, p.digest)
+		}
+		if got.IndexAnnotations[planner.AnnotationHash] != p.hash || got.ManifestAnnotations[planner.AnnotationHash] != p.hash {
+			t.Errorf("%s: dev.sovos.hash on the index %q and the manifest %q, want %s on both", p.addr,
+				got.IndexAnnotations[planner.AnnotationHash], got.ManifestAnnotations[planner.AnnotationHash], p.hash)
+		}
+		if got.Provenance == nil || got.Provenance.PredicateType != "https://slsa.dev/provenance/v1" {
+			t.Errorf("%s: no SLSA provenance: %+v", p.addr, got.Provenance)
+		} else if strings.Contains(string(got.ProvenanceRaw), "BUSYBOX") {
+			t.Errorf("%s: the provenance records build args (mode max?)", p.addr)
+		}
+	}
+	cm5 := st.Resource("profile.cm5")
+	if cm5.ArtifactType != "application/vnd.sovos.boot-media.v1" {
+		t.Errorf("profile.cm5: artifact type %q", cm5.ArtifactType)
+	}
 }

@@ -93,6 +93,7 @@ func (a *applier) request(ctx context.Context, r *config.Resource) (bkdriver.Req
 		Image:              b.Image,
 		Tag:                r.Tag,
 		Annotations:        map[string]string{planner.AnnotationHash: r.Hash},
+		Provenance:         b.Provenance,
 		InsecureRegistries: a.opts.Registry.InsecureHosts(),
 	}
 	if b.Frontend != "" {

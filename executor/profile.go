@@ -159,7 +159,7 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 	if err != nil {
 		return nil, fmt.Errorf("%s: imager %q: %w", addr, imager, err)
 	}
-	img, err := reg.Image(ctx, imgRef, r.Platform)
+	img, err := reg.ImageInItsOwnPlatform(ctx, imgRef, r.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the imager image %s: %w", addr, imager, err)
 	}

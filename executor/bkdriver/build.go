@@ -54,8 +54,13 @@ type Request struct {
 	// Stages are more targets of the same source and args, solved in the same
 	// session as the primary target and pushed as Stage.Image:Tag.
 	Stages []Stage
-	// Annotations are added to every pushed manifest (e.g. dev.sovos.hash).
+	// Annotations are added to every pushed manifest and image index (e.g.
+	// dev.sovos.hash): with its provenance, a build is pushed as an index.
 	Annotations map[string]string
+	// Provenance is the mode of the SLSA provenance attestation BuildKit attaches to
+	// the primary image and every stage: "min" (the default when empty) or "max".
+	// It is always asked for explicitly, since BuildKit's own default is max.
+	Provenance string
 	// Cache imports from and exports to a registry cache; nil for none.
 	Cache *Cache
 	// ReadFile solves a target in the same session and returns one file from its
@@ -106,9 +111,10 @@ type FileRef struct {
 
 // Result is what a Build pushed.
 type Result struct {
-	// Digest is the manifest digest of Image:Tag, as the exporter reported it.
+	// Digest is the digest of Image:Tag as the exporter reported it: that of the image
+	// index holding the image and its provenance.
 	Digest string
-	// Stages maps each stage target to the digest of its pushed manifest.
+	// Stages maps each stage target to the digest of its pushed index.
 	Stages map[string]string
 	// File holds the bytes of Request.ReadFile, if set.
 	File []byte
@@ -181,7 +187,10 @@ func (d *Driver) Build(ctx context.Context, req Request, status chan *client.Sol
 		FrontendAttrs:         map[string]string{},
 		SharedSession:         sess,
 		SessionPreInitialized: true,
-		Exports:               []client.ExportEntry{imageExport(withTag(req.Image, req.Tag), req.Annotations, insecure)},
+		Exports:               []client.ExportEntry{buildExport(withTag(req.Image, req.Tag), req.Annotations, insecure)},
+	}
+	if err := req.attest(outer.FrontendAttrs); err != nil {
+		return fail(err)
 	}
 	if req.Cache != nil && req.Cache.Ref != "" {
 		attrs := map[string]string{"ref": req.Cache.Ref}
@@ -273,7 +282,12 @@ func (d *Driver) Build(ctx context.Context, req Request, status chan *client.Sol
 					FrontendAttrs:         map[string]string{},
 					SharedSession:         sess,
 					SessionPreInitialized: true,
-					Exports:               []client.ExportEntry{imageExport(withTag(s.Image, req.Tag), req.Annotations, insecure)},
+					Exports:               []client.ExportEntry{buildExport(withTag(s.Image, req.Tag), req.Annotations, insecure)},
+				}
+				// Every solve asks for its provenance itself: a stage is pushed by its
+				// own solve, and BuildKit would otherwise default it to max.
+				if err := req.attest(opt.FrontendAttrs); err != nil {
+					return err
 				}
 				resp, err := d.c.Build(ectx, opt, "sovos", func(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 					return solveTarget(ctx, c, s.Target)
@@ -457,6 +471,37 @@ func checkDir(dir string) error {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
 	return nil
+}
+
+// Provenance modes (Request.Provenance).
+const (
+	ProvenanceMin = "min"
+	ProvenanceMax = "max"
+)
+
+// attest asks for the SLSA provenance attestation in a solve's frontend attributes,
+// its mode always spelled out.
+func (req *Request) attest(attrs map[string]string) error {
+	mode := req.Provenance
+	if mode == "" {
+		mode = ProvenanceMin
+	}
+	if mode != ProvenanceMin && mode != ProvenanceMax {
+		return fmt.Errorf("provenance mode %q: use %s or %s", mode, ProvenanceMin, ProvenanceMax)
+	}
+	attrs["attest:provenance"] = "mode=" + mode
+	return nil
+}
+
+// buildExport pushes a build result with its provenance: an image index holding the
+// image and its attestation manifest, the annotations on both the index (which tags
+// resolve to) and the image manifest.
+func buildExport(ref string, annotations map[string]string, insecure bool) client.ExportEntry {
+	e := imageExport(ref, annotations, insecure)
+	for k, v := range annotations {
+		e.Attrs[exptypes.AnnotationIndexKey(k)] = v
+	}
+	return e
 }
 
 // imageExport pushes a result as ref with OCI media types (annotations need them).

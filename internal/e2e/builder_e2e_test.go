@@ -258,7 +258,9 @@ func pushedArch(t *testing.T, repo string) string {
 	if err != nil || len(tags) != 1 {
 		t.Fatalf("tags of %s: %v %v", repo, tags, err)
 	}
-	img, err := remote.Image(r.Tag(tags[0]))
+	// A build is an index of its image and its provenance.
+	pushed := testenv.ReadPushed(t, r.Tag(tags[0]).String())
+	img, err := remote.Image(r.Digest(pushed.Image))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,18 +47,91 @@ func (c *Client) Digest(ctx context.Context, ref name.Reference) (v1.Hash, error
 }
 
 // Image returns the image ref names; for an index, the manifest of platform
-// ("linux/arm64"; "" means go-containerregistry's default, linux/amd64).
+// ("linux/arm64"). With platform "", an index holding one image (a single-platform
+// build with its attestation manifests, as BuildKit pushes it) gives that image, and
+// any other index go-containerregistry's default, linux/amd64.
 func (c *Client) Image(ctx context.Context, ref name.Reference, platform string) (v1.Image, error) {
-	var extra []remote.Option
-	if platform != "" {
-		p, err := v1.ParsePlatform(platform)
+	if platform == "" {
+		desc, err := c.Get(ctx, ref)
 		if err != nil {
-			return nil, fmt.Errorf("platform %q: %w", platform, err)
+			return nil, err
 		}
-		extra = append(extra, remote.WithPlatform(*p))
+		if !desc.MediaType.IsIndex() {
+			img, err := desc.Image()
+			return img, Explain(err)
+		}
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, Explain(err)
+		}
+		if d, ok, err := OnlyImage(idx); err != nil {
+			return nil, Explain(err)
+		} else if ok {
+			img, err := idx.Image(d)
+			return img, Explain(err)
+		}
+		img, err := desc.Image()
+		return img, Explain(err)
 	}
-	img, err := remote.Image(ref, c.Options(ctx, extra...)...)
+	p, err := v1.ParsePlatform(platform)
+	if err != nil {
+		return nil, fmt.Errorf("platform %q: %w", platform, err)
+	}
+	img, err := remote.Image(ref, c.Options(ctx, remote.WithPlatform(*p))...)
 	return img, Explain(err)
+}
+
+// ImageInItsOwnPlatform is Image for a program that runs in the architecture it is
+// built for (a profile's imager, native or emulated): an index holding one image gives
+// that image whatever its platform; a multi-platform one, the image of platform.
+func (c *Client) ImageInItsOwnPlatform(ctx context.Context, ref name.Reference, platform string) (v1.Image, error) {
+	desc, err := c.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, Explain(err)
+		}
+		if d, ok, err := OnlyImage(idx); err != nil {
+			return nil, Explain(err)
+		} else if ok {
+			img, err := idx.Image(d)
+			return img, Explain(err)
+		}
+	}
+	return c.Image(ctx, ref, platform)
+}
+
+// OnlyImage returns the digest of the one image an index holds besides attestation
+// manifests (BuildKit's provenance: platform unknown/unknown, annotated
+// vnd.docker.reference.type), and false when it holds none or several.
+func OnlyImage(idx v1.ImageIndex) (v1.Hash, bool, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Hash{}, false, err
+	}
+	var found []v1.Hash
+	for _, m := range im.Manifests {
+		if IsAttestationManifest(m) || !m.MediaType.IsImage() {
+			continue
+		}
+		found = append(found, m.Digest)
+	}
+	if len(found) != 1 {
+		return v1.Hash{}, false, nil
+	}
+	return found[0], true, nil
+}
+
+// IsAttestationManifest reports whether an index entry is an attestation manifest
+// (BuildKit's provenance) rather than an image of a platform.
+func IsAttestationManifest(d v1.Descriptor) bool {
+	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
 // Layer returns the blob at ref (remote.Layer); reading it is subject to the client's
