@@ -82,6 +82,30 @@ func hashFromOID(oid asn1.ObjectIdentifier) crypto.Hash {
 	return 0
 }
 
+// hashName names a digest algorithm as the attestation records it: "sha256", "sha3-512";
+// the OID when sovos does not know it.
+func hashName(h crypto.Hash, oid asn1.ObjectIdentifier) string {
+	switch h {
+	case crypto.SHA1:
+		return "sha1"
+	case crypto.SHA224:
+		return "sha224"
+	case crypto.SHA256:
+		return "sha256"
+	case crypto.SHA384:
+		return "sha384"
+	case crypto.SHA512:
+		return "sha512"
+	case crypto.SHA3_256:
+		return "sha3-256"
+	case crypto.SHA3_384:
+		return "sha3-384"
+	case crypto.SHA3_512:
+		return "sha3-512"
+	}
+	return oid.String()
+}
+
 // digestFunc returns the digest of a module's signed content with the given algorithm.
 type digestFunc func(crypto.Hash) ([]byte, error)
 

@@ -31,6 +31,11 @@ type Verdict struct {
 	Detail string
 	// Signers are the signers the signature names, when it could be parsed.
 	Signers []Signer
+	// Signer is the signer the verdict is about: the one whose key is the kernel's, else
+	// the first named; nil when no signature could be parsed. Hash is the digest
+	// algorithm its signer info names ("sha512"; the OID when sovos does not know it).
+	Signer *Signer
+	Hash   string
 }
 
 // OK reports whether the module passed.
@@ -64,6 +69,9 @@ func checkSigners(signers []SignerInfo, digestOf digestFunc, cert *x509.Certific
 	for _, si := range signers {
 		v.Signers = append(v.Signers, si.Signer)
 	}
+	if len(signers) > 0 {
+		v.about(signers[0])
+	}
 	if cert == nil {
 		v.Kind, v.Detail = Invalid, "no certificate to check against"
 		return v
@@ -72,6 +80,7 @@ func checkSigners(signers []SignerInfo, digestOf digestFunc, cert *x509.Certific
 		if !si.Signer.Matches(cert) {
 			continue
 		}
+		v.about(si)
 		// The kernel refuses authenticated attributes in module signatures outright.
 		if si.HasSignedAttrs {
 			v.Kind, v.Detail = Invalid, "the signer info has signed attributes, which the kernel rejects in a module signature (sign with -noattr, as sign-file does)"
@@ -94,4 +103,10 @@ func checkSigners(signers []SignerInfo, digestOf digestFunc, cert *x509.Certific
 	v.Kind = ForeignKey
 	v.Detail = fmt.Sprintf("signed by %s; the kernel's key is %s", strings.Join(names, " and "), expected)
 	return v
+}
+
+// about makes si the signer the verdict is about.
+func (v *Verdict) about(si SignerInfo) {
+	s := si.Signer
+	v.Signer, v.Hash = &s, hashName(si.Hash, si.DigestAlgorithm)
 }

@@ -47,6 +47,28 @@ type ModuleResult struct {
 	Path    string `json:"path"`
 	Verdict Kind   `json:"verdict"`
 	Detail  string `json:"detail,omitempty"`
+	// Signer is who signed the module (the signer whose key is the kernel's, else the
+	// first one named), HashAlgorithm the digest its signature uses; absent for an
+	// unsigned module or an unparsable signature.
+	Signer        *SignerID `json:"signer,omitempty"`
+	HashAlgorithm string    `json:"hash_algorithm,omitempty"`
+}
+
+// set records v in the result.
+func (m *ModuleResult) set(v Verdict) {
+	m.Verdict, m.Detail, m.HashAlgorithm = v.Kind, v.Detail, v.Hash
+	m.Signer = nil
+	if v.Signer != nil {
+		m.Signer = v.Signer.ID()
+	}
+}
+
+// SignerID names a module's signer as the attestation records it: issuer and serial
+// number (sign-file's default), or subject key identifier (sign-file -k).
+type SignerID struct {
+	Issuer       string `json:"issuer,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+	SubjectKeyID string `json:"subject_key_id,omitempty"`
 }
 
 // Problems returns the modules that are not OK.
@@ -154,7 +176,7 @@ func checkImage(ctx context.Context, img v1.Image, cert *x509.Certificate, lim l
 			// Directories, devices and FIFOs named like modules are not modules.
 		default:
 			res := ModuleResult{Path: p}
-			res.Verdict, res.Detail = c.checkEntry(p, hdr, r)
+			res.set(c.checkEntry(p, hdr, r))
 			if err := readErr(r); err != nil {
 				return err
 			}
@@ -182,7 +204,7 @@ func checkImage(ctx context.Context, img v1.Image, cert *x509.Certificate, lim l
 			continue
 		}
 		if res, ok := checked[fileCheck{target, compression(l.Path)}]; ok {
-			l.Verdict, l.Detail = res.Verdict, joinDetail(desc, res.Detail)
+			l.followed(res, desc)
 			continue
 		}
 		l.Detail = desc
@@ -218,7 +240,7 @@ func checkImage(ctx context.Context, img v1.Image, cert *x509.Certificate, lim l
 			res := ModuleResult{Path: p}
 			if isRegular(hdr.Typeflag) {
 				// Read under the link's name: that is the name the module loader opens.
-				res.Verdict, res.Detail = c.checkEntry(linked[w.link].Path, hdr, r)
+				res.set(c.checkEntry(linked[w.link].Path, hdr, r))
 				if err := readErr(r); err != nil {
 					return err
 				}
@@ -238,7 +260,7 @@ func checkImage(ctx context.Context, img v1.Image, cert *x509.Certificate, lim l
 		for _, t := range todo {
 			if res, ok := checked[fileCheck{t.target, compression(linked[t.i].Path)}]; ok {
 				l := &linked[t.i]
-				l.Verdict, l.Detail = res.Verdict, joinDetail(l.Detail, res.Detail)
+				l.followed(res, l.Detail)
 			} else {
 				later = append(later, t)
 			}
@@ -257,12 +279,17 @@ func checkImage(ctx context.Context, img v1.Image, cert *x509.Certificate, lim l
 type fileCheck struct{ path, compression string }
 
 // checkEntry checks the module file of a tar entry, reading it under name's compression.
-func (c *moduleChecker) checkEntry(name string, hdr *tar.Header, r io.Reader) (Kind, string) {
+func (c *moduleChecker) checkEntry(name string, hdr *tar.Header, r io.Reader) Verdict {
 	if hdr.Size > c.lim.module {
-		return Invalid, fmt.Sprintf("the module file is %d bytes, more than the %s sovos reads", hdr.Size, byteSize(c.lim.module))
+		return Verdict{Kind: Invalid, Detail: fmt.Sprintf("the module file is %d bytes, more than the %s sovos reads", hdr.Size, byteSize(c.lim.module))}
 	}
-	v := c.check(name, r)
-	return v.Kind, v.Detail
+	return c.check(name, r)
+}
+
+// followed gives a link the verdict on what it leads to, described by desc.
+func (m *ModuleResult) followed(target ModuleResult, desc string) {
+	m.Verdict, m.Detail = target.Verdict, joinDetail(desc, target.Detail)
+	m.Signer, m.HashAlgorithm = target.Signer, target.HashAlgorithm
 }
 
 // joinDetail prefixes a link's description to the detail of what it leads to.

@@ -106,6 +106,15 @@ func (s Signer) IssuerName() string {
 	return name.String()
 }
 
+// ID names the signer as the attestation records it (SignerID): the issuer as an RFC
+// 2253 name and the serial in hex, or the subject key identifier in hex.
+func (s Signer) ID() *SignerID {
+	if s.KeyID != nil {
+		return &SignerID{SubjectKeyID: hex.EncodeToString(s.KeyID)}
+	}
+	return &SignerID{Issuer: s.IssuerName(), Serial: formatSerial(s.Serial)}
+}
+
 // Matches reports whether cert is the signer's certificate: the same raw issuer and serial
 // number, or the same subject key identifier, which is how the kernel looks up the key.
 func (s Signer) Matches(cert *x509.Certificate) bool {
