@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -348,6 +349,10 @@ func (e *evaluator) settings() hcl.Diagnostics {
 		s.RequiredVersion = str(vals["required_version"])
 		s.InsecureRegistries = strs(vals["insecure_registries"])
 		for _, b := range blocks {
+			if b.Type == "signing" {
+				s.Signing, ds = e.signing(b)
+				diags = append(diags, ds...)
+			}
 			if b.Type == "state" {
 				s.State.Registry = str(b.vals["registry"])
 				s.State.Path = str(b.vals["path"])
@@ -381,6 +386,50 @@ func (e *evaluator) settings() hcl.Diagnostics {
 	s.State.Workspace = resolved
 	return diags
 }
+
+// signing decodes sovos.signing: a key pair or keyless, not both, and keyless options
+// only with keyless.
+func (e *evaluator) signing(b *evaluatedBlock) (*SigningSettings, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	s := &SigningSettings{
+		Key: str(b.vals["key"]), PublicKey: str(b.vals["public_key"]), Keyless: boolean(b.vals["keyless"]),
+		Identity: str(b.vals["identity"]), Issuer: str(b.vals["issuer"]),
+		FulcioURL: str(b.vals["fulcio_url"]), RekorURL: str(b.vals["rekor_url"]), TrustedRoot: str(b.vals["trusted_root"]),
+		DeclRange: b.DefRange,
+	}
+	fail := func(attr, summary, detail string) {
+		rng := b.DefRange
+		if a, ok := b.attrs[attr]; ok {
+			rng = a.Expr.Range()
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()})
+	}
+	switch {
+	case s.Key != "" && s.Keyless:
+		fail("keyless", "Conflicting signing settings", `sovos.signing sets both key and keyless = true: sign with a cosign key pair (key = "cosign.key") or keyless through Sigstore (keyless = true), not both.`)
+	case s.Key == "" && !s.Keyless && known(b.vals["key"]) && known(b.vals["keyless"]):
+		fail("", "Incomplete signing settings", `sovos.signing needs key = "cosign.key" (a cosign key pair's private key; its password comes from COSIGN_PASSWORD) or keyless = true (Sigstore keyless signing with the CI's OIDC identity).`)
+	}
+	if !s.Keyless {
+		for _, attr := range []string{"identity", "issuer", "fulcio_url", "rekor_url", "trusted_root"} {
+			if _, ok := b.vals[attr]; ok && s.Key != "" {
+				fail(attr, "Keyless setting without keyless", fmt.Sprintf("sovos.signing.%s applies to keyless signing only; remove it, or sign keyless (keyless = true) instead of with key.", attr))
+			}
+		}
+	} else if _, ok := b.vals["public_key"]; ok {
+		fail("public_key", "Key setting with keyless", "sovos.signing.public_key applies to signing with a key pair; keyless signatures are checked against Sigstore's certificate authority and the identity.")
+	}
+	if s.Identity != "" {
+		if _, err := regexp.Compile(s.Identity); err != nil {
+			fail("identity", "Invalid signing identity", fmt.Sprintf("sovos.signing.identity is a regular expression over the certificate's subject alternative name: %v.", err))
+		}
+	}
+	s.Key, s.PublicKey, s.TrustedRoot = e.abs(s.Key), e.abs(s.PublicKey), e.abs(s.TrustedRoot)
+	return s, diags
+}
+
+// known reports whether an attribute's value is known (absent counts as known).
+func known(v cty.Value) bool { return v == cty.NilVal || v.IsWhollyKnown() }
 
 func (e *evaluator) abs(p string) string {
 	if p == "" || filepath.IsAbs(p) {

@@ -110,6 +110,28 @@ type Settings struct {
 	RequiredVersion    string
 	InsecureRegistries []string
 	State              StateSettings
+	// Signing is sovos.signing (SPEC §9); nil when images and attestations are not
+	// signed.
+	Signing *SigningSettings
+}
+
+// SigningSettings is sovos.signing: a cosign key pair (Key, optionally PublicKey), or
+// Sigstore keyless signing (Keyless and its options). Paths are absolute after
+// evaluation; the key files are read only when something is signed or verified.
+type SigningSettings struct {
+	// Key is the cosign private key (its password comes from COSIGN_PASSWORD);
+	// PublicKey the matching cosign.pub, which verification uses when it is set (so
+	// checking needs no password).
+	Key, PublicKey string
+	Keyless        bool
+	// Identity is a regular expression the keyless certificate's subject alternative
+	// name must match when verifying (empty: any); Issuer its OIDC issuer (empty:
+	// GitHub Actions).
+	Identity, Issuer string
+	// FulcioURL, RekorURL: the Sigstore instances (empty: the public good ones);
+	// TrustedRoot a trusted_root.json to verify against instead of Sigstore's TUF root.
+	FulcioURL, RekorURL, TrustedRoot string
+	DeclRange                        hcl.Range
 }
 
 // StateSettings is sovos.state. Exactly one of Registry and Path is set after

@@ -124,6 +124,15 @@ var schemas = map[string]*blockSchema{
 			{Name: "registry", Type: cty.String},
 			{Name: "path", Type: cty.String},
 			{Name: "workspace", Type: cty.String},
+		}}, {Type: "signing", Unique: true, Attrs: []attrSchema{
+			{Name: "key", Type: cty.String},
+			{Name: "public_key", Type: cty.String},
+			{Name: "keyless", Type: cty.Bool},
+			{Name: "identity", Type: cty.String},
+			{Name: "issuer", Type: cty.String},
+			{Name: "fulcio_url", Type: cty.String},
+			{Name: "rekor_url", Type: cty.String},
+			{Name: "trusted_root", Type: cty.String},
 		}}},
 	},
 	"variable": {

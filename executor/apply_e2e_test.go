@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/urmanac/sovos/attest"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -176,15 +178,42 @@ RUN /usr/bin/modsign genkey /k && /usr/bin/modsign sign /k/signing_key.pem /k/si
 	if bad.Verified == nil || bad.Verified.OK || bad.Verified.Digest != bad.Digest {
 		t.Errorf("the failed verification is not recorded: %+v", bad.Verified)
 	}
-	if bad.Tags["stable"] != st.Resource("extension.e").Digest {
-		t.Errorf("state moved the extension's stable tag: %v", bad.Tags)
+	// No module-signature attestation is attached to what failed.
+	kr := f.state().Resource("kernel.k")
+	kcert, _ := x509.ParseCertificate(kr.SigningCert)
+	_, err = attest.Passing(ctx, oci.New(oci.WithInsecure(f.registry)), bad.Image, bad.Digest, attest.Kernel{Digest: kr.Digest, CertificateSHA256: attest.Fingerprint(kcert)}, nil)
+	if !attest.IsNotFound(err) || !strings.Contains(err.Error(), "has no module-signature attestation") {
+		t.Errorf("the extension that failed verification: %v", err)
 	}
+	if bad.Attestations[attest.ModuleSignaturesType] != "" {
+		t.Errorf("the state records an attestation for a failed extension: %v", bad.Attestations)
+	}
+
 	// The next plan shows the recorded verdict: the extension is built and checked
 	// again, and the profile it blocked is still to be built.
 	p = f.plan(false)
 	if c := p.Change("extension.e"); c == nil || c.Action != planner.ActionRebuild || len(c.Reasons) == 0 ||
 		c.Reasons[len(c.Reasons)-1].Kind != planner.ReasonVerifyFailed || !strings.Contains(c.Reasons[len(c.Reasons)-1].Message, "foreign.ko: foreign_key") {
 		t.Errorf("plan after the failed verification: %+v", c)
+	}
+	// 5b. Lost state with that extension in the registry under the current hash: it is
+	// adopted only after passing verification against its adopted kernel, so it fails
+	// and is not recorded.
+	if err := os.RemoveAll(filepath.Join(f.dir, ".sovos", "state")); err != nil {
+		t.Fatal(err)
+	}
+	p = f.plan(false)
+	if got := actions(p)["extension.e"]; got != "adopt" {
+		t.Fatalf("plan without a state: extension.e %s, want adopt", got)
+	}
+	if _, err := f.apply(ctx, p, executor.Options{}); err == nil || !strings.Contains(err.Error(), "foreign_key") {
+		t.Errorf("adopting the foreign-key extension: %v", err)
+	}
+	if r := f.state().Resource("extension.e"); r != nil {
+		t.Errorf("an adopted extension that fails verification is recorded: %+v", r)
+	}
+	if bad.Tags["stable"] != st.Resource("extension.e").Digest {
+		t.Errorf("state moved the extension's stable tag: %v", bad.Tags)
 	}
 	f.write("ext/Dockerfile", string(goodExt))
 	for _, extra := range []string{"modsign", "foreign.ko"} {

@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/urmanac/sovos/attest"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor/verify"
 	"github.com/urmanac/sovos/internal/oci"
@@ -28,8 +30,24 @@ type ExtensionCheck struct {
 	Modules            []verify.ModuleResult
 	TalosCompatibility string
 	Profiles           []ProfileCheck
+	// Platform and Checked are the platform checked and the digest of its image
+	// manifest, inside the index Ref names.
+	Platform, Checked string
+	// Attestation is the module-signature attestation found for Ref and its kernel
+	// (`sovos verify`); nil when not looked for.
+	Attestation *AttestationCheck
 
 	err error // what Error says, for apply to wrap
+}
+
+// AttestationCheck is what `sovos verify` found of an extension's module-signature
+// attestation (SPEC §9): one that counts for the recorded kernel (Digest, signed by the
+// configured key when Signed), or why none does.
+type AttestationCheck struct {
+	OK     bool
+	Digest string
+	Signed bool
+	Error  string
 }
 
 // ProfileCheck is the Talos compatibility of an extension with one profile using it.
@@ -83,6 +101,7 @@ func CheckExtension(ctx context.Context, reg *oci.Client, cfg *config.Config, ex
 		return ch
 	}
 	ch.Modules, ch.TalosCompatibility, ch.OK = rep.Modules, rep.TalosCompatibility, rep.OK
+	ch.Platform, ch.Checked = ext.Platform, rep.Digest
 	if rep.MissingModules(ext.Build != nil && ext.Build.NoModules) {
 		ch.OK, ch.Problem = false, verify.NoModulesProblem
 	}
@@ -133,4 +152,25 @@ func (ch *ExtensionCheck) verification(digest string) *state.Verification {
 		v.Modules = append(v.Modules, state.ModuleVerdict{Path: m.Path, Verdict: string(m.Verdict), Detail: m.Detail})
 	}
 	return v
+}
+
+// CheckAttestation looks for the module-signature attestation of ch.Ref that counts for
+// the kernel recorded as k (its digest and certificate): attest.Passing, checked with v
+// when signing is configured. A missing or failing attestation fails the check.
+func CheckAttestation(ctx context.Context, reg *oci.Client, ch *ExtensionCheck, k *state.Resource, cert *x509.Certificate, v *attest.Verifier) {
+	image, digest, _ := strings.Cut(ch.Ref, "@")
+	ac := &AttestationCheck{}
+	ch.Attestation = ac
+	f, err := attest.Passing(ctx, reg, image, digest, attest.Kernel{Digest: k.Digest, CertificateSHA256: attest.Fingerprint(cert)}, v)
+	if err != nil {
+		ac.Error = err.Error()
+		var nf *attest.NotFoundError
+		if errors.As(err, &nf) && len(nf.Reasons) == 0 {
+			// Built by an earlier release, or its attestation was lost.
+			ac.Error += ": the next `sovos apply` verifies it again and attaches one"
+		}
+		ch.OK = false
+		return
+	}
+	ac.OK, ac.Digest, ac.Signed = true, f.Digest, f.Signed
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
 
+	"github.com/urmanac/sovos/attest"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor/bkdriver"
 	"github.com/urmanac/sovos/executor/dag"
@@ -55,6 +57,12 @@ type Options struct {
 	// with registry.insecure, and imager profiles get forceInsecure for them. nil
 	// means oci.New().
 	Registry *oci.Client
+	// Signer signs every image built (and its stages, and boot media) and every
+	// attestation (sovos.signing, SPEC §9); nil signs nothing and attaches attestations
+	// as bare in-toto statements.
+	Signer *attest.Signer
+	// Verifier checks the signatures the promotion gate relies on; set with Signer.
+	Verifier *attest.Verifier
 }
 
 // Builder is what the executor needs of a BuildKit daemon: build a resource with its
@@ -142,6 +150,11 @@ type artifact struct {
 	digest string
 	stages map[string]*state.Stage
 	cert   *x509.Certificate
+	// attestations are the referrers attached to digest, by predicate type (the state's
+	// Resource.Attestations); verification is an adopted extension's check, recorded
+	// with it.
+	attestations map[string]string
+	verification *state.Verification
 }
 
 // applier is one run of Apply.
@@ -368,7 +381,7 @@ func outcomeOf(a planner.Action) Outcome {
 func (a *applier) index() {
 	if a.p.Prior != nil {
 		for _, r := range a.p.Prior.Resources {
-			art := &artifact{image: r.Image, digest: r.Digest, stages: r.Stages}
+			art := &artifact{image: r.Image, digest: r.Digest, stages: r.Stages, attestations: maps.Clone(r.Attestations)}
 			if len(r.SigningCert) > 0 {
 				if cert, err := x509.ParseCertificate(r.SigningCert); err == nil {
 					art.cert = cert

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urmanac/sovos/config"
@@ -45,6 +44,9 @@ func (a *applier) node(ctx context.Context, c *planner.ResourceChange) error {
 	case planner.ActionAdopt:
 		if err := a.adopt(ctx, c); err != nil {
 			return err
+		}
+		if r.Addr.Type == config.TypeExtension {
+			return nil // verified before it was recorded
 		}
 	}
 	if r.Addr.Type == config.TypeExtension {
@@ -191,6 +193,9 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 			a.log.Warn("could not store the signing certificate next to the kernel image", "address", c.Address, "error", err)
 		}
 	}
+	if err := a.signImages(ctx, c.Address, art, false); err != nil {
+		return err
+	}
 	return a.record(c, art, time.Now())
 }
 
@@ -217,6 +222,16 @@ func (a *applier) adopt(ctx context.Context, c *planner.ResourceChange) error {
 				art.cert = cert
 			}
 		}
+	}
+	if r.Addr.Type == config.TypeExtension {
+		// Verified against its adopted kernel before it is recorded (SPEC §9): a lost
+		// state must not bring back an extension its kernel would refuse.
+		if err := a.checkAndAttest(ctx, c, art); err != nil {
+			return err
+		}
+	}
+	if err := a.signImages(ctx, c.Address, art, true); err != nil {
+		return err
 	}
 	return a.record(c, art, time.Time{})
 }
@@ -247,58 +262,15 @@ func (a *applier) record(c *planner.ResourceChange, art *artifact, builtAt time.
 		// Stable tags stay where they were until promoted.
 		rec.Tags = maps.Clone(c.Prior.Tags)
 	}
+	if len(art.attestations) > 0 {
+		rec.Attestations = maps.Clone(art.attestations)
+	}
+	rec.Verified = art.verification
 	a.setArtifact(c.Address, art)
 	a.update(func(x *state.Index) { x.Put(rec) })
 	return nil
 }
 
-// verifyExtension checks every module of the extension's image against its kernel's
-// certificate, and the extension's Talos compatibility against the profiles using it.
-// A verification already recorded for this exact digest is not repeated.
-func (a *applier) verifyExtension(ctx context.Context, c *planner.ResourceChange) error {
-	r := c.Resource
-	art := a.artifact(c.Address)
-	if art == nil || art.digest == "" {
-		return fmt.Errorf("%s: no recorded digest to verify", c.Address)
-	}
-	a.mu.Lock()
-	done := a.verified[c.Address] == art.digest
-	a.mu.Unlock()
-	if done && (c.Action == planner.ActionNoop || c.Action == planner.ActionPromote) {
-		return nil
-	}
-	kaddr, err := KernelOf(r)
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.Address, err)
-	}
-	kart := a.artifact(kaddr)
-	if kart == nil || kart.cert == nil {
-		return fmt.Errorf("%s: its kernel %s has no recorded signing certificate, so its modules cannot be checked; declare signing_cert in %s and rebuild it (sovos apply -replace=%s)", c.Address, kaddr, kaddr, kaddr)
-	}
-	ref := art.image + "@" + art.digest
-	ch := CheckExtension(ctx, a.opts.Registry, a.p.Config, r, ref, kaddr, kart.cert)
-	if ch.err != nil {
-		return fmt.Errorf("%s: verifying %s: %w", c.Address, ref, ch.err)
-	}
-	ver := ch.verification(art.digest)
-	a.update(func(x *state.Index) {
-		if rec := x.Get(c.Address); rec != nil {
-			rec.Verified = ver
-		}
-	})
-	problems := ch.problems()
-	if !ch.OK && len(problems) == 1 && ch.Problem != "" {
-		return fmt.Errorf("%s: %s does not pass verification: %s", c.Address, ref, ch.Problem)
-	}
-	if !ch.OK {
-		return fmt.Errorf("%s: %s does not pass verification against %s's signing key (a board would refuse these modules: \"key was rejected by service\"):\n      %s",
-			c.Address, ref, kaddr, strings.Join(problems, "\n      "))
-	}
-	a.mu.Lock()
-	a.verified[c.Address] = art.digest
-	a.mu.Unlock()
-	return nil
-}
 
 // recordData records the sources and images the builds read, so the next plan can say
 // how they changed. One whose dependents did not all succeed keeps its old record: its

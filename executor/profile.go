@@ -87,6 +87,13 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 		art.digest, artifactType = out.digest, out.artifactType
 		builtAt = time.Now()
 	}
+	if art.digest != "" {
+		// Boot media and installer outputs are signed like builds; adopted ones only
+		// when no signature by the configured key is attached yet.
+		if err := a.signImages(ctx, c.Address, art, c.Action == planner.ActionAdopt); err != nil {
+			return err
+		}
+	}
 	if art.digest == "" {
 		art.image = ""
 		if c.Action != planner.ActionAdopt {
@@ -98,7 +105,7 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	rec := &state.Resource{
 		Address: c.Address, Type: r.Addr.Type, Hash: r.Hash, Tag: r.Tag,
 		Image: art.image, Digest: art.digest, ArtifactType: artifactType, Inputs: c.Inputs,
-		BuiltFrom: a.dependencyDigests(r),
+		BuiltFrom: a.dependencyDigests(r), Attestations: art.attestations,
 	}
 	if !builtAt.IsZero() {
 		rec.BuiltAt = builtAt.UTC()

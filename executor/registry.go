@@ -17,7 +17,8 @@ import (
 
 // promote moves every stable tag of the plan's resources to the resource's digest, in
 // dependency order, and records it. An extension's tags move only when this exact digest
-// passed verification.
+// passed verification and has a module-signature attestation that counts for its
+// kernel (gate).
 func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
 	var done []Promotion
 	for _, c := range a.p.Changes {
@@ -56,6 +57,16 @@ func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
 				continue
 			}
 			if desc == nil {
+				// Before the first tag moves: an extension passes the attestation gate,
+				// and an image built before signing was configured is signed.
+				if c.Type == config.TypeExtension {
+					if err := a.gate(ctx, c, art); err != nil {
+						return done, err
+					}
+				}
+				if err := a.signBeforePromotion(ctx, c, art); err != nil {
+					return done, fmt.Errorf("%s: %w", c.Address, err)
+				}
 				// One manifest read per resource; tagging re-puts the manifest only.
 				if desc, err = reg.Get(ctx, src); err != nil {
 					return done, fmt.Errorf("%s: promoting: reading %s: %w", c.Address, src, err)

@@ -107,6 +107,14 @@ func Apply(ctx context.Context, req ApplyRequest) (res *ApplyResult, err error) 
 	working.SovosVersion = config.SovosVersion
 	working.History = state.NewHistory("apply")
 
+	// Signing is set up before anything is built: a missing key or password fails
+	// now, not after an hour-long kernel build.
+	sig := &signing{}
+	if res.Plan.HasChanges() {
+		if sig, err = loadSigning(req.Inputs, l.cfg, true); err != nil {
+			return nil, err
+		}
+	}
 	pool := builderPool(l.cfg, l.reg)
 	defer pool.Close()
 	sum, err := executor.Apply(ctx, res.Plan, executor.Options{
@@ -120,6 +128,8 @@ func Apply(ctx context.Context, req ApplyRequest) (res *ApplyResult, err error) 
 		ProgressMode: req.ProgressMode,
 		Logger:       req.logger(),
 		Registry:     l.reg,
+		Signer:       sig.signer,
+		Verifier:     sig.verifier,
 	})
 	res.Summary, res.Outputs = sum, working.Outputs
 	return res, err

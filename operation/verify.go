@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/urmanac/sovos/attest"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/internal/oci"
@@ -26,7 +27,9 @@ type VerifyResult struct {
 
 // Verify checks every recorded extension (SPEC §6) as apply does (executor.CheckExtension):
 // its recorded digest against the recorded signing certificate of the kernel its block
-// names, and its Talos compatibility against the profiles using it.
+// names, and its Talos compatibility against the profiles using it; and its
+// module-signature attestation (SPEC §9) for that kernel, with its signature when
+// sovos.signing is configured.
 func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 	st, err := ReadState(ctx, req.Inputs)
 	if err != nil {
@@ -60,9 +63,13 @@ func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	sig, err := loadSigning(req.Inputs, st.Config, false)
+	if err != nil {
+		return nil, err
+	}
 	res := &VerifyResult{OK: true}
 	for _, r := range exts {
-		ch := verifyRecorded(ctx, st.Config, recorded, r, reg)
+		ch := verifyRecorded(ctx, st.Config, recorded, r, reg, sig.verifier)
 		res.OK = res.OK && ch.OK
 		res.Checks = append(res.Checks, ch)
 	}
@@ -71,7 +78,7 @@ func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 
 // verifyRecorded checks one recorded extension: against the kernel its block names
 // (executor.KernelOf), with the certificate that kernel's record holds.
-func verifyRecorded(ctx context.Context, cfg *config.Config, recorded *state.Index, r *state.Resource, reg *oci.Client) *executor.ExtensionCheck {
+func verifyRecorded(ctx context.Context, cfg *config.Config, recorded *state.Index, r *state.Resource, reg *oci.Client, v *attest.Verifier) *executor.ExtensionCheck {
 	ref := r.Image + "@" + r.Digest
 	fail := func(kernel, format string, args ...any) *executor.ExtensionCheck {
 		return &executor.ExtensionCheck{Address: r.Address, Ref: ref, Kernel: kernel, Error: fmt.Sprintf(format, args...)}
@@ -95,5 +102,11 @@ func verifyRecorded(ctx context.Context, cfg *config.Config, recorded *state.Ind
 	if err != nil {
 		return fail(kernel, "%v", err)
 	}
-	return executor.CheckExtension(ctx, reg, cfg, ext, ref, kernel, cert)
+	ch := executor.CheckExtension(ctx, reg, cfg, ext, ref, kernel, cert)
+	if ch.Error == "" {
+		// The module-signature attestation too (SPEC §9): for this digest and the
+		// kernel the state records, signed when signing is configured.
+		executor.CheckAttestation(ctx, reg, ch, kr, cert, v)
+	}
+	return ch
 }

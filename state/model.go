@@ -59,7 +59,9 @@ type Resource struct {
 	Verified    *Verification `json:"verified,omitempty"`
 	BuiltAt     time.Time     `json:"built_at,omitzero"`
 	// Attestations maps a predicate type to the digest of the attestation manifest
-	// (an OCI referrer of Digest) sovos attached for it (SPEC §9).
+	// (an OCI referrer of Digest) sovos attached for it (SPEC §9): the module-signature
+	// attestation of an extension, and the image signature
+	// (https://sigstore.dev/cosign/sign/v1) of a build when signing is configured.
 	Attestations map[string]string `json:"attestations,omitempty"`
 	// RolledBack is set when `sovos rollback` moved this resource's stable tags back to
 	// an earlier serial's digests; the next promotion that moves them forward clears it.

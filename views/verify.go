@@ -51,6 +51,15 @@ func VerifyHuman(w io.Writer, checks []*executor.ExtensionCheck) {
 				fmt.Fprintf(w, "  talos %s (%s): INCOMPATIBLE: %s\n", p.Version, p.Address, p.Error)
 			}
 		}
+		switch a := ch.Attestation; {
+		case a == nil:
+		case a.OK && a.Signed:
+			fmt.Fprintf(w, "  attestation: %s (module signatures, signed)\n", a.Digest)
+		case a.OK:
+			fmt.Fprintf(w, "  attestation: %s (module signatures, unsigned: no signing configured)\n", a.Digest)
+		default:
+			fmt.Fprintf(w, "  attestation: FAILED: %s\n", a.Error)
+		}
 	}
 	fmt.Fprintf(w, "\n%d extension(s) checked, %d failed.\n", len(checks), bad)
 }
@@ -65,6 +74,14 @@ type jsonExtensionCheck struct {
 	Modules            []verify.ModuleResult `json:"modules"`
 	TalosCompatibility string                `json:"talos_compatibility,omitempty"`
 	Profiles           []jsonProfileCheck    `json:"profiles,omitempty"`
+	Attestation        *jsonAttestation      `json:"attestation,omitempty"`
+}
+
+type jsonAttestation struct {
+	OK     bool   `json:"ok"`
+	Digest string `json:"digest,omitempty"`
+	Signed bool   `json:"signed"`
+	Error  string `json:"error,omitempty"`
 }
 
 type jsonProfileCheck struct {
@@ -82,6 +99,9 @@ func VerifyJSON(w io.Writer, checks []*executor.ExtensionCheck) error {
 			Problem: ch.Problem, Modules: ch.Modules, TalosCompatibility: ch.TalosCompatibility}
 		for _, p := range ch.Profiles {
 			jc.Profiles = append(jc.Profiles, jsonProfileCheck(p))
+		}
+		if a := ch.Attestation; a != nil {
+			jc.Attestation = &jsonAttestation{OK: a.OK, Digest: a.Digest, Signed: a.Signed, Error: a.Error}
 		}
 		out = append(out, jc)
 	}

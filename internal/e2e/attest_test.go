@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/urmanac/sovos/attest"
+	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/internal/testenv"
+)
+
+// signingFactory is the factory with `signing { key = "cosign.key", public_key =
+// "cosign.pub" }` and a fresh cosign key pair in its directory (password "pw" in
+// COSIGN_PASSWORD).
+func signingFactory(t *testing.T) (c *testenv.CLI, host string) {
+	t.Helper()
+	host = testenv.StartRegistry(t)
+	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
+	c = factoryCLI(t, host, host, bk.Addr)
+	testenv.CosignKeyPair(t, c.Dir, "pw")
+	path := filepath.Join(c.Dir, "main.sovos.hcl")
+	hcl, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const block = "sovos {\n  insecure_registries = [split(\"/\", var.registry)[0]]\n"
+	if !strings.Contains(string(hcl), block) {
+		t.Fatalf("main.sovos.hcl has no %q", block)
+	}
+	edited := strings.Replace(string(hcl), block, block+"  signing {\n    key        = \"cosign.key\"\n    public_key = \"cosign.pub\"\n  }\n", 1)
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.Env = append(c.Env, "COSIGN_PASSWORD=pw")
+	return c, host
+}
+
+// cosign runs the cosign v3 CLI offline against the test registry (plain HTTP).
+func cosign(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ref := args[len(args)-1]
+	args = append(args[:len(args)-1:len(args)-1], "--insecure-ignore-tlog=true", "--allow-http-registry=true", "--allow-insecure-registry=true", ref)
+	return testenv.CosignRun(t, args...)
+}
+
+// TestCLISignedAttestations applies the factory with a cosign key pair and checks what
+// it pushed with verifiers that are not sovos: the cosign v3 CLI (`cosign verify` on
+// every image, boot media included; `cosign verify-attestation` on the extension's
+// module-signature attestation) and sigstore-go. Another key verifies nothing. An
+// extension without an attestation (as an earlier release left it) is verified again
+// and attested before it is promoted; a kernel rebuilt under the same hash makes the
+// old extension's attestation not count, and the extension follows.
+func TestCLISignedAttestations(t *testing.T) {
+	c, host := signingFactory(t)
+	ctx := context.Background()
+	pubPEM, err := os.ReadFile(filepath.Join(c.Dir, "cosign.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherPub := testenv.CosignKeyPair(t, t.TempDir(), "pw")
+
+	// Without the password the apply stops before building anything.
+	if _, errOut, code := c.With("COSIGN_PASSWORD=wrong").Run("apply", "-auto-approve", "-progress=quiet"); code != 1 || !strings.Contains(errOut, "COSIGN_PASSWORD") {
+		t.Fatalf("apply with a wrong password: exit %d\n%s", code, errOut)
+	}
+
+	c.OK("apply", "-auto-approve", "-progress=quiet")
+	s := readState(t, c)
+	k, e := s.Resource("kernel.k"), s.Resource("extension.e")
+	modsig := e.Attestations[attest.ModuleSignaturesType]
+	if modsig == "" || e.Attestations[attest.CosignSignType] == "" || k.Attestations[attest.CosignSignType] == "" {
+		t.Fatalf("the state records no attestation digests: kernel %v, extension %v", k.Attestations, e.Attestations)
+	}
+
+	// An extension an earlier release built has no attestation: remove what this apply
+	// attached (the sha256-<hex> index of its referrers on this registry) and what the
+	// state says of it, and -promote verifies it again and attaches one before moving
+	// its tag.
+	extRepo, err := name.NewRepository(e.Image, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fallback := extRepo.Tag(strings.Replace(e.Digest, ":", "-", 1))
+	idx, err := remote.Head(fallback)
+	if err != nil {
+		t.Fatalf("the referrers of the extension are not in the tag fallback: %v", err)
+	}
+	if err := remote.Delete(extRepo.Digest(idx.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	pulled := c.OK("state", "pull")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(pulled), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range doc["resources"].([]any) {
+		delete(r.(map[string]any), "attestations")
+	}
+	stripped, _ := json.Marshal(doc)
+	if err := os.WriteFile(filepath.Join(c.Dir, "first-release.json"), stripped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.OK("state", "push", "first-release.json")
+	reg := oci.New(oci.WithInsecure(host))
+	kernel := attest.Kernel{Digest: k.Digest, CertificateSHA256: fingerprint(k.SigningCert)}
+	if _, err := attest.Passing(ctx, reg, e.Image, e.Digest, kernel, nil); !attest.IsNotFound(err) {
+		t.Fatalf("after removing the referrers: %v", err)
+	}
+	out := c.OK("apply", "-auto-approve", "-promote", "-progress=quiet")
+	if !strings.Contains(out, "/factory/ext:stable") {
+		t.Errorf("apply -promote did not promote the re-attested extension:\n%s", out)
+	}
+	s = readState(t, c)
+	k, e = s.Resource("kernel.k"), s.Resource("extension.e")
+	if e.Attestations[attest.ModuleSignaturesType] == "" || e.Attestations[attest.ModuleSignaturesType] == modsig || e.Tags["stable"] != e.Digest {
+		t.Errorf("re-attested extension: attestations %v (old %s), tags %v", e.Attestations, modsig, e.Tags)
+	}
+
+	// sovos verify checks the attestation and its signature.
+	out = c.OK("verify")
+	if !strings.Contains(out, "extension.e: OK") || !strings.Contains(out, "attestation: "+e.Attestations[attest.ModuleSignaturesType]+" (module signatures, signed)") {
+		t.Errorf("sovos verify:\n%s", out)
+	}
+
+	// cosign verifies every image sovos built, boot media included, with the public key
+	// only, and none with another key.
+	refs := map[string]string{
+		"kernel.k": k.Image + "@" + k.Digest, "kernel.k stage modules": k.Stages["modules"].Image + "@" + k.Stages["modules"].Digest,
+		"extension.e": e.Image + "@" + e.Digest,
+	}
+	i, cm5 := s.Resource("installer.i"), s.Resource("profile.cm5")
+	refs["installer.i"] = i.Image + "@" + i.Digest
+	refs["installer.i stage imager"] = i.Stages["imager"].Image + "@" + i.Stages["imager"].Digest
+	refs["profile.cm5 boot media"] = cm5.Image + "@" + cm5.Digest
+	for what, ref := range refs {
+		if out, code := cosign(t, "verify", "--key", filepath.Join(c.Dir, "cosign.pub"), ref); code != 0 || !strings.Contains(out, "The signatures were verified against the specified public key") {
+			t.Errorf("cosign verify %s (%s): exit %d\n%s", what, ref, code, out)
+		}
+		if out, code := cosign(t, "verify", "--key", otherPub, ref); code == 0 {
+			t.Errorf("cosign verify %s with another key passed:\n%s", what, out)
+		}
+	}
+
+	// cosign verify-attestation: the module-signature predicate names the kernel, its
+	// certificate's fingerprint and every module, checked in the extension's image.
+	extTag := e.Image + ":" + e.Tag
+	out, code := cosign(t, "verify-attestation", "--key", filepath.Join(c.Dir, "cosign.pub"), "--type", attest.ModuleSignaturesType, extTag)
+	if code != 0 {
+		t.Fatalf("cosign verify-attestation: exit %d\n%s", code, out)
+	}
+	pred := cosignPredicate(t, out)
+	pushed := testenv.ReadPushed(t, extTag)
+	if pred.Kernel.Address != "kernel.k" || pred.Kernel.Digest != k.Digest || pred.Kernel.CertificateSHA256 != fingerprint(k.SigningCert) ||
+		pred.Extension.Address != "extension.e" || pred.Checked.Digest != pushed.Image || pred.Checked.Platform != "linux/amd64" || pred.Result != "passed" {
+		t.Errorf("predicate %+v\nwant kernel.k %s, certificate %s, checked %s", pred, k.Digest, fingerprint(k.SigningCert), pushed.Image)
+	}
+	if len(pred.Modules) != 1 || pred.Modules[0].Path != "/rootfs/usr/lib/modules/extras/hello.ko" || pred.Modules[0].Result != "ok" ||
+		pred.Modules[0].Signer == nil || pred.Modules[0].Signer.Serial == "" || pred.Modules[0].HashAlgorithm == "" {
+		t.Errorf("predicate modules %+v", pred.Modules)
+	}
+	if out, code := cosign(t, "verify-attestation", "--key", otherPub, "--type", attest.ModuleSignaturesType, extTag); code == 0 {
+		t.Errorf("cosign verify-attestation with another key passed:\n%s", out)
+	}
+
+	// sigstore-go, on its own: the extension's bundles verify with the key and not with
+	// another.
+	got, errs := testenv.SigstoreVerify(t, extTag, pubPEM, attest.ModuleSignaturesType)
+	if len(got) != 1 || len(errs) != 0 {
+		t.Errorf("sigstore-go: %d module-signature statements verified, errors %v", len(got), errs)
+	}
+	otherPEM, _ := os.ReadFile(otherPub)
+	if got, errs := testenv.SigstoreVerify(t, extTag, otherPEM, attest.ModuleSignaturesType); len(got) != 0 || len(errs) == 0 {
+		t.Errorf("sigstore-go with another key: %d verified, errors %v", len(got), errs)
+	}
+
+	// The kernel rebuilt under the same hash: a new key. The old extension's attestation
+	// no longer counts (sovos verify fails, naming why), and a full apply -promote
+	// rebuilds and attests the extension for the new kernel before promoting it.
+	oldExt := e
+	c.OK("apply", "-auto-approve", "-promote", "-replace=kernel.k", "-target=kernel.k", "-progress=quiet")
+	s = readState(t, c)
+	k2 := s.Resource("kernel.k")
+	if k2.Digest == k.Digest || string(k2.SigningCert) == string(k.SigningCert) {
+		t.Fatal("-replace=kernel.k did not make a new kernel with a new key")
+	}
+	out, _, code = c.Run("verify", "extension.e")
+	if code != 1 || !strings.Contains(out, "attestation: FAILED") || !strings.Contains(out, "names kernel image") {
+		t.Errorf("verify after the kernel was replaced: exit %d\n%s", code, out)
+	}
+	newKernel := attest.Kernel{Digest: k2.Digest, CertificateSHA256: fingerprint(k2.SigningCert)}
+	if _, err := attest.Passing(ctx, reg, oldExt.Image, oldExt.Digest, newKernel, nil); !attest.IsNotFound(err) {
+		t.Errorf("the old extension's attestation counts for the new kernel: %v", err)
+	}
+	out = c.OK("apply", "-auto-approve", "-promote", "-progress=quiet")
+	s = readState(t, c)
+	e2 := s.Resource("extension.e")
+	if e2.Digest == oldExt.Digest || e2.Tags["stable"] != e2.Digest {
+		t.Errorf("after the kernel's replacement the extension was not rebuilt and promoted: %+v\n%s", e2, out)
+	}
+	if _, err := attest.Passing(ctx, reg, e2.Image, e2.Digest, newKernel, nil); err != nil {
+		t.Errorf("the rebuilt extension: %v", err)
+	}
+}
+
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+// cosignPredicate decodes the module-signature predicate from cosign
+// verify-attestation's output: one JSON DSSE envelope per line.
+func cosignPredicate(t *testing.T, out string) *attest.ModuleSignatures {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		var env struct{ Payload string }
+		if json.Unmarshal([]byte(line), &env) != nil || env.Payload == "" {
+			continue
+		}
+		stmt, err := base64.StdEncoding.DecodeString(env.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			PredicateType string                  `json:"predicateType"`
+			Predicate     attest.ModuleSignatures `json:"predicate"`
+		}
+		if err := json.Unmarshal(stmt, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.PredicateType == attest.ModuleSignaturesType {
+			return &st.Predicate
+		}
+	}
+	t.Fatalf("no module-signature statement in cosign's output:\n%s", out)
+	return nil
+}
