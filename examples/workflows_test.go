@@ -176,6 +176,9 @@ func TestApplyWorkflow(t *testing.T) {
 	if got := w.Permissions["packages"]; got != "write" {
 		t.Errorf("permissions.packages = %q, want write (push to GHCR)", got)
 	}
+	if got := w.Permissions["id-token"]; got != "write" {
+		t.Errorf("permissions.id-token = %q, want write (keyless signing: the OIDC token Fulcio certifies)", got)
+	}
 	if w.Env["BUILDKIT_HOST"] == "" {
 		t.Errorf("env.BUILDKIT_HOST is not set")
 	}

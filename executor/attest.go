@@ -250,6 +250,31 @@ func (a *applier) attested(ctx context.Context, c *planner.ResourceChange, art *
 	return nil
 }
 
+// signRecorded signs an unchanged resource that was never signed (built before
+// sovos.signing was configured, or by an earlier release), so that turning signing on
+// signs what is already built at the next apply, once: the state then records its
+// signature. An extension also gets a signed module-signature attestation (the one it
+// has is unsigned, or missing): found, or made after verifying it again.
+func (a *applier) signRecorded(ctx context.Context, c *planner.ResourceChange) error {
+	art := a.artifact(c.Address)
+	if a.opts.Signer == nil || art == nil || art.digest == "" || art.image == "" {
+		return nil
+	}
+	a.mu.Lock()
+	signed := art.attestations[attest.CosignSignType] != ""
+	a.mu.Unlock()
+	if signed {
+		return nil
+	}
+	if err := a.signBeforePromotion(ctx, c, art); err != nil {
+		return err
+	}
+	if c.Type == config.TypeExtension {
+		return a.attested(ctx, c, art)
+	}
+	return nil
+}
+
 // signBeforePromotion signs a resource whose stable tags are about to move and that
 // carries no signature yet (built before sovos.signing was configured), so no stable
 // tag points at an unsigned image.
@@ -259,7 +284,7 @@ func (a *applier) signBeforePromotion(ctx context.Context, c *planner.ResourceCh
 	}
 	signed := &artifact{image: art.image, digest: art.digest, stages: art.stages}
 	if err := a.signImages(ctx, c.Address, signed, true); err != nil {
-		return fmt.Errorf("not promoted: %w", err)
+		return err
 	}
 	a.mu.Lock()
 	if art.attestations == nil {

@@ -48,6 +48,10 @@ func (a *applier) node(ctx context.Context, c *planner.ResourceChange) error {
 		if r.Addr.Type == config.TypeExtension {
 			return nil // verified before it was recorded
 		}
+	case planner.ActionNoop, planner.ActionPromote:
+		if err := a.signRecorded(ctx, c); err != nil {
+			return err
+		}
 	}
 	if r.Addr.Type == config.TypeExtension {
 		return a.verifyExtension(ctx, c)

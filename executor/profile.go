@@ -66,7 +66,7 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	switch c.Action {
 	case planner.ActionCreate, planner.ActionRebuild, planner.ActionAdopt:
 	default:
-		return nil
+		return a.signRecorded(ctx, c)
 	}
 	art := &artifact{image: r.Profile.Image}
 	artifactType := ""

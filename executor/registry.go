@@ -65,7 +65,7 @@ func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
 					}
 				}
 				if err := a.signBeforePromotion(ctx, c, art); err != nil {
-					return done, fmt.Errorf("%s: %w", c.Address, err)
+					return done, fmt.Errorf("not promoted: %w", err)
 				}
 				// One manifest read per resource; tagging re-puts the manifest only.
 				if desc, err = reg.Get(ctx, src); err != nil {

@@ -108,12 +108,11 @@ func Apply(ctx context.Context, req ApplyRequest) (res *ApplyResult, err error) 
 	working.History = state.NewHistory("apply")
 
 	// Signing is set up before anything is built: a missing key or password fails
-	// now, not after an hour-long kernel build.
-	sig := &signing{}
-	if res.Plan.HasChanges() {
-		if sig, err = loadSigning(req.Inputs, l.cfg, true); err != nil {
-			return nil, err
-		}
+	// now, not after an hour-long kernel build. An apply with nothing to build still
+	// signs what was built before signing was configured.
+	sig, err := loadSigning(req.Inputs, l.cfg, true)
+	if err != nil {
+		return nil, err
 	}
 	pool := builderPool(l.cfg, l.reg)
 	defer pool.Close()

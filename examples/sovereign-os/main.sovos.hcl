@@ -24,6 +24,14 @@ sovos {
     registry  = "ghcr.io/urmanac/sovos-state"
     workspace = "main"
   }
+
+  # Every image built and every module-signature attestation is signed keyless with
+  # the apply workflow's GitHub OIDC identity (Fulcio + Rekor), so anyone can check
+  # them with cosign; promotion only counts attestations signed by that workflow.
+  signing {
+    keyless  = true
+    identity = "^https://github\\.com/urmanac/sovos/\\.github/workflows/sovos-apply\\.yml@refs/heads/main$"
+  }
 }
 
 variable "registry" {

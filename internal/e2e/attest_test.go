@@ -19,14 +19,11 @@ import (
 	"github.com/urmanac/sovos/internal/testenv"
 )
 
-// signingFactory is the factory with `signing { key = "cosign.key", public_key =
-// "cosign.pub" }` and a fresh cosign key pair in its directory (password "pw" in
-// COSIGN_PASSWORD).
-func signingFactory(t *testing.T) (c *testenv.CLI, host string) {
+// enableSigning adds `signing { key = "cosign.key", public_key = "cosign.pub" }` to the
+// factory's configuration, with a fresh cosign key pair in its directory (password "pw"
+// in COSIGN_PASSWORD).
+func enableSigning(t *testing.T, c *testenv.CLI) {
 	t.Helper()
-	host = testenv.StartRegistry(t)
-	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
-	c = factoryCLI(t, host, host, bk.Addr)
 	testenv.CosignKeyPair(t, c.Dir, "pw")
 	path := filepath.Join(c.Dir, "main.sovos.hcl")
 	hcl, err := os.ReadFile(path)
@@ -42,7 +39,6 @@ func signingFactory(t *testing.T) (c *testenv.CLI, host string) {
 		t.Fatal(err)
 	}
 	c.Env = append(c.Env, "COSIGN_PASSWORD=pw")
-	return c, host
 }
 
 // cosign runs the cosign v3 CLI offline against the test registry (plain HTTP).
@@ -53,34 +49,69 @@ func cosign(t *testing.T, args ...string) (string, int) {
 	return testenv.CosignRun(t, args...)
 }
 
-// TestCLISignedAttestations applies the factory with a cosign key pair and checks what
-// it pushed with verifiers that are not sovos: the cosign v3 CLI (`cosign verify` on
+// TestCLISignedAttestations applies the factory, turns signing on with a cosign key pair
+// (the next apply, with nothing to build, signs what was built) and checks what it
+// pushed with verifiers that are not sovos: the cosign v3 CLI (`cosign verify` on
 // every image, boot media included; `cosign verify-attestation` on the extension's
 // module-signature attestation) and sigstore-go. Another key verifies nothing. An
 // extension without an attestation (as an earlier release left it) is verified again
 // and attested before it is promoted; a kernel rebuilt under the same hash makes the
 // old extension's attestation not count, and the extension follows.
 func TestCLISignedAttestations(t *testing.T) {
-	c, host := signingFactory(t)
+	host := testenv.StartRegistry(t)
+	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
+	c := factoryCLI(t, host, host, bk.Addr)
 	ctx := context.Background()
+	reg := oci.New(oci.WithInsecure(host))
+	_, otherPub := testenv.CosignKeyPair(t, t.TempDir(), "pw")
+
+	// Built without signing: an unsigned attestation on the extension, no signature.
+	c.OK("apply", "-auto-approve", "-progress=quiet")
+	s := readState(t, c)
+	k, e := s.Resource("kernel.k"), s.Resource("extension.e")
+	kernel := attest.Kernel{Digest: k.Digest, CertificateSHA256: fingerprint(k.SigningCert)}
+	if f, err := attest.Passing(ctx, reg, e.Image, e.Digest, kernel, nil); err != nil || f.Signed || e.Attestations[attest.ModuleSignaturesType] != f.Digest {
+		t.Fatalf("unsigned apply: attestation %+v, %v; state %v", f, err, e.Attestations)
+	}
+	if len(k.Attestations) != 0 {
+		t.Errorf("unsigned apply recorded signatures: %v", k.Attestations)
+	}
+
+	// Signing turned on: with a wrong password the apply stops before doing anything;
+	// with the right one, an apply with nothing to build signs what was built, and the
+	// extension gets a signed attestation.
+	enableSigning(t, c)
 	pubPEM, err := os.ReadFile(filepath.Join(c.Dir, "cosign.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, otherPub := testenv.CosignKeyPair(t, t.TempDir(), "pw")
-
-	// Without the password the apply stops before building anything.
+	if out := c.OK("plan", "-detailed-exitcode"); !strings.Contains(out, "No changes.") {
+		t.Errorf("signing is not hashed, yet the plan has changes:\n%s", out)
+	}
 	if _, errOut, code := c.With("COSIGN_PASSWORD=wrong").Run("apply", "-auto-approve", "-progress=quiet"); code != 1 || !strings.Contains(errOut, "COSIGN_PASSWORD") {
 		t.Fatalf("apply with a wrong password: exit %d\n%s", code, errOut)
 	}
-
 	c.OK("apply", "-auto-approve", "-progress=quiet")
-	s := readState(t, c)
-	k, e := s.Resource("kernel.k"), s.Resource("extension.e")
-	modsig := e.Attestations[attest.ModuleSignaturesType]
-	if modsig == "" || e.Attestations[attest.CosignSignType] == "" || k.Attestations[attest.CosignSignType] == "" {
-		t.Fatalf("the state records no attestation digests: kernel %v, extension %v", k.Attestations, e.Attestations)
+	s = readState(t, c)
+	k, e = s.Resource("kernel.k"), s.Resource("extension.e")
+	for _, r := range []string{"kernel.k", "extension.e", "installer.i", "profile.cm5"} {
+		if s.Resource(r).Attestations[attest.CosignSignType] == "" {
+			t.Errorf("%s: not signed after signing was turned on: %v", r, s.Resource(r).Attestations)
+		}
 	}
+	pubKey, err := attest.PublicKey(pubPEM, "cosign.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyVerifier, err := attest.KeyVerifier(pubKey, "cosign.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := attest.Passing(ctx, reg, e.Image, e.Digest, kernel, keyVerifier)
+	if err != nil || !f.Signed || e.Attestations[attest.ModuleSignaturesType] != f.Digest {
+		t.Fatalf("after signing was turned on: attestation %+v, %v; state %v", f, err, e.Attestations)
+	}
+	modsig := f.Digest
 
 	// An extension an earlier release built has no attestation: remove what this apply
 	// attached (the sha256-<hex> index of its referrers on this registry) and what the
@@ -111,8 +142,6 @@ func TestCLISignedAttestations(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.OK("state", "push", "first-release.json")
-	reg := oci.New(oci.WithInsecure(host))
-	kernel := attest.Kernel{Digest: k.Digest, CertificateSHA256: fingerprint(k.SigningCert)}
 	if _, err := attest.Passing(ctx, reg, e.Image, e.Digest, kernel, nil); !attest.IsNotFound(err) {
 		t.Fatalf("after removing the referrers: %v", err)
 	}
