@@ -152,8 +152,10 @@ func TestKeylessSigning(t *testing.T) {
 	}
 	tlog := &recordingLog{}
 	s := attest.KeylessSigner(attest.KeylessOptions{
-		FulcioURL:        fulcio.URL,
-		Token:            func(ctx context.Context) (string, error) { return attest.IdentityToken(ctx, func(k string) string { return env[k] }, nil) },
+		FulcioURL: fulcio.URL,
+		Token: func(ctx context.Context) (string, error) {
+			return attest.IdentityToken(ctx, func(k string) string { return env[k] }, nil)
+		},
 		TransparencyLogs: []sign.Transparency{tlog},
 	})
 	digest := "sha256:" + strings.Repeat("ab", 32)
