@@ -3,7 +3,9 @@ package examples_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -237,7 +239,90 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	}
 	sovos(0, "verify")
 
+	// The README's "Checking what sovos built, without sovos": signing turned on, the
+	// next apply signs what is built, and cosign checks the extension with the public
+	// key alone.
+	transcript.WriteString(checkWithCosign(t, cli, dir, host))
+
 	checkReadme(t, strings.ReplaceAll(transcript.String(), host, "127.0.0.1:5000"))
+}
+
+// checkWithCosign runs the README's cosign section: a key pair (as `cosign
+// generate-key-pair` writes it), the signing block added, `sovos apply -auto-approve
+// -promote`, then `cosign verify` and `cosign verify-attestation` (its predicate decoded
+// as `jq -r .payload | base64 -d | jq .predicate` prints it). It returns what they print.
+func checkWithCosign(t *testing.T, cli *testenv.CLI, dir, host string) string {
+	t.Helper()
+	testenv.CosignKeyPair(t, dir, "quickstart")
+	path := filepath.Join(dir, "main.sovos.hcl")
+	hcl, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := strings.Replace(string(hcl), "\nsovos {\n", "\nsovos {\n  signing {\n    key        = \"cosign.key\"\n    public_key = \"cosign.pub\"\n  }\n", 1)
+	if signed == string(hcl) {
+		t.Fatal("main.sovos.hcl has no sovos block to add signing to")
+	}
+	if err := os.WriteFile(path, []byte(signed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	out.WriteString(cli.With("COSIGN_PASSWORD=quickstart").Expect(0, "apply", "-auto-approve", "-promote"))
+
+	ref := host + "/quickstart/hailort:5.3.0"
+	pub := filepath.Join(dir, "cosign.pub")
+	got, code := testenv.CosignRun(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", "--allow-http-registry=true", ref)
+	if code != 0 || !strings.Contains(got, "The signatures were verified against the specified public key") {
+		t.Fatalf("cosign verify: exit %d\n%s", code, got)
+	}
+	// cosign lists what it verified in the order of the referrers, which varies: by
+	// type, as the README shows it.
+	for _, l := range strings.SplitAfter(got, "\n") {
+		var checked []map[string]any
+		if json.Unmarshal([]byte(l), &checked) == nil && len(checked) > 1 {
+			slices.SortFunc(checked, func(a, b map[string]any) int {
+				return strings.Compare(fmt.Sprint(a["critical"].(map[string]any)["type"]), fmt.Sprint(b["critical"].(map[string]any)["type"]))
+			})
+			sorted, _ := json.Marshal(checked)
+			l = string(sorted) + "\n"
+		}
+		out.WriteString(l)
+	}
+	got, code = testenv.CosignRun(t, "verify-attestation", "--key", pub, "--insecure-ignore-tlog=true", "--allow-http-registry=true",
+		"--type", "https://github.com/urmanac/sovos/attestation/module-signatures/v1", ref)
+	if code != 0 {
+		t.Fatalf("cosign verify-attestation: exit %d\n%s", code, got)
+	}
+	for _, l := range strings.Split(got, "\n") {
+		var env struct{ Payload string }
+		if json.Unmarshal([]byte(l), &env) != nil || env.Payload == "" {
+			out.WriteString(l + "\n") // what cosign says on standard error
+			continue
+		}
+		stmt, err := base64.StdEncoding.DecodeString(env.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Predicate map[string]any `json:"predicate"`
+		}
+		if err := json.Unmarshal(stmt, &st); err != nil {
+			t.Fatal(err)
+		}
+		k, _ := st.Predicate["kernel"].(map[string]any)
+		if k["address"] != "kernel.sovereign" {
+			t.Errorf("the attestation names kernel %v", k)
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(st.Predicate); err != nil {
+			t.Fatal(err)
+		}
+		out.Write(b.Bytes())
+	}
+	return out.String()
 }
 
 // checkBootMedia checks what `sovos fetch` wrote against what a third-party client
@@ -320,13 +405,16 @@ func checkReadme(t *testing.T, transcript string) {
 				}
 			}
 		}
+		continued := false // the line before is a command ending in a backslash
 		for _, l := range lines {
 			if len(l) >= indent && indent > 0 {
 				l = l[indent:]
 			}
 			trimmed := strings.TrimSpace(l)
+			command := continued || strings.HasPrefix(trimmed, "$ ")
+			continued = command && strings.HasSuffix(trimmed, "\\")
 			switch {
-			case trimmed == "", strings.HasPrefix(trimmed, "$ "), strings.HasPrefix(trimmed, "..."):
+			case trimmed == "", command, strings.HasPrefix(trimmed, "..."):
 				continue // commands, and the README's own elisions
 			case strings.HasPrefix(trimmed, "Error: locking"):
 				continue // needs a concurrent apply; not reproduced here
@@ -346,15 +434,18 @@ var (
 	// A compressed disk image's size varies with its filesystem's random UUID.
 	size = regexp.MustCompile(`\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b`)
 	// History entries: when, who, and serials (apply's intermediate writes vary).
-	timestamp = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b`)
+	timestamp = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b`)
 	who       = regexp.MustCompile(`\bby [^ @]+@[^ ]+$`)
 	serial    = regexp.MustCompile(`\bserial \d+\b`)
+	// A kernel key's certificate serial varies by run.
+	certSerial = regexp.MustCompile(`\b0x[0-9a-f]+\b`)
 )
 
 func normalizeOutput(l string) string {
 	l = timestamp.ReplaceAllString(l, "TIME")
 	l = who.ReplaceAllString(l, "by WHO")
 	l = serial.ReplaceAllString(l, "serial N")
+	l = certSerial.ReplaceAllString(l, "0xH")
 	l = hexRun.ReplaceAllString(l, "H")
 	l = duration.ReplaceAllString(l, "(T)")
 	l = size.ReplaceAllString(l, "SIZE")

@@ -23,7 +23,10 @@ func recorded(t *testing.T) *state.State {
 	k.RolledBack = &state.Rollback{To: 3, At: 7}
 	e := s.Resource("extension.hailort")
 	e.BuiltAt = at.Add(time.Minute)
-	e.Attestations = map[string]string{"https://github.com/urmanac/sovos/attestation/module-signatures/v1": "sha256:" + strings.Repeat("a7", 32)}
+	e.Attestations = map[string]string{
+		"https://github.com/urmanac/sovos/attestation/module-signatures/v1": "sha256:" + strings.Repeat("a", 64),
+		"https://sigstore.dev/cosign/sign/v1":                               "sha256:" + strings.Repeat("b", 64),
+	}
 	e.Verified = &state.Verification{Digest: e.Digest, Kernel: "kernel.sovereign", OK: false, At: at,
 		Modules: []state.ModuleVerdict{{Path: "/rootfs/usr/lib/modules/hailo.ko", Verdict: "ok"},
 			{Path: "/rootfs/usr/lib/modules/evil.ko", Verdict: "foreign_key", Detail: "signed by CN=someone else"}}}

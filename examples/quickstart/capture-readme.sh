@@ -33,7 +33,24 @@ sovos apply -auto-approve -replace=kernel.sovereign -progress=quiet >/dev/null 2
 sleep 0.7
 echo '@@@ lock'; sovos apply -auto-approve 2>&1
 wait
+# Checking what sovos built, without sovos: a cosign key pair, signing turned on, cosign.
+export PATH=$PATH:$(cd ../.. && pwd)/.tools/bin COSIGN_PASSWORD=quickstart
+cosign generate-key-pair >/dev/null 2>&1
+cp main.sovos.hcl main.sovos.hcl.unsigned
+sed -i '0,/^sovos {$/s//sovos {\n  signing {\n    key        = "cosign.key"\n    public_key = "cosign.pub"\n  }/' main.sovos.hcl
+echo '@@@ sign'; sovos apply -auto-approve -promote 2>/dev/null
+echo '@@@ cosign-verify'; cosign verify --key cosign.pub --insecure-ignore-tlog=true --allow-http-registry=true "$SOVOS_VAR_registry/quickstart/hailort:5.3.0" 2>&1
+echo '@@@ cosign-attestation'
+cosign verify-attestation --key cosign.pub --insecure-ignore-tlog=true --allow-http-registry=true \
+  --type https://github.com/urmanac/sovos/attestation/module-signatures/v1 "$SOVOS_VAR_registry/quickstart/hailort:5.3.0" 2>&1 |
+  python3 -c 'import sys,json,base64
+for l in sys.stdin:
+    try: p=json.loads(l)["payload"]
+    except Exception: sys.stdout.write(l); continue
+    print(json.dumps(json.loads(base64.b64decode(p))["predicate"], indent=2))'
 echo '@@@ end'
+mv main.sovos.hcl.unsigned main.sovos.hcl
+rm -f cosign.key cosign.pub
 sed -i 's/^  author: you$/  author: quickstart/' extension/manifest.yaml
 rm -rf change.plan _out/cm5
 exit
@@ -84,6 +101,9 @@ gcdry=between('@@@ gc-dry-run','@@@')
 rollback=between('@@@ rollback','@@@')
 first,rollback=rollback[0],rollback[1:]
 promoteplan=between('@@@ promote-plan','@@@')
+sign=between('@@@ sign','@@@')
+cverify=between('@@@ cosign-verify','@@@')
+catt=between('@@@ cosign-attestation','@@@')
 
 B=[]
 B.append(['$ sovos -chdir=examples/quickstart plan']+plan1)
@@ -97,6 +117,13 @@ B.append(['$ sovos show -format=markdown change.plan']+upto(md,'<details>')+['',
 B.append(['$ sovos apply change.plan']+upto(applych,'Apply complete!')+['...','$ sovos apply -promote -auto-approve']+upto(promote,'Apply complete!')+['...'])
 B.append(['$ sovos apply -auto-approve -replace=kernel.sovereign','...']+block(replace,'  # kernel.sovereign will be rebuilt')+['']+block(replace,'  # extension.hailort will be rebuilt')+['...']+[l for l in replace if l.startswith('Plan: ')]+['']+upto(from_(replace,'kernel.sovereign: built'),'Apply complete!')+['...'])
 B.append(['$ sovos verify']+verify)
+B.append(['$ cosign generate-key-pair','$ # sovos { signing { key = "cosign.key"  public_key = "cosign.pub" } } in main.sovos.hcl',
+  '$ COSIGN_PASSWORD=... sovos apply -auto-approve -promote','...']+[l for l in sign if l.startswith('Plan: ')]+['']
+  +[l for l in sign if l.startswith('extension.hailort: promoted')]+['...']+[l for l in sign if l.startswith('Apply complete!')]+['...',
+  '$ cosign verify --key cosign.pub --insecure-ignore-tlog=true --allow-http-registry=true 127.0.0.1:5000/quickstart/hailort:5.3.0']+cverify
+  +['$ cosign verify-attestation --key cosign.pub --insecure-ignore-tlog=true --allow-http-registry=true \\',
+    '    --type https://github.com/urmanac/sovos/attestation/module-signatures/v1 \\',
+    '    127.0.0.1:5000/quickstart/hailort:5.3.0 | jq -r .payload | base64 -d | jq .predicate']+catt)
 B.append(['$ sovos plan -workspace=fresh']+upto(adoptp,"Sovos will perform")+['']+block(adoptp,'  # kernel.sovereign will be adopted')+['...']+[l for l in adoptp if l.startswith('Plan: ')]+['$ sovos apply -workspace=fresh -auto-approve','...']+upto(from_(adopta,'kernel.sovereign: adopted'),'Apply complete!')+['...'])
 B.append(['$ sovos apply -auto-approve']+lock)
 B.append(['$ sovos state history']+history)
