@@ -40,7 +40,11 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if req.To == 0 {
 		return nil, errors.New("rollback needs -to=SERIAL: the serial to roll back to (`sovos state history` lists them)")
 	}
-	_, reg, b, err := openHistory(ctx, req.Inputs)
+	cfg, reg, b, err := openHistory(ctx, req.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := loadSigning(req.Inputs, cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +69,7 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 		Current:  cur,
 		Target:   target,
 		Registry: reg,
+		Attested: attested(sig.verifier),
 		Earlier:  func(ctx context.Context) ([]*state.State, error) { return olderEntries(ctx, b, req.To) },
 	})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/urmanac/sovos/attest"
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/rollback"
 )
 
 // signing is the configuration's sovos.signing made usable: what signs (apply) and
@@ -102,6 +104,20 @@ func samePublicKey(v *attest.Verifier, s *attest.Signer) error {
 		return fmt.Errorf("sovos.signing: public_key is not the public half of key (a signature made with %s does not verify with %s)", s.What, v.What)
 	}
 	return nil
+}
+
+// attested is rollback's question answered by attest.Passing, the one gate: does the
+// extension image@digest have a passing module-signature attestation for the kernel
+// digest and certificate fingerprint (signed by the configured key or identity when
+// sovos.signing is set)?
+func attested(v *attest.Verifier) rollback.AttestedFunc {
+	return func(ctx context.Context, reg *oci.Client, image, digest, kernelDigest, fingerprint string) (bool, error) {
+		_, err := attest.Passing(ctx, reg, image, digest, attest.Kernel{Digest: kernelDigest, CertificateSHA256: fingerprint}, v)
+		if attest.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
 }
 
 // envOf returns the last value of name in environ.
