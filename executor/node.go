@@ -275,7 +275,6 @@ func (a *applier) record(c *planner.ResourceChange, art *artifact, builtAt time.
 	return nil
 }
 
-
 // recordData records the sources and images the builds read, so the next plan can say
 // how they changed. One whose dependents did not all succeed keeps its old record: its
 // change is still to be explained.
