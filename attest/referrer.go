@@ -11,8 +11,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/urmanac/sovos/internal/oci"
 )
@@ -29,8 +27,6 @@ const (
 	// in-toto statement.
 	StatementMediaType = "application/vnd.in-toto+json"
 
-	emptyMediaType = "application/vnd.oci.empty.v1+json"
-
 	// Annotations of the referrer manifest: cosign's, and the in-toto convention for an
 	// unsigned statement.
 	annotationCreated             = "org.opencontainers.image.created"
@@ -43,56 +39,9 @@ const (
 // a few KiB (one entry per module).
 const maxReferrerSize = 4 << 20
 
-type rawManifest struct {
-	raw []byte
-}
-
-func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
-func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-
-// attach pushes content as a referrer of subject (repo@digest) and returns the digest of
-// the referrer manifest. Pushes of referrers of one subject are serialised
-// (oci.LockSubject): without a referrers API the sha256-<hex> tag is rewritten.
+// attach pushes content as a referrer of subject and returns the referrer's digest.
 func attach(ctx context.Context, reg *oci.Client, subject name.Digest, artifactType string, content []byte, annotations map[string]string) (string, error) {
-	repo := subject.Context()
-	desc, err := reg.Head(ctx, subject)
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", subject, err)
-	}
-	cfg := static.NewLayer([]byte("{}"), emptyMediaType)
-	layer := static.NewLayer(content, types.MediaType(artifactType))
-	var descs []v1.Descriptor
-	for _, l := range []v1.Layer{cfg, layer} {
-		if err := reg.WriteLayer(ctx, repo, l); err != nil {
-			return "", fmt.Errorf("uploading to %s: %w", repo, err)
-		}
-		d, _ := l.Digest()
-		size, _ := l.Size()
-		mt, _ := l.MediaType()
-		descs = append(descs, v1.Descriptor{MediaType: mt, Digest: d, Size: size})
-	}
-	m := map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     types.OCIManifestSchema1,
-		"artifactType":  artifactType,
-		"config":        descs[0],
-		"layers":        []v1.Descriptor{descs[1]},
-		"subject":       v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
-		"annotations":   annotations,
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return "", err
-	}
-	h, _, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		return "", err
-	}
-	defer reg.LockSubject(subject)()
-	if err := reg.Put(ctx, repo.Digest(h.String()), rawManifest{raw}); err != nil {
-		return "", fmt.Errorf("pushing a referrer of %s: %w", subject, err)
-	}
-	return h.String(), nil
+	return reg.PutReferrer(ctx, subject, artifactType, oci.Blob{Content: content, MediaType: artifactType}, annotations)
 }
 
 // attachBundle attaches a Sigstore bundle of a DSSE envelope of a statement of

@@ -52,25 +52,11 @@ func (c *Client) Digest(ctx context.Context, ref name.Reference) (v1.Hash, error
 // any other index go-containerregistry's default, linux/amd64.
 func (c *Client) Image(ctx context.Context, ref name.Reference, platform string) (v1.Image, error) {
 	if platform == "" {
-		desc, err := c.Get(ctx, ref)
-		if err != nil {
-			return nil, err
+		img, desc, err := c.soleImage(ctx, ref)
+		if img != nil || err != nil {
+			return img, err
 		}
-		if !desc.MediaType.IsIndex() {
-			img, err := desc.Image()
-			return img, Explain(err)
-		}
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return nil, Explain(err)
-		}
-		if d, ok, err := OnlyImage(idx); err != nil {
-			return nil, Explain(err)
-		} else if ok {
-			img, err := idx.Image(d)
-			return img, Explain(err)
-		}
-		img, err := desc.Image()
+		img, err = desc.Image()
 		return img, Explain(err)
 	}
 	p, err := v1.ParsePlatform(platform)
@@ -85,23 +71,35 @@ func (c *Client) Image(ctx context.Context, ref name.Reference, platform string)
 // built for (a profile's imager, native or emulated): an index holding one image gives
 // that image whatever its platform; a multi-platform one, the image of platform.
 func (c *Client) ImageInItsOwnPlatform(ctx context.Context, ref name.Reference, platform string) (v1.Image, error) {
-	desc, err := c.Get(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return nil, Explain(err)
-		}
-		if d, ok, err := OnlyImage(idx); err != nil {
-			return nil, Explain(err)
-		} else if ok {
-			img, err := idx.Image(d)
-			return img, Explain(err)
-		}
+	img, _, err := c.soleImage(ctx, ref)
+	if img != nil || err != nil {
+		return img, err
 	}
 	return c.Image(ctx, ref, platform)
+}
+
+// soleImage returns the image ref names when it is one, or an index holding one image
+// besides its attestation manifests; for an index of several images, no image and the
+// descriptor read.
+func (c *Client) soleImage(ctx context.Context, ref name.Reference) (v1.Image, *remote.Descriptor, error) {
+	desc, err := c.Get(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		return img, desc, Explain(err)
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, nil, Explain(err)
+	}
+	d, ok, err := OnlyImage(idx)
+	if err != nil || !ok {
+		return nil, desc, Explain(err)
+	}
+	img, err := idx.Image(d)
+	return img, desc, Explain(err)
 }
 
 // OnlyImage returns the digest of the one image an index holds besides attestation

@@ -1,0 +1,78 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// EmptyMediaType is the media type of the empty config ("{}") of an OCI artifact.
+const EmptyMediaType = "application/vnd.oci.empty.v1+json"
+
+// Blob is the one layer of a referrer artifact.
+type Blob struct {
+	Content     []byte
+	MediaType   string
+	Annotations map[string]string
+}
+
+type rawManifest []byte
+
+func (m rawManifest) RawManifest() ([]byte, error) { return m, nil }
+
+// MediaType makes remote.Put send the OCI content type (it assumes Docker's otherwise).
+func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// PutReferrer pushes an OCI 1.1 artifact referring to subject (repository@digest): an
+// empty config, layer as its one layer, annotations on the manifest, artifactType, and
+// the subject's descriptor. Where the registry has no referrers API,
+// go-containerregistry rewrites the subject's sha256-<hex> tag-schema index, so the push
+// holds LockSubject. It returns the digest of the referrer manifest.
+func (c *Client) PutReferrer(ctx context.Context, subject name.Digest, artifactType string, layer Blob, annotations map[string]string) (string, error) {
+	repo := subject.Context()
+	desc, err := c.Head(ctx, subject)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", subject, err)
+	}
+	var descs []v1.Descriptor
+	for _, l := range []v1.Layer{static.NewLayer([]byte("{}"), EmptyMediaType), static.NewLayer(layer.Content, types.MediaType(layer.MediaType))} {
+		if err := c.WriteLayer(ctx, repo, l); err != nil {
+			return "", fmt.Errorf("uploading to %s: %w", repo, err)
+		}
+		d, _ := l.Digest()
+		size, _ := l.Size()
+		mt, _ := l.MediaType()
+		descs = append(descs, v1.Descriptor{MediaType: mt, Digest: d, Size: size})
+	}
+	descs[1].Annotations = layer.Annotations
+	m := map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     types.OCIManifestSchema1,
+		"artifactType":  artifactType,
+		"config":        descs[0],
+		"layers":        []v1.Descriptor{descs[1]},
+		"subject":       v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
+	}
+	if len(annotations) > 0 {
+		m["annotations"] = annotations
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	defer c.LockSubject(subject)()
+	if err := c.Put(ctx, repo.Digest(h.String()), rawManifest(raw)); err != nil {
+		return "", fmt.Errorf("pushing a referrer of %s: %w", subject, err)
+	}
+	return h.String(), nil
+}
