@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/urmanac/sovos/attest"
+	"github.com/urmanac/sovos/internal/modsigntest"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 )
@@ -272,4 +273,106 @@ func cosignPredicate(t *testing.T, out string) *attest.ModuleSignatures {
 	}
 	t.Fatalf("no module-signature statement in cosign's output:\n%s", out)
 	return nil
+}
+
+// arm64Config is a kernel and an extension for linux/arm64 built on this (amd64)
+// machine: FROM scratch and COPY only, so no emulation. The kernel's "key" is made by
+// the test (the certificate is in its build context), the extension's module signed
+// with it.
+const arm64Config = `variable "registry" { type = string }
+
+sovos {
+  insecure_registries = [split("/", var.registry)[0]]
+}
+
+source "k" { path = "./k" }
+source "e" { path = "./e" }
+
+kernel "k" {
+  source   = source.k
+  target   = "kernel"
+  platform = "linux/arm64"
+  image    = "${var.registry}/kernel"
+  signing_cert {
+    target = "kernel-build"
+    path   = "/src/certs/signing_key.x509"
+  }
+}
+
+extension "e" {
+  source   = source.e
+  kernel   = kernel.k
+  platform = "linux/arm64"
+  image    = "${var.registry}/ext"
+  args     = { KERNEL = kernel.k.ref }
+  tags     = ["stable"]
+}
+`
+
+// TestCLIArm64Extension builds for a platform that is not go-containerregistry's default
+// (linux/amd64): apply verifies and attests the extension by its index digest, the
+// attestation names the linux/arm64 manifest it checked, adoption after a lost state
+// reads dev.sovos.hash from the index and verifies again, and `sovos verify` checks
+// the right image of each index.
+func TestCLIArm64Extension(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	bk := testenv.StartBuildkitd(t, testenv.WithInsecureRegistries(host))
+	key, cert := modsigntest.NewKey(t)
+	module := modsigntest.SignModule(t, modsigntest.Module("hello"), key, cert)
+	files := map[string]string{
+		"main.sovos.hcl":     arm64Config,
+		"k/Dockerfile":       "FROM scratch AS kernel-build\nCOPY signing_key.x509 /src/certs/signing_key.x509\n\nFROM scratch AS kernel\nCOPY vmlinuz /boot/vmlinuz\n",
+		"k/vmlinuz":          "not really a kernel\n",
+		"k/signing_key.x509": string(cert.Raw),
+		"e/Dockerfile":       "FROM scratch\nARG KERNEL\nCOPY hello.ko /rootfs/usr/lib/modules/extras/hello.ko\n",
+		"e/hello.ko":         string(module),
+	}
+	c := builderCLI(t, files, "BUILDKIT_HOST="+bk.Addr, "SOVOS_VAR_registry="+host+"/arm")
+	c.OK("apply", "-auto-approve", "-promote", "-progress=quiet")
+	s := readState(t, c)
+	k, e := s.Resource("kernel.k"), s.Resource("extension.e")
+	pushed := testenv.ReadPushed(t, e.Image+":"+e.Tag)
+	if pushed.Index != e.Digest || pushed.Platform != "linux/arm64" || pushed.Provenance == nil {
+		t.Fatalf("extension pushed as %+v, the state records %s", pushed, e.Digest)
+	}
+	reg := oci.New(oci.WithInsecure(host))
+	f, err := attest.Passing(context.Background(), reg, e.Image, e.Digest, attest.Kernel{Digest: k.Digest, CertificateSHA256: attest.Fingerprint(cert)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Predicate.Checked.Platform != "linux/arm64" || f.Predicate.Checked.Digest != pushed.Image || len(f.Predicate.Modules) != 1 {
+		t.Errorf("the attestation checked %+v, want linux/arm64 %s", f.Predicate.Checked, pushed.Image)
+	}
+	if got := registryTag(t, e.Image+":stable"); got != e.Digest {
+		t.Errorf("ext:stable is %s, want the index %s", got, e.Digest)
+	}
+	if out := c.OK("verify"); !strings.Contains(out, "extension.e: OK") || !strings.Contains(out, "ok           /rootfs/usr/lib/modules/extras/hello.ko") {
+		t.Errorf("verify:\n%s", out)
+	}
+
+	// A lost state: both are adopted by the hash on their index, the extension after
+	// verifying it again against the adopted kernel's certificate (stored next to it).
+	if err := os.RemoveAll(filepath.Join(c.Dir, ".sovos", "state")); err != nil {
+		t.Fatal(err)
+	}
+	out := c.OK("apply", "-auto-approve", "-progress=quiet")
+	if !strings.Contains(out, "kernel.k: adopted") || !strings.Contains(out, "extension.e: adopted") {
+		t.Errorf("apply without a state:\n%s", out)
+	}
+	if e2 := readState(t, c).Resource("extension.e"); e2.Digest != e.Digest || e2.Verified == nil || !e2.Verified.OK {
+		t.Errorf("adopted extension: %+v", e2)
+	}
+}
+
+func registryTag(t *testing.T, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Head(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Digest.String()
 }
