@@ -338,7 +338,10 @@ func (a *applier) renderProfile(r *config.Resource) ([]byte, error) {
 			w(2, "- %s", q(k))
 		}
 	}
-	w(0, "input:")
+	// No installer and no extensions: no input key at all (an empty one is YAML null).
+	if p.Installer != "" || len(p.Extensions) > 0 {
+		w(0, "input:")
+	}
 	if p.Installer != "" {
 		w(1, "baseInstaller:")
 		if err := imageRef(2, p.Installer, ""); err != nil {

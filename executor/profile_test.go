@@ -88,6 +88,35 @@ func TestRenderProfile(t *testing.T) {
 	}
 }
 
+// A profile with neither installer nor extensions has no input key: an empty one would
+// be YAML null where the imager expects a mapping.
+func TestRenderProfileWithoutInputs(t *testing.T) {
+	a, prof := profileApplier(t)
+	prof.Profile.Installer, prof.Profile.Extensions = "", nil
+	got, err := a.renderProfile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(got), "input:") {
+		t.Errorf("an input key with nothing in it:\n%s", got)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(got, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["input"]; ok {
+		t.Errorf("decoded profile has input = %v", doc["input"])
+	}
+	if doc["arch"] != "arm64" || doc["output"] == nil {
+		t.Errorf("decoded profile: %v", doc)
+	}
+	// Extensions alone still get their input key.
+	prof.Profile.Extensions = []string{"ghcr.io/urmanac/hailort:bbbbbbbbbbbbbbbb"}
+	if got, err := a.renderProfile(prof); err != nil || !strings.Contains(string(got), "input:\n  systemExtensions:\n") {
+		t.Errorf("extensions only: %v\n%s", err, got)
+	}
+}
+
 func TestRenderProfileUnknownDigest(t *testing.T) {
 	a, prof := profileApplier(t)
 	delete(a.artifacts, "extension.hailort")
