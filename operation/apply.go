@@ -114,7 +114,7 @@ func Apply(ctx context.Context, req ApplyRequest) (res *ApplyResult, err error) 
 	if err != nil {
 		return nil, err
 	}
-	pool := builderPool(l.cfg, l.reg)
+	pool := builderPool(l.cfg, l.reg, req.logger())
 	defer pool.Close()
 	sum, err := executor.Apply(ctx, res.Plan, executor.Options{
 		Parallelism:  req.Parallelism,

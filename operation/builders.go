@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/bkdriver"
@@ -12,10 +14,11 @@ import (
 
 // builderPool connects to the builders of cfg once each (a configuration without
 // builder blocks has one "default" builder at $BUILDKIT_HOST). BuildKit pushes over
-// plain HTTP to the registries reg does. The caller closes the pool.
-func builderPool(cfg *config.Config, reg *oci.Client) *bkdriver.Pool {
+// plain HTTP to the registries reg does; what BuildKit's session logs goes to log, at
+// debug level. The caller closes the pool.
+func builderPool(cfg *config.Config, reg *oci.Client, log hclog.Logger) *bkdriver.Pool {
 	return bkdriver.NewPool(func(ctx context.Context, name string) (*bkdriver.Driver, error) {
-		opts := []bkdriver.Option{bkdriver.WithInsecureRegistries(reg.InsecureHosts()...)}
+		opts := []bkdriver.Option{bkdriver.WithInsecureRegistries(reg.InsecureHosts()...), bkdriver.WithLogger(log)}
 		addr := ""
 		if b := cfg.Builders[name]; b != nil {
 			addr = b.Address

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/url"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/connhelper"
 	"github.com/moby/buildkit/session"
@@ -50,6 +52,7 @@ type options struct {
 	insecure        []string
 	connectTimeout  time.Duration
 	tls             *tlsFiles
+	logger          hclog.Logger
 }
 
 type tlsFiles struct{ caCert, cert, key, serverName string }
@@ -109,6 +112,12 @@ func WithInsecureRegistries(hosts ...string) Option {
 	return func(o *options) { o.insecure = append(o.insecure, hosts...) }
 }
 
+// WithLogger receives, at debug level, what BuildKit's session logs through Go's
+// standard logger (see New). Without it, that goes nowhere.
+func WithLogger(l hclog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
 // WithConnectTimeout bounds how long New waits for the daemon to answer (default 20s).
 func WithConnectTimeout(d time.Duration) Option {
 	return func(o *options) { o.connectTimeout = d }
@@ -138,6 +147,7 @@ func New(ctx context.Context, address string, opts ...Option) (*Driver, error) {
 	if err := CheckAddress(address); err != nil {
 		return nil, err
 	}
+	routeStandardLog(o.logger)
 	var clientOpts []client.ClientOpt
 	if o.tls != nil {
 		var err error
@@ -171,6 +181,23 @@ func New(ctx context.Context, address string, opts ...Option) (*Driver, error) {
 		}
 	}
 	return &Driver{addr: address, c: c, dockerConfig: cfg, insecure: o.insecure}, nil
+}
+
+// routeStandardLog sends Go's standard logger to l at debug level (nowhere when l is
+// nil). BuildKit's session serves its gRPC through golang.org/x/net/http2 without an
+// ErrorLog, so the http2 server logs with log.Printf: when a daemon refuses a solve (an
+// entitlement it does not allow) and drops the session, "http2: server connection
+// error from localhost: connection error: PROTOCOL_ERROR" would otherwise land on the
+// user's terminal, with no resource or advice in it. The standard logger is the
+// process's own; sovos itself never writes to it.
+func routeStandardLog(l hclog.Logger) {
+	if l == nil {
+		log.SetOutput(io.Discard)
+		return
+	}
+	log.SetFlags(0)
+	log.SetPrefix("")
+	log.SetOutput(l.Named("buildkit-session").StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}))
 }
 
 // Address is the daemon address the driver is connected to.

@@ -1,10 +1,17 @@
 package bkdriver
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"log"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/urmanac/sovos/internal/testenv"
 )
@@ -72,5 +79,45 @@ func TestCheckAddress(t *testing.T) {
 		if err := CheckAddress(addr); (err == nil) != ok {
 			t.Errorf("CheckAddress(%q) = %v, want ok=%v", addr, err, ok)
 		}
+	}
+}
+
+// What BuildKit's session logs through Go's standard logger (its http2 server's
+// "PROTOCOL_ERROR" when a daemon drops a refused session) goes to the driver's logger at
+// debug level, or nowhere: never to standard error as a bare Go log line.
+func TestStandardLogRouted(t *testing.T) {
+	t.Cleanup(func() {
+		log.SetOutput(os.Stderr)
+		log.SetFlags(log.LstdFlags)
+	})
+	const line = "http2: server connection error from localhost: connection error: PROTOCOL_ERROR"
+	var buf bytes.Buffer
+	l := hclog.New(&hclog.LoggerOptions{Name: "sovos", Level: hclog.Debug, Output: &buf})
+	// The daemon need not answer: the routing is set up before the dial.
+	_, err := New(context.Background(), "unix://"+filepath.Join(t.TempDir(), "none.sock"), WithLogger(l), WithConnectTimeout(time.Second))
+	if err == nil {
+		t.Fatal("connected to a socket that does not exist")
+	}
+	log.Print(line)
+	if got := buf.String(); !strings.Contains(got, "[DEBUG] sovos.buildkit-session: "+line) {
+		t.Errorf("the standard logger's line went elsewhere; the driver's log holds:\n%s", got)
+	}
+
+	// Not at debug level: nothing shows.
+	buf.Reset()
+	l = hclog.New(&hclog.LoggerOptions{Name: "sovos", Level: hclog.Info, Output: &buf})
+	New(context.Background(), "unix://"+filepath.Join(t.TempDir(), "none.sock"), WithLogger(l), WithConnectTimeout(time.Second))
+	log.Print(line)
+	if buf.Len() != 0 {
+		t.Errorf("at info level the line shows: %q", buf.String())
+	}
+
+	// No logger: dropped.
+	var stderr bytes.Buffer
+	log.SetOutput(&stderr)
+	New(context.Background(), "unix://"+filepath.Join(t.TempDir(), "none.sock"), WithConnectTimeout(time.Second))
+	log.Print(line)
+	if stderr.Len() != 0 {
+		t.Errorf("without a logger the line still goes to the standard logger's output: %q", stderr.String())
 	}
 }

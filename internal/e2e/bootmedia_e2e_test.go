@@ -177,7 +177,13 @@ func TestImagerOnADaemonWithoutTheEntitlement(t *testing.T) {
 		!strings.Contains(out, "profile.plain: rendered") || strings.Contains(out+errOut, "goroutine") {
 		t.Fatalf("apply on a daemon without the entitlement: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	t.Logf("the refusal:\n%s", out)
+	t.Logf("the refusal:\n%s\nstderr:\n%s", out, errOut)
+	// BuildKit's session serves its gRPC over an http2 server that logs through Go's
+	// standard logger when the daemon drops the refused session: never onto the user's
+	// terminal (sovos routes it to its debug log).
+	if strings.Contains(errOut, "http2:") || strings.Contains(errOut, "PROTOCOL_ERROR") {
+		t.Errorf("a raw Go log line reached standard error:\n%s", errOut)
+	}
 	list := c.OK("state", "list")
 	if !strings.Contains(list, "kernel.k") || !strings.Contains(list, "profile.plain") || strings.Contains(list, "profile.board") {
 		t.Errorf("state after the refusal:\n%s", list)
