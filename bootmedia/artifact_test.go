@@ -202,7 +202,7 @@ func TestFetchRefuses(t *testing.T) {
 }
 
 // A profile without an image publishes nothing: fetch says where apply exported its
-// files (DEST/ADDRESS/, file-safe) and downloads nothing.
+// files (DEST/ADDRESS/, file-safe) and downloads nothing; with -o it copies them there.
 func TestFetchLocalExport(t *testing.T) {
 	dest := t.TempDir()
 	addr := `profile.talos["cm5"]`
@@ -220,16 +220,39 @@ func TestFetchLocalExport(t *testing.T) {
 	cfg := &config.Config{Resources: []*config.Resource{{Addr: a, Profile: &config.ProfileSpec{Dest: dest, Imager: "imager@sha256:1"}}}}
 	st := state.New("default", "test")
 	st.Resources = []*state.Resource{{Address: addr, Type: config.TypeProfile, Hash: "h", Tag: "t"}}
-	into := t.TempDir()
-	res, err := bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Config: cfg, Dir: into})
+	res, err := bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Local || res.Dir != exported || res.Ref != "" || len(res.Files) != 1 || res.Files[0].Name != "metal-arm64.raw" || res.Files[0].Size != 4 {
+	if !res.Local || res.Dir != exported || res.From != "" || res.Ref != "" || len(res.Files) != 1 || res.Files[0].Name != "metal-arm64.raw" || res.Files[0].Size != 4 {
 		t.Errorf("result %+v", res)
 	}
-	if entries, _ := os.ReadDir(into); len(entries) > 0 {
-		t.Errorf("fetch of a local export wrote %d files into -o", len(entries))
+
+	// -o DIR: the files are copied into DIR (made if needed), as a download would be.
+	into := filepath.Join(t.TempDir(), "new", "dir")
+	res, err = bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Config: cfg, Dir: into})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Local || res.Dir != into || res.From != exported || len(res.Files) != 1 || res.Files[0].Path != filepath.Join(into, "metal-arm64.raw") || res.Files[0].Size != 4 {
+		t.Errorf("result of fetch -o %+v", res)
+	}
+	if data, err := os.ReadFile(filepath.Join(into, "metal-arm64.raw")); err != nil || string(data) != "disk" {
+		t.Errorf("fetch -o of a local export: %q, %v", data, err)
+	}
+	if entries, _ := os.ReadDir(into); len(entries) != 1 {
+		t.Errorf("fetch -o left %d entries in DIR, want the one file", len(entries))
+	}
+	// -o naming the export itself copies nothing.
+	if res, err := bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Config: cfg, Dir: exported}); err != nil || res.From != "" || len(res.Files) != 1 {
+		t.Errorf("fetch -o of the export directory itself: %+v, %v", res, err)
+	}
+	// An export that holds something other than files is refused, naming it.
+	if err := os.Mkdir(filepath.Join(exported, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Config: cfg, Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "sub") {
+		t.Errorf("fetch -o of an export with a directory in it: %v", err)
 	}
 	// Without the configuration, fetch cannot say where they are, and says why.
 	_, err = bootmedia.Fetch(context.Background(), bootmedia.Request{Address: addr, State: st, Dir: into})

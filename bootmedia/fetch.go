@@ -41,9 +41,12 @@ type Result struct {
 	// Ref is the artifact fetched, image:tag@digest; empty when the profile publishes
 	// nothing (Local).
 	Ref string
-	// Local: the profile has no image, so apply exported its files to Dir and nothing
-	// was downloaded.
+	// Local: the profile has no image, so apply exported its files and nothing was
+	// downloaded.
 	Local bool
+	// From is, for Local, the directory apply exported the files to, when they were
+	// copied from it into Dir (fetch -o DIR).
+	From string
 	// Dir holds the files.
 	Dir   string
 	Files []File
@@ -190,7 +193,8 @@ func download(ctx context.Context, reg *oci.Client, blob name.Digest, l v1.Descr
 	return &File{Name: title, Path: path, Size: n, Digest: got}, nil
 }
 
-// localExport reports the files apply exported for a profile without an image.
+// localExport reports the files apply exported for a profile without an image, and
+// copies them into req.Dir when one is given.
 func localExport(req Request) (*Result, error) {
 	addr := req.Address
 	var p *config.Resource
@@ -208,6 +212,9 @@ func localExport(req Request) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
+	if req.Dir != "" && !sameDir(req.Dir, dir) {
+		return copyExport(addr, dir, req.Dir)
+	}
 	res := &Result{Local: true, Dir: dir}
 	for _, e := range entries {
 		info, err := e.Info()
@@ -217,4 +224,59 @@ func localExport(req Request) (*Result, error) {
 		res.Files = append(res.Files, File{Name: e.Name(), Path: filepath.Join(dir, e.Name()), Size: info.Size()})
 	}
 	return res, nil
+}
+
+// copyExport copies the files apply exported to from into dir (created if needed),
+// each through a temporary file, so a file appears under its name only once complete.
+func copyExport(addr, from, dir string) (*Result, error) {
+	names, err := outputFiles(from)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the files apply exported to %s: %w", addr, from, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	res := &Result{Local: true, From: from, Dir: dir}
+	for _, name := range names {
+		n, err := copyFile(filepath.Join(from, name), dir, name)
+		if err != nil {
+			return res, fmt.Errorf("%s: copying %s into %s: %w", addr, name, dir, err)
+		}
+		res.Files = append(res.Files, File{Name: name, Path: filepath.Join(dir, name), Size: n})
+	}
+	return res, nil
+}
+
+func copyFile(src, dir, name string) (int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(dir, "."+name+".*.partial")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, in)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return 0, err
+	}
+	return n, os.Rename(tmp.Name(), filepath.Join(dir, name))
+}
+
+// sameDir reports whether a and b are one directory (fetch -o naming the export itself).
+func sameDir(a, b string) bool {
+	ai, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	bi, err := os.Stat(b)
+	return err == nil && os.SameFile(ai, bi)
 }

@@ -82,12 +82,14 @@ type FetchRequest struct {
 	Inputs
 	// Address is the profile whose boot media are fetched.
 	Address string
-	// Out receives the files (created if needed); default ".".
+	// Out receives the files (created if needed); default ".". For a profile without an
+	// image, "" leaves the exported files where they are.
 	Out string
 }
 
 // Fetch downloads a profile's boot media from the digest the state records (package
-// bootmedia), or says where apply exported them for a profile without an image.
+// bootmedia), or, for a profile without an image, says where apply exported its files
+// (and copies them into Out when it is given).
 func Fetch(ctx context.Context, req FetchRequest) (*bootmedia.Result, error) {
 	st, err := ReadState(ctx, req.Inputs)
 	if err != nil {

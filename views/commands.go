@@ -11,9 +11,12 @@ import (
 // Fetched writes what `sovos fetch ADDRESS` fetched (or where apply exported the files
 // of a profile without an image): one line per file with its size and digest.
 func Fetched(w io.Writer, addr string, res *bootmedia.Result) {
-	if res.Local {
+	switch {
+	case res.Local && res.From != "":
+		fmt.Fprintf(w, "%s publishes no artifact (it has no image); copied the files apply exported to %s into %s:\n", addr, res.From, res.Dir)
+	case res.Local:
 		fmt.Fprintf(w, "%s publishes no artifact (it has no image); apply exported its files to %s:\n", addr, res.Dir)
-	} else {
+	default:
 		fmt.Fprintf(w, "Fetched %s into %s:\n", res.Ref, res.Dir)
 	}
 	for _, f := range res.Files {

@@ -17,7 +17,8 @@ func fetchCommand() *cli.Command {
 		UsageText: "sovos [-chdir=DIR] fetch [-o DIR] ADDRESS\n\n" +
 			"Writes each file of the profile's boot-media artifact into DIR (default: the current\n" +
 			"directory, created if needed), named by its title, after checking its digest. A profile\n" +
-			"without an image publishes nothing: fetch says where apply exported its files.",
+			"without an image publishes nothing: fetch says where apply exported its files, and\n" +
+			"with -o copies them into DIR.",
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "o", Usage: "write the files into `DIR`"},
 		}, varFlags()...), stateFlags()...),
