@@ -192,3 +192,22 @@ func hexSHA256(b []byte) string {
 func Publishes(p *config.ProfileSpec) bool {
 	return p != nil && p.Imager != "" && p.Image != "" && p.Output.Kind != "installer"
 }
+
+// PushesInstaller reports whether a profile pushes the installer image its imager
+// writes (output kind "installer", an imager and an image to push to).
+func PushesInstaller(p *config.ProfileSpec) bool {
+	return p != nil && p.Imager != "" && p.Image != "" && p.Output.Kind == "installer"
+}
+
+// ArtifactTypeOf is what the state records as the artifact type of what profile p
+// pushes: ArtifactType for boot media, InstallerImage for an installer image, "" when it
+// pushes nothing.
+func ArtifactTypeOf(p *config.ProfileSpec) string {
+	switch {
+	case Publishes(p):
+		return ArtifactType
+	case PushesInstaller(p):
+		return InstallerImage
+	}
+	return ""
+}

@@ -181,12 +181,15 @@ func TestFetchRefuses(t *testing.T) {
 	st.Resources = []*state.Resource{
 		{Address: "profile.evil", Type: "profile", Tag: "t", Image: host + "/boards/evil", Digest: mdesc.Digest.String(), ArtifactType: bootmedia.ArtifactType},
 		{Address: "profile.old", Type: "profile", Tag: "t", Image: host + "/boards/old", Digest: mdesc.Digest.String()},
+		{Address: "profile.installer", Type: "profile", Tag: "t", Image: host + "/boards/installer", Digest: mdesc.Digest.String(), ArtifactType: bootmedia.InstallerImage},
 		{Address: "kernel.k", Type: "kernel", Tag: "t", Image: host + "/k", Digest: mdesc.Digest.String()},
 	}
 	into := t.TempDir()
 	for addr, want := range map[string]string{
-		"profile.evil":    `title "../../evil" is not a plain file name`,
-		"profile.old":     "not a boot-media artifact",
+		"profile.evil": `title "../../evil" is not a plain file name`,
+		"profile.old":  "not a boot-media artifact but an image an earlier sovos pushed",
+		"profile.installer": "is an installer image (output kind \"installer\"), not boot media: pull it as an image, with `crane pull " +
+			host + "/boards/installer:t@" + mdesc.Digest.String() + " installer.tar` or `docker pull",
 		"kernel.k":        "kernel.k is a kernel, not a profile",
 		"profile.missing": "profile.missing is not in the state",
 		"nonsense":        "not a resource address",

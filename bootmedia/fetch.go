@@ -82,10 +82,13 @@ func Fetch(ctx context.Context, req Request) (*Result, error) {
 		return localExport(req)
 	}
 	ref := fmt.Sprintf("%s:%s@%s", r.Image, r.Tag, r.Digest)
-	if r.ArtifactType != ArtifactType {
-		if r.ArtifactType == "" && r.Tag != "" {
-			return nil, fmt.Errorf("%s: %s is not a boot-media artifact: it is the installer image an installer profile pushes (pull it with crane or docker), or a first-release single-tar image (`sovos apply` publishes it again as boot media)", addr, ref)
-		}
+	switch r.ArtifactType {
+	case ArtifactType:
+	case InstallerImage:
+		return nil, fmt.Errorf("%s: %s is an installer image (output kind \"installer\"), not boot media: pull it as an image, with `crane pull %s installer.tar` or `docker pull %s`", addr, ref, ref, ref)
+	case "":
+		return nil, fmt.Errorf("%s: %s is not a boot-media artifact but an image an earlier sovos pushed (a first-release single-tar image, or an installer profile's archive inside an image); `sovos apply` pushes it again in today's form", addr, ref)
+	default:
 		return nil, fmt.Errorf("%s: %s has artifact type %q, not %s", addr, ref, r.ArtifactType, ArtifactType)
 	}
 	reg := req.Registry

@@ -82,7 +82,8 @@ type Outcome string
 // Outcomes of a resource in an apply.
 const (
 	Built Outcome = "built"
-	// Rendered: a profile without imager, whose YAML was written.
+	// Rendered: a profile without imager, whose YAML only was written. Apply counts
+	// these apart from builds.
 	Rendered  Outcome = "rendered"
 	Adopted   Outcome = "adopted"
 	Forgotten Outcome = "forgotten"
@@ -101,7 +102,8 @@ type NodeResult struct {
 	Duration time.Duration
 	// Digest is the artifact's digest after the apply ("" for profiles without output).
 	Digest string
-	// Files are the files the node wrote (a profile's YAML).
+	// Files are the files the node wrote: a profile's YAML, and the directory its
+	// imager's output was exported to (ending in a separator) when it has no image.
 	Files []string
 }
 

@@ -73,10 +73,9 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	builtAt := time.Time{}
 	if c.Action == planner.ActionAdopt {
 		art.digest = c.AdoptDigest
-		if bootmedia.Publishes(r.Profile) {
-			// The plan adopts only a boot-media artifact for such a profile.
-			artifactType = bootmedia.ArtifactType
-		}
+		// The plan adopts only what this sovos pushes for such a profile: boot media, or
+		// the installer image itself.
+		artifactType = bootmedia.ArtifactTypeOf(r.Profile)
 	} else if r.Profile.Imager != "" {
 		// -replace runs the imager again rather than reuse BuildKit's cached result.
 		replace := slices.ContainsFunc(c.Reasons, func(why planner.Reason) bool { return why.Kind == planner.ReasonReplace })
@@ -86,6 +85,16 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 		}
 		art.digest, artifactType = out.digest, out.artifactType
 		builtAt = time.Now()
+		if out.exported != "" {
+			a.mu.Lock()
+			a.files[c.Address] = append(a.files[c.Address], relPath(a.p.Config.Dir, out.exported)+string(filepath.Separator))
+			a.mu.Unlock()
+		}
+	} else if c.Action != planner.ActionAdopt {
+		// Only its YAML was written.
+		a.mu.Lock()
+		a.rendered[c.Address] = true
+		a.mu.Unlock()
 	}
 	if art.digest != "" {
 		// Boot media and installer outputs are signed like builds; adopted ones only
@@ -96,11 +105,6 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 	}
 	if art.digest == "" {
 		art.image = ""
-		if c.Action != planner.ActionAdopt {
-			a.mu.Lock()
-			a.rendered[c.Address] = true
-			a.mu.Unlock()
-		}
 	}
 	rec := &state.Resource{
 		Address: c.Address, Type: r.Addr.Type, Hash: r.Hash, Tag: r.Tag,
@@ -146,15 +150,16 @@ func (a *applier) renameLegacy(addr, dest string) {
 // imagerResult is what an imager run produced.
 type imagerResult struct {
 	digest       string // of the pushed installer image or the published boot media; "" when exported only
-	artifactType string // bootmedia.ArtifactType for published boot media
+	artifactType string // bootmedia.ArtifactType for published boot media, bootmedia.InstallerImage for an installer
+	exported     string // the directory /out was exported to, for a profile without an image
 }
 
 // runImager runs the imager image over the profile through BuildKit, privileged and
 // with the host's devices (SPEC §2 Boot media): imager-init mounts a devtmpfs at /dev
 // and runs the imager's entrypoint (else `imager`) with `-` and the profile on its
 // standard input; Secure Boot keys are secrets under /secureboot. Its /out is then
-// pushed as the installer image (kind installer), published as a boot-media artifact
-// (other kinds), or, without an image, exported to DEST/ADDRESS/.
+// exported, then pushed as the installer image it holds (kind installer), published as
+// a boot-media artifact (other kinds), or, without an image, exported to DEST/ADDRESS/.
 func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte, dest string, noCache bool) (*imagerResult, error) {
 	addr := r.Addr.String()
 	imager, _, err := a.pin(r.Profile.Imager)
@@ -239,12 +244,10 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 	exp := bkdriver.Export{Address: addr, LocalDirs: map[string]string{"imager-input": input}}
 	var outDir string
 	switch {
-	case r.Profile.Image != "" && r.Profile.Output.Kind == "installer":
-		exp.Image = r.Profile.Image + ":" + r.Tag
-		exp.Annotations = map[string]string{planner.AnnotationHash: r.Hash}
-		exp.Insecure = reg.Insecure(r.Profile.Image)
-	case bootmedia.Publishes(r.Profile):
-		if outDir, err = os.MkdirTemp("", "sovos-boot-media-"); err != nil {
+	case r.Profile.Image != "":
+		// Boot media, or an installer image in an archive: both are pushed from disk
+		// once the imager's /out is exported.
+		if outDir, err = os.MkdirTemp("", "sovos-imager-out-"); err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(outDir)
@@ -273,20 +276,55 @@ func (a *applier) runImager(ctx context.Context, r *config.Resource, yaml []byte
 		return nil, err
 	}
 	if outDir == "" {
-		return &imagerResult{digest: dgst}, nil
+		return &imagerResult{exported: exp.Dir}, nil
 	}
 	ref := r.Profile.Image + ":" + r.Tag
-	dgst, err = bootmedia.Publish(ctx, reg, ref, outDir, map[string]string{
+	annotations := map[string]string{
 		planner.AnnotationHash:      r.Hash,
 		bootmedia.AnnotationAddress: addr,
-		// An artifact without an image config has no other time: `sovos gc -min-age`
-		// reads this one.
+		// `sovos gc -min-age` reads this time: an artifact has no image config, and an
+		// imager may date an installer image's config to its sources (reproducible).
 		ocispecs.AnnotationCreated: time.Now().UTC().Format(time.RFC3339),
-	})
+	}
+	if !bootmedia.Publishes(r.Profile) {
+		dgst, err := a.pushInstaller(ctx, r, ref, outDir, annotations)
+		if err != nil {
+			return nil, err
+		}
+		return &imagerResult{digest: dgst, artifactType: bootmedia.InstallerImage}, nil
+	}
+	dgst, err = bootmedia.Publish(ctx, reg, ref, outDir, annotations)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	return &imagerResult{digest: dgst, artifactType: bootmedia.ArtifactType}, nil
+}
+
+// pushInstaller pushes the installer image an installer profile's imager wrote to
+// /out/installer-<arch>.tar (SPEC §2: kind installer is pushed as the installer image it
+// is, not as a file in another image).
+func (a *applier) pushInstaller(ctx context.Context, r *config.Resource, ref, outDir string, annotations map[string]string) (string, error) {
+	addr := r.Addr.String()
+	name := bootmedia.InstallerArchive(r.Profile.Arch)
+	path := filepath.Join(outDir, name)
+	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
+		var wrote []string
+		if entries, err := os.ReadDir(outDir); err == nil {
+			for _, e := range entries {
+				wrote = append(wrote, e.Name())
+			}
+		}
+		what := "nothing"
+		if len(wrote) > 0 {
+			what = strings.Join(wrote, ", ")
+		}
+		return "", fmt.Errorf("%s: output kind \"installer\": the imager wrote %s to /out, not %s (the installer image as an archive, as Talos's imager writes it)", addr, what, name)
+	}
+	dgst, err := bootmedia.PushInstaller(ctx, a.opts.Registry, ref, path, annotations)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", addr, err)
+	}
+	return dgst, nil
 }
 
 // platformOf is the platform the imager image is: its own, as its config says, so the

@@ -7,6 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/internal/oci"
@@ -42,11 +48,20 @@ func TestFirstReleaseBootMediaRebuilds(t *testing.T) {
 	if p := mustPlan(t, cfg, prior, Options{}); p.HasChanges() {
 		t.Errorf("recorded as boot media: %v", actions(p))
 	}
-	// An installer profile is an image: its record has no artifact type and needs none.
+	// An installer profile pushes the installer image its imager writes. A record without
+	// that artifact type is the image earlier sovos pushed with the archive inside, as a
+	// file: rebuilt, saying why.
 	prior.Resource(cm5).ArtifactType = ""
 	r.Profile.Output = config.ProfileOutput{Kind: "installer"}
+	p = mustPlan(t, cfg, prior, Options{})
+	c = p.Change(cm5)
+	if c.Action != ActionRebuild || len(c.Reasons) != 1 || c.Reasons[0].Kind != ReasonArtifactFormat ||
+		!strings.Contains(c.Reasons[0].Message, "is an image holding the imager's installer-arm64.tar as a file (an earlier sovos pushed that); the installer image in it is now pushed as the image it is") {
+		t.Fatalf("installer profile recorded without its artifact type: %s %v", c.Action, c.Reasons)
+	}
+	prior.Resource(cm5).ArtifactType = bootmedia.InstallerImage
 	if p := mustPlan(t, cfg, prior, Options{}); p.HasChanges() {
-		t.Errorf("installer profile: %v", actions(p))
+		t.Errorf("installer profile recorded as the installer image: %v", actions(p))
 	}
 }
 
@@ -78,5 +93,39 @@ func TestRefreshAdoptsBootMediaOnly(t *testing.T) {
 	p = mustPlan(t, cfg, nil, refreshOpts(host, nil))
 	if c := p.Change(cm5); c.Action != ActionAdopt || c.AdoptDigest != dgst {
 		t.Errorf("cm5 over boot media: %s %q %v, want adopt of %s", c.Action, c.AdoptDigest, c.Reasons, dgst)
+	}
+}
+
+// An installer profile's lost state adopts the installer image this sovos pushes (it
+// carries dev.sovos.address), never the image an earlier sovos pushed under the same tag
+// with the imager's archive inside (dev.sovos.hash only).
+func TestRefreshAdoptsInstallerImageOnly(t *testing.T) {
+	prefix, host := startRegistry(t)
+	cfg := standard(prefix, defaultParams())
+	r := withImager(cfg)
+	r.Profile.Output = config.ProfileOutput{Kind: "installer"}
+	push(t, cfg, nil, nil) // dev.sovos.hash only, as BuildKit's export of /out had it
+	p := mustPlan(t, cfg, nil, refreshOpts(host, nil))
+	c := p.Change(cm5)
+	if c.Action != ActionCreate || !strings.Contains(c.Reasons[0].Message, "is in the registry but is an image holding the imager's installer-arm64.tar as a file (an earlier sovos pushed that), not the installer image") {
+		t.Fatalf("cm5 over the old installer push: %s %v", c.Action, c.Reasons)
+	}
+
+	img, err := random.Image(64, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = mutate.Annotations(img, map[string]string{AnnotationHash: r.Hash, bootmedia.AnnotationAddress: cm5}).(v1.Image)
+	ref, err := name.ParseReference(r.Profile.Image+":"+r.Tag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	dgst, _ := img.Digest()
+	p = mustPlan(t, cfg, nil, refreshOpts(host, nil))
+	if c := p.Change(cm5); c.Action != ActionAdopt || c.AdoptDigest != dgst.String() {
+		t.Errorf("cm5 over the installer image: %s %q %v, want adopt of %s", c.Action, c.AdoptDigest, c.Reasons, dgst)
 	}
 }

@@ -47,8 +47,9 @@ const (
 	ReasonRolledBack   = "rolled_back"
 	ReasonRemoved      = "removed_from_config"
 	ReasonVerifyFailed = "verification_failed"
-	// ReasonArtifactFormat: the recorded artifact is a first-release single-tar image
-	// where boot media are now an OCI artifact.
+	// ReasonArtifactFormat: the recorded artifact is what an earlier sovos pushed for a
+	// profile: a single-tar image where boot media are now an OCI artifact, or an image
+	// holding an installer archive where the installer image itself is now pushed.
 	ReasonArtifactFormat = "artifact_format"
 )
 

@@ -382,8 +382,11 @@ func (b *planning) plan(r *config.Resource, addr string, replace bool) (*Resourc
 			}
 		}
 		// A first-release profile pushed a single-tar image under the same tag: boot media
-		// are an artifact now, so that image is rebuilt, not adopted.
-		oldFormat := ok && bootmedia.Publishes(r.Profile) && m.artifactType != bootmedia.ArtifactType
+		// are an artifact now, so that image is rebuilt, not adopted. So did an installer
+		// profile, holding the imager's archive as a file; the installer image this sovos
+		// pushes carries dev.sovos.address, that one does not.
+		oldFormat := ok && (bootmedia.Publishes(r.Profile) && m.artifactType != bootmedia.ArtifactType ||
+			bootmedia.PushesInstaller(r.Profile) && m.address == "")
 		if ok && m.hash == r.Hash && stagesOK && changedDep == "" && !oldFormat {
 			c.Action = ActionAdopt
 			c.AdoptDigest = m.digest
@@ -394,6 +397,8 @@ func (b *planning) plan(r *config.Resource, addr string, replace bool) (*Resourc
 			c.Action = ActionCreate
 			msg := "not in the state"
 			switch {
+			case ok && oldFormat && m.hash == r.Hash && bootmedia.PushesInstaller(r.Profile):
+				msg += fmt.Sprintf("; %s is in the registry but is an image holding the imager's %s as a file (an earlier sovos pushed that), not the installer image", ref, bootmedia.InstallerArchive(r.Profile.Arch))
 			case ok && oldFormat && m.hash == r.Hash:
 				msg += fmt.Sprintf("; %s is in the registry but is a first-release single-tar image, not boot media (%s)", ref, bootmedia.ArtifactType)
 			case ok && changedDep != "" && m.hash == r.Hash:
@@ -414,9 +419,17 @@ func (b *planning) plan(r *config.Resource, addr string, replace bool) (*Resourc
 	if replace {
 		reasons = append(reasons, Reason{ReasonReplace, "replacement requested with -replace=" + addr})
 	}
-	if bootmedia.Publishes(r.Profile) && pr.Digest != "" && pr.ArtifactType != bootmedia.ArtifactType {
-		reasons = append(reasons, Reason{ReasonArtifactFormat, fmt.Sprintf("%s@%s is a first-release single-tar image; boot media are now published as an OCI artifact (%s) that `oras pull` and `sovos fetch` read",
-			refOf(pr.Image, pr.Tag), ShortDigest(pr.Digest), bootmedia.ArtifactType)})
+	// An artifact recorded without its type was pushed by an earlier sovos in a form this
+	// one replaces.
+	if pr.Digest != "" && pr.ArtifactType == "" {
+		switch {
+		case bootmedia.Publishes(r.Profile):
+			reasons = append(reasons, Reason{ReasonArtifactFormat, fmt.Sprintf("%s@%s is a first-release single-tar image; boot media are now published as an OCI artifact (%s) that `oras pull` and `sovos fetch` read",
+				refOf(pr.Image, pr.Tag), ShortDigest(pr.Digest), bootmedia.ArtifactType)})
+		case bootmedia.PushesInstaller(r.Profile):
+			reasons = append(reasons, Reason{ReasonArtifactFormat, fmt.Sprintf("%s@%s is an image holding the imager's %s as a file (an earlier sovos pushed that); the installer image in it is now pushed as the image it is",
+				refOf(pr.Image, pr.Tag), ShortDigest(pr.Digest), bootmedia.InstallerArchive(r.Profile.Arch))})
+		}
 	}
 	hashChanged := pr.Hash != r.Hash
 	var explainedDeps map[string]bool

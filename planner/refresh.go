@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/internal/oci"
 )
 
@@ -27,6 +28,7 @@ type registryView struct {
 type manifestInfo struct {
 	digest       string
 	hash         string // the dev.sovos.hash annotation
+	address      string // the dev.sovos.address annotation (a profile's boot media or installer image)
 	artifactType string
 }
 
@@ -153,7 +155,8 @@ func (rf *refresher) manifests(ctx context.Context, refs []string) (map[string]m
 		// An unparsable manifest simply has no sovos annotation: it cannot be adopted.
 		_ = json.Unmarshal(desc.Manifest, &m)
 		mu.Lock()
-		out[s] = manifestInfo{digest: desc.Digest.String(), hash: m.Annotations[AnnotationHash], artifactType: m.ArtifactType}
+		out[s] = manifestInfo{digest: desc.Digest.String(), hash: m.Annotations[AnnotationHash],
+			address: m.Annotations[bootmedia.AnnotationAddress], artifactType: m.ArtifactType}
 		mu.Unlock()
 		return nil
 	})

@@ -43,9 +43,11 @@ type Resource struct {
 	Image   string            `json:"image,omitempty"`
 	Digest  string            `json:"digest,omitempty"`
 	Stages  map[string]*Stage `json:"stages,omitempty"`
-	// ArtifactType is the artifactType of a profile's published boot media
-	// (application/vnd.sovos.boot-media.v1); empty for an image (an installer profile's
-	// or a build's), and for the single-tar images first-release sovos pushed.
+	// ArtifactType is, for a profile, what its digest is: the artifactType of published
+	// boot media (application/vnd.sovos.boot-media.v1), or, for output kind installer,
+	// application/vnd.sovos.installer-image.v1 (the installer image itself). Empty for a
+	// build, and for what an earlier sovos pushed for a profile (a single-tar image, or an
+	// installer archive inside an image), which plan rebuilds.
 	ArtifactType string `json:"artifact_type,omitempty"`
 	// Tags maps each stable tag to the digest it was last moved to.
 	Tags map[string]string `json:"tags,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -68,6 +69,7 @@ func applied(t testing.TB, cfg *config.Config) *state.State {
 			}
 		case r.Profile != nil:
 			image, tags = r.Profile.Image, r.Profile.Tags
+			rec.ArtifactType = bootmedia.ArtifactTypeOf(r.Profile)
 		}
 		if image != "" {
 			rec.Image, rec.Digest = image, digestOf(r.Hash)

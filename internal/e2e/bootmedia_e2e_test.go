@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +39,12 @@ var imagerApplets = []string{"awk", "mktemp", "truncate", "losetup", "mke2fs", "
 // as "ref" and "digest".
 func pushImager(t *testing.T, host, repo string, script []byte) (string, string) {
 	t.Helper()
+	return pushImagerWith(t, host, repo, script, nil)
+}
+
+// pushImagerWith is pushImager with more files in the image, by path from its root.
+func pushImagerWith(t *testing.T, host, repo string, script []byte, files map[string][]byte) (string, string) {
+	t.Helper()
 	baseRef, err := name.ParseReference(testenv.BusyboxBase(t, host), name.Insecure)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +66,14 @@ func pushImager(t *testing.T, host, repo string, script []byte) (string, string)
 	}
 	if _, err := tw.Write(script); err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		if err := tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[p])), ModTime: mtime}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(files[p]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)

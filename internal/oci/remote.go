@@ -151,6 +151,12 @@ func (c *Client) Write(ctx context.Context, ref name.Reference, img v1.Image) er
 	return Explain(remote.Write(ref, img, c.Options(ctx)...))
 }
 
+// WriteIndex pushes an index to ref, with every manifest and blob it holds first
+// (remote.WriteIndex).
+func (c *Client) WriteIndex(ctx context.Context, ref name.Reference, idx v1.ImageIndex) error {
+	return Explain(remote.WriteIndex(ref, idx, c.Options(ctx)...))
+}
+
 // WriteLayer uploads a blob to repo (remote.WriteLayer).
 func (c *Client) WriteLayer(ctx context.Context, repo name.Repository, l v1.Layer) error {
 	return Explain(remote.WriteLayer(repo, l, c.Options(ctx)...))
