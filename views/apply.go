@@ -45,9 +45,13 @@ func ApplySummary(w io.Writer, s *executor.Summary) {
 	if s.PromoteSkipped != "" {
 		fmt.Fprintf(w, "Tags not promoted: %s\n", s.PromoteSkipped)
 	}
-	fmt.Fprintf(w, "\nApply %s! %d built, %d adopted, %d forgotten, %d unchanged, %d failed, %d skipped",
-		map[bool]string{true: "failed", false: "complete"}[s.Failed()],
-		s.Count(executor.Built)+s.Count(executor.Rendered), s.Count(executor.Adopted), s.Count(executor.Forgotten), s.Count(executor.Unchanged), s.Count(executor.Failed), s.Count(executor.Skipped))
+	fmt.Fprintf(w, "\nApply %s! %d built, ", map[bool]string{true: "failed", false: "complete"}[s.Failed()], s.Count(executor.Built))
+	// A profile whose YAML only was written built nothing: counted apart, when there is one.
+	if n := s.Count(executor.Rendered); n > 0 {
+		fmt.Fprintf(w, "%d rendered, ", n)
+	}
+	fmt.Fprintf(w, "%d adopted, %d forgotten, %d unchanged, %d failed, %d skipped",
+		s.Count(executor.Adopted), s.Count(executor.Forgotten), s.Count(executor.Unchanged), s.Count(executor.Failed), s.Count(executor.Skipped))
 	if n := s.Count(executor.Canceled); n > 0 {
 		fmt.Fprintf(w, ", %d canceled", n)
 	}

@@ -33,6 +33,8 @@ func TestApplySummary(t *testing.T) {
 			Resources: []*executor.NodeResult{
 				{Address: "kernel.sovereign", Action: planner.ActionAdopt, Outcome: executor.Adopted, Digest: digest("2")},
 				{Address: `profile.talos["cm4"]`, Action: planner.ActionCreate, Outcome: executor.Rendered, Files: []string{"_out/profiles/profile.talos_cm4.yaml"}, Duration: 40 * time.Millisecond},
+				// An imager without an image: its output exported, nothing pushed.
+				{Address: "profile.local", Action: planner.ActionCreate, Outcome: executor.Built, Files: []string{"_out/profiles/profile.local.yaml", "_out/profiles/profile.local/"}, Duration: 4 * time.Second},
 				{Address: "extension.old", Action: planner.ActionForget, Outcome: executor.Forgotten},
 				{Address: "installer.i", Action: planner.ActionPromote, Outcome: executor.Unchanged},
 			},
