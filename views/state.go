@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/urmanac/sovos/bootmedia"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -200,6 +201,47 @@ func ProfileArtifacts(w io.Writer, s *state.State, afterOutputs bool) error {
 		}
 	}
 	return nil
+}
+
+// ProfileArtifact is one profile's pushed artifact in `sovos output -profiles -json`.
+type ProfileArtifact struct {
+	// Ref is image:tag@digest.
+	Ref    string `json:"ref"`
+	Image  string `json:"image"`
+	Tag    string `json:"tag"`
+	Digest string `json:"digest"`
+	// Kind is "boot-media" (an OCI artifact: `sovos fetch`, `oras pull`), "installer"
+	// (the installer image: `crane pull`, `docker pull`) or "image" (what an earlier sovos
+	// pushed; the next apply pushes it again).
+	Kind string `json:"kind"`
+}
+
+// ProfileArtifactsJSON writes what each applied profile pushed, keyed by address, as
+// `sovos output -profiles -json` prints it: a document of its own, so `output -json`
+// stays Terraform's map of outputs.
+func ProfileArtifactsJSON(w io.Writer, s *state.State) error {
+	doc := map[string]ProfileArtifact{}
+	if s != nil {
+		for _, r := range s.Resources {
+			if r.Type != "profile" || r.Image == "" || r.Digest == "" {
+				continue
+			}
+			kind := "image"
+			switch r.ArtifactType {
+			case bootmedia.ArtifactType:
+				kind = "boot-media"
+			case bootmedia.InstallerImage:
+				kind = "installer"
+			}
+			doc[r.Address] = ProfileArtifact{Ref: r.Image + ":" + r.Tag + "@" + r.Digest, Image: r.Image, Tag: r.Tag, Digest: r.Digest, Kind: kind}
+		}
+	}
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(data))
+	return err
 }
 
 // OutputsJSON writes every output as {"NAME": {"value": ..., "sensitive": bool}}, as

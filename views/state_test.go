@@ -126,4 +126,17 @@ func TestProfileArtifacts(t *testing.T) {
 	if err := ProfileArtifacts(&b, &state.State{}, true); err != nil || b.Len() != 0 {
 		t.Errorf("no profiles: %q %v", b.String(), err)
 	}
+
+	// -profiles -json: the same artifacts, keyed by address, each with its kind; a
+	// document of its own, never mixed into the outputs' map.
+	s.Resources = append(s.Resources, &state.Resource{Address: "profile.inst", Type: "profile", Image: "r/inst", Tag: "ti", Digest: "sha256:6", ArtifactType: "application/vnd.sovos.installer-image.v1"})
+	b.Reset()
+	if err := ProfileArtifactsJSON(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Golden(t, filepath.Join("testdata", "state", "profiles.json"), []byte(b.String()))
+	b.Reset()
+	if err := ProfileArtifactsJSON(&b, nil); err != nil || b.String() != "{}\n" {
+		t.Errorf("no state: %q %v", b.String(), err)
+	}
 }

@@ -317,6 +317,8 @@ output "o" { value = var.reg }
 			want: []string{"no resource profile.nope in the state", "nothing was removed", "sovos state list"}},
 		{name: "output unknown", args: []string{"output", "-state-path=" + applied, "nope"}, code: 1,
 			want: []string{`no output "nope" in the state`, "`sovos output` lists them"}},
+		{name: "output -profiles with a name", args: []string{"output", "-profiles", "-state-path=" + applied, "inst"}, code: 1,
+			want: []string{`output -profiles lists every profile's artifact and takes no output name (got "inst")`}},
 		{name: "show of a missing file", args: []string{"show", p("nope.plan")}, code: 1,
 			want: []string{"the plan file " + p("nope.plan") + " does not exist", "sovos plan -out="}},
 		{name: "verify unknown", args: []string{"verify", "-state-path=" + applied, "kernel.nope"}, code: 1,

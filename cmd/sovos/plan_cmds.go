@@ -158,13 +158,21 @@ func showCommand() *cli.Command {
 }
 
 func outputCommand() *cli.Command {
-	flags := append([]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print as JSON"}}, varFlags()...)
+	flags := append([]cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "print as JSON"},
+		&cli.BoolFlag{Name: "profiles", Usage: "print what each profile pushed (boot media, installer images) instead of the outputs"},
+	}, varFlags()...)
 	return &cli.Command{
 		Name:      "output",
 		Usage:     "print the outputs recorded by the last apply",
 		ArgsUsage: "[NAME]",
-		Flags:     append(flags, stateFlags()...),
-		Action:    outputAction,
+		UsageText: "sovos [-chdir=DIR] output [-json] [NAME]\n   sovos [-chdir=DIR] output -profiles [-json]\n\n" +
+			"Without -json, the outputs are followed by each profile's artifact. -json prints the\n" +
+			"outputs only, as `terraform output -json` does ({\"NAME\": {\"value\": ..., \"sensitive\": ...}});\n" +
+			"-profiles -json prints the profiles' artifacts, keyed by address\n" +
+			"({\"profile.x\": {\"ref\", \"image\", \"tag\", \"digest\", \"kind\"}}).",
+		Flags:  append(flags, stateFlags()...),
+		Action: outputAction,
 	}
 }
 
@@ -172,12 +180,23 @@ func outputAction(c *cli.Context) error {
 	if c.NArg() > 1 {
 		return fmt.Errorf("output takes at most one output name, got %d arguments", c.NArg())
 	}
+	if c.Bool("profiles") && c.NArg() > 0 {
+		return fmt.Errorf("output -profiles lists every profile's artifact and takes no output name (got %q)", c.Args().First())
+	}
 	res, err := operation.Output(c.Context, operation.OutputRequest{Inputs: inputs(c), Name: c.Args().First()})
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
 	switch {
+	case c.Bool("profiles") && c.Bool("json"):
+		return views.ProfileArtifactsJSON(w, res.State)
+	case c.Bool("profiles"):
+		if len(views.ProfileArtifactRefs(res.State)) == 0 {
+			fmt.Fprintln(os.Stderr, "No profile artifacts in the state: a profile pushes one when it has an imager and an image.")
+			return nil
+		}
+		return views.ProfileArtifacts(w, res.State, false)
 	case res.Output != nil:
 		return views.Output(w, res.Output, c.Bool("json"))
 	case c.Bool("json"):
