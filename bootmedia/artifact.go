@@ -1,6 +1,7 @@
 // Package bootmedia publishes what a profile's imager writes (disk images, ISOs, UKIs)
 // as one OCI artifact that `oras pull` understands, and fetches it back by digest
-// (SPEC §2 "Boot media"). Files stream from disk both ways: a raw disk image is more
+// (SPEC §2 "Boot media"); for output kind installer, it pushes the installer image the
+// imager wrote as an archive. Files stream from disk both ways: a raw disk image is more
 // than a gigabyte, and memory stays bounded whatever its size.
 package bootmedia
 

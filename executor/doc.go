@@ -19,9 +19,10 @@
 //     every apply; when created or rebuilt with an imager, the imager image runs on it
 //     through BuildKit, privileged (security.insecure, in that solve only) and with the
 //     host's devices (imager-init mounts a devtmpfs at /dev, then runs the imager's
-//     entrypoint with "-" and the profile on stdin). /out is pushed as the installer image
-//     (kind installer), published as a boot-media artifact (package bootmedia), or,
-//     without an image, exported to DEST/ADDRESS/.
+//     entrypoint with "-" and the profile on stdin). /out is exported to disk, then the
+//     installer image in its installer-<arch>.tar is pushed (kind installer), or its
+//     files are published as a boot-media artifact (package bootmedia for both); without
+//     an image, /out is exported to DEST/ADDRESS/.
 //   - adopt: the digest the plan found is recorded, with no build (a kernel's
 //     certificate comes from the artifact next to its image). forget: dropped from the
 //     state. no-op: nothing.
