@@ -181,9 +181,18 @@ func TestPushInstaller(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// BuildKit's provenance: an attestation manifest naming the image it describes.
+		att, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgDigest, _ := img.Digest()
+		attDigest, _ := att.Digest()
 		idx := mutate.AppendManifests(empty.Index,
 			mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-			mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+			mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+			mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
+				Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": imgDigest.String()}}})
 		dir := t.TempDir()
 		lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
 		if err != nil {
@@ -216,8 +225,16 @@ func TestPushInstaller(t *testing.T) {
 				t.Errorf("index annotation %s = %q, want %q", k, im.Annotations[k], v)
 			}
 		}
-		if len(im.Manifests) != 2 {
-			t.Fatalf("%d manifests in the pushed index, want 2", len(im.Manifests))
+		if len(im.Manifests) != 3 {
+			t.Fatalf("%d manifests in the pushed index, want 3", len(im.Manifests))
+		}
+		// The attestation is left as it is, pointed at its image's new (annotated) digest.
+		if a := im.Manifests[2]; a.Digest != attDigest || a.Annotations["vnd.docker.reference.digest"] != im.Manifests[0].Digest.String() ||
+			a.Annotations["vnd.docker.reference.type"] != "attestation-manifest" {
+			t.Errorf("attestation entry %+v, want %s naming %s", a, attDigest, im.Manifests[0].Digest)
+		}
+		if im.Manifests[0].Digest == imgDigest {
+			t.Error("the amd64 image was not annotated")
 		}
 		for i, want := range []v1.Image{img, arm} {
 			d := im.Manifests[i]
