@@ -246,6 +246,22 @@ func TestCLIHistoryRollbackGC(t *testing.T) {
 			t.Errorf("gc -dry-run deleted %s", ref)
 		}
 	}
+	// What refers to the second extension (its module-signature attestation, through the
+	// sha256-<hex> fallback index this registry needs) goes with it, listed under it.
+	ext2 := second.Resource("extension.e")
+	fallback := ext2.Image + ":sha256-" + strings.TrimPrefix(ext2.Digest, "sha256:")
+	var referrers []string
+	for _, d := range ext2.Attestations {
+		referrers = append(referrers, ext2.Image+"@"+d)
+	}
+	if len(referrers) == 0 || f.digest(t, fallback) == "" {
+		t.Fatalf("the second extension has attestations %v and fallback index %q: nothing to check gc against", ext2.Attestations, f.digest(t, fallback))
+	}
+	for _, r := range append(referrers, ext2.Image+"@"+f.digest(t, fallback)) {
+		if !strings.Contains(out, "      with "+r+"\n") {
+			t.Errorf("gc -dry-run does not list %s with the extension:\n%s", r, out)
+		}
+	}
 
 	// A registry that answers 405 to DELETE (as GHCR does): gc says so, lists what to
 	// delete by hand, and deletes nothing.
@@ -273,10 +289,18 @@ func TestCLIHistoryRollbackGC(t *testing.T) {
 	if got := listed(out); !slices.Equal(got, garbage) || !strings.Contains(out, "GC complete! 2 artifacts deleted") {
 		t.Errorf("gc lists %v, want %v\n%s", got, garbage, out)
 	}
-	for _, ref := range garbage {
-		if d := f.digest(t, ref[:strings.LastIndex(ref, "@")]); d != "" {
+	for _, ref := range append(garbage, referrers...) {
+		if f.digest(t, ref) != "" {
 			t.Errorf("%s survived gc", ref)
 		}
+	}
+	for _, ref := range garbage {
+		if tag, _, _ := strings.Cut(ref, "@"); f.digest(t, tag) != "" {
+			t.Errorf("the content tag %s survived gc", tag)
+		}
+	}
+	if d := f.digest(t, fallback); d != "" {
+		t.Errorf("the referrers fallback tag %s survived gc (-> %s)", fallback, d)
 	}
 	for _, refs := range []map[string]string{contentRefs(first), fourthRefs} {
 		for addr, ref := range refs {
