@@ -151,17 +151,20 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 // refuseLocked fails when workspace ws (whose backend is b) has a live lock: an apply
 // there may have pushed artifacts no state refers to yet.
 func refuseLocked(ctx context.Context, b state.Backend, ws string) error {
-	lr, ok := b.(state.LockReader)
+	lk, ok := b.(state.Locker)
 	if !ok {
 		return nil
 	}
-	info, err := lr.ReadLock(ctx)
+	// A lock is live until released: telling an abandoned one would take a TTL of
+	// watching it, so a dead holder's lock is force-unlocked first (the message says so).
+	locks, err := lk.Locks(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the lock of workspace %s: %w", ws, err)
 	}
-	if info == nil || (!info.Expires.IsZero() && time.Now().After(info.Expires)) {
-		return nil // none, or its holder stopped renewing it
+	if len(locks) == 0 {
+		return nil
 	}
+	info := locks[0]
 	return fmt.Errorf("workspace %s is locked by %s (operation %s, since %s, lock ID %s): gc deletes nothing while another operation runs, since what it pushed is in no state yet; run gc when it has finished (or, if that sovos died, after `sovos force-unlock -workspace=%s %s`)",
 		ws, info.Who, info.Operation, info.Created.UTC().Format(time.RFC3339), info.ID, ws, info.ID)
 }

@@ -159,6 +159,7 @@ func loadHashed(ctx context.Context, in Inputs, o loadOptions) (_ *loaded, err e
 				err = errors.Join(err, l.lock.release(ctx))
 			}
 		}()
+		l.backend = l.lock.backend // read and write through the lock: fenced
 	}
 	if l.prior, l.digest, err = l.backend.Read(ctx); err != nil {
 		return nil, configFirst(stateReadError(l.backend, err))
@@ -209,7 +210,11 @@ func openBackend(in Inputs, settings config.Settings, reg *oci.Client) (state.Ba
 		}
 		return state.NewLayout(path, ws)
 	}
-	return state.NewRegistry(repo, ws, state.WithClient(reg))
+	settle, err := state.LockSettleFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return state.NewRegistry(repo, ws, state.WithClient(reg), state.WithLockSettle(settle))
 }
 
 // registryClient returns the client of an operation's registry calls: plain HTTP to the

@@ -16,25 +16,38 @@ type LockOptions struct {
 	// Timeout is how long to wait for a lock someone else holds (-lock-timeout); 0
 	// tries once.
 	Timeout time.Duration
+	// Logf, when set, is told about the wait (who holds the lock, when the next try is),
+	// stale locks released and renewals that failed.
+	Logf func(format string, args ...any)
 }
 
-// heldLock is the lock an operation holds on its backend; held is nil with Skip.
+// heldLock is the lock an operation holds on its backend. backend is where to read and
+// write the state under it: the Held, whose writes are fenced; held is nil with Skip,
+// and backend then the backend itself.
 type heldLock struct {
 	backend state.Backend
 	held    *state.Held
 }
 
-// takeLock takes the state lock of b for operation, unless o.Skip.
+// takeLock takes the state lock of b for operation, unless o.Skip. SOVOS_LOCK_TTL sets
+// the lock's TTL.
 func takeLock(ctx context.Context, b state.Backend, o LockOptions, operation string) (*heldLock, error) {
 	if o.Skip {
 		return &heldLock{backend: b}, nil
 	}
-	held, err := state.Hold(ctx, b, state.NewLockInfo(operation, config.SovosVersion), state.DefaultLockTTL,
-		state.WithTimeout(o.Timeout))
+	ttl, err := state.LockTTLFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	opts := []state.HoldOption{state.WithTTL(ttl), state.WithTimeout(o.Timeout)}
+	if o.Logf != nil {
+		opts = append(opts, state.WithLogf(o.Logf))
+	}
+	held, err := state.Hold(ctx, b, state.NewLockInfo(operation, config.SovosVersion), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("locking the state in %s: %w", b, err)
 	}
-	return &heldLock{backend: b, held: held}, nil
+	return &heldLock{backend: held, held: held}, nil
 }
 
 // release gives the lock up, also when ctx was cancelled (an interrupted apply).
@@ -48,9 +61,9 @@ func (h *heldLock) release(ctx context.Context) error {
 	return nil
 }
 
-// write stores s as the next serial, with hist as its history entry, after checking
-// that the lock is still ours: state.Writer makes the one serial increment (and
-// updates s.Serial) and tags the write as a history entry.
+// write stores s as the next serial, with hist as its history entry, fenced by the
+// lock: state.Writer makes the one serial increment (and updates s.Serial) and tags the
+// write as a history entry.
 func (h *heldLock) write(ctx context.Context, s *state.State, hist *state.History) error {
 	w := state.NewWriter(h.backend, s, h.held)
 	w.Update(func(s *state.State) {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -229,7 +228,7 @@ func TestApplyLocked(t *testing.T) {
 	}
 	info := state.NewLockInfo("apply", "test")
 	info.Who = "ci@runner-7"
-	held, err := state.Hold(ctx, b, info, time.Minute)
+	held, err := state.Hold(ctx, b, info)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -187,7 +187,7 @@ func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error)
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, lk.release(ctx)) }()
-	s, _, err := b.Read(ctx)
+	s, _, err := lk.backend.Read(ctx)
 	if err != nil {
 		return nil, stateReadError(b, err)
 	}
@@ -253,7 +253,7 @@ func StatePush(ctx context.Context, req StatePushRequest) (_ *StateWrite, err er
 	}
 	defer func() { err = errors.Join(err, lk.release(ctx)) }()
 	res := &StateWrite{Backend: b, From: where}
-	cur, _, err := b.Read(ctx)
+	cur, _, err := lk.backend.Read(ctx)
 	if err != nil {
 		// A damaged state is what Force is for: stateReadError points here.
 		if !req.Force || !errors.Is(err, state.ErrCorrupt) {
@@ -351,28 +351,40 @@ type ForceUnlockRequest struct {
 var ErrNotConfirmed = errors.New("force-unlock cancelled")
 
 // ForceUnlock removes the state lock ID left by a sovos that died. It returns where
-// the lock was.
+// the lock was. A sovos still holding it stops at its next renewal, state write or tag
+// move.
 func ForceUnlock(ctx context.Context, req ForceUnlockRequest) (state.Backend, error) {
 	_, b, err := openState(ctx, req.Inputs)
 	if err != nil {
 		return nil, err
 	}
-	if lr, ok := b.(state.LockReader); ok {
-		cur, err := lr.ReadLock(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("reading the lock of %s: %w", b, err)
-		}
-		if cur == nil {
-			return nil, fmt.Errorf("%s is not locked; nothing to unlock", b)
-		}
-		if cur.ID != req.ID {
-			return nil, fmt.Errorf("%s is locked with ID %s (by %s), not %s; nothing was unlocked", b, cur.ID, cur.Who, req.ID)
-		}
-		if req.Confirm != nil && !req.Confirm(cur) {
-			return nil, ErrNotConfirmed
+	lk, ok := b.(state.Locker)
+	if !ok {
+		return nil, fmt.Errorf("%s has no lock", b)
+	}
+	locks, err := lk.Locks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the lock of %s: %w", b, err)
+	}
+	var cur *state.LockInfo
+	var others []string
+	for _, l := range locks {
+		if l.ID == req.ID {
+			cur = l
+		} else {
+			others = append(others, l.ID+" (by "+l.Who+")")
 		}
 	}
-	if err := b.Unlock(ctx, req.ID); err != nil {
+	switch {
+	case cur == nil && len(others) == 0:
+		return nil, fmt.Errorf("%s is not locked; nothing to unlock", b)
+	case cur == nil:
+		return nil, fmt.Errorf("%s is locked with ID %s, not %s; nothing was unlocked", b, strings.Join(others, ", "), req.ID)
+	}
+	if req.Confirm != nil && !req.Confirm(cur) {
+		return nil, ErrNotConfirmed
+	}
+	if err := lk.Unlock(ctx, req.ID); err != nil {
 		return nil, fmt.Errorf("force-unlock: %w", err)
 	}
 	return b, nil

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -107,132 +106,6 @@ func TestBackendRoundTrip(t *testing.T) {
 	}
 }
 
-func TestBackendLocking(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			a, b := open(t)
-			ia := NewLockInfo("apply", "0.1.0")
-			ia.Expires = time.Now().Add(time.Hour)
-			if err := a.Lock(ctx, ia); err != nil {
-				t.Fatal(err)
-			}
-			// The holder reads itself back; a renewal with the same ID succeeds.
-			if cur, err := b.(LockReader).ReadLock(ctx); err != nil || cur == nil || cur.ID != ia.ID {
-				t.Fatalf("ReadLock = %+v, %v", cur, err)
-			}
-			ia.Expires = time.Now().Add(2 * time.Hour)
-			if err := a.Lock(ctx, ia); err != nil {
-				t.Fatalf("renewal: %v", err)
-			}
-
-			ib := NewLockInfo("apply", "0.1.0")
-			ib.Who = "ci@runner"
-			ib.Expires = time.Now().Add(time.Hour)
-			err := b.Lock(ctx, ib)
-			var le *LockError
-			if !errors.As(err, &le) || le.Info == nil || le.Info.ID != ia.ID {
-				t.Fatalf("second locker: %v, want a LockError naming %s", err, ia.ID)
-			}
-			for _, want := range []string{ia.Who, ia.ID, "operation apply", "force-unlock " + ia.ID} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("lock error %q does not mention %q", err, want)
-				}
-			}
-			// LockWithTimeout waits, then gives up with the same error.
-			start := time.Now()
-			if err := LockWithTimeout(ctx, b, ib, 700*time.Millisecond); !errors.As(err, &le) {
-				t.Errorf("LockWithTimeout: %v", err)
-			}
-			if el := time.Since(start); el < 600*time.Millisecond {
-				t.Errorf("LockWithTimeout gave up after %v", el)
-			}
-			// Unlock with another ID is refused; with the holder's ID (force-unlock) it works.
-			if err := b.Unlock(ctx, ib.ID); !errors.As(err, &le) {
-				t.Errorf("Unlock with a foreign ID: %v", err)
-			}
-			if err := b.Unlock(ctx, ia.ID); err != nil {
-				t.Fatalf("force-unlock: %v", err)
-			}
-			if cur, err := a.(LockReader).ReadLock(ctx); cur != nil || err != nil {
-				t.Errorf("after unlock ReadLock = %+v, %v", cur, err)
-			}
-			if err := b.Lock(ctx, ib); err != nil {
-				t.Fatalf("locking after unlock: %v", err)
-			}
-			if err := b.Unlock(ctx, ib.ID); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Unlock(ctx, ib.ID); err != nil {
-				t.Errorf("unlocking twice: %v", err)
-			}
-		})
-	}
-}
-
-func TestBackendExpiredTakeover(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			a, b := open(t)
-			ia := NewLockInfo("apply", "0.1.0")
-			ia.Expires = time.Now().Add(-time.Minute)
-			if err := a.Lock(ctx, ia); err != nil {
-				t.Fatal(err)
-			}
-			ib := NewLockInfo("apply", "0.1.0")
-			ib.Expires = time.Now().Add(time.Hour)
-			if err := b.Lock(ctx, ib); err != nil {
-				t.Fatalf("taking over an expired lock: %v", err)
-			}
-			// The old holder notices at its next renewal.
-			ia.Expires = time.Now().Add(time.Hour)
-			var le *LockError
-			if err := a.Lock(ctx, ia); !errors.As(err, &le) || le.Info.ID != ib.ID {
-				t.Errorf("old holder renewing: %v", err)
-			}
-		})
-	}
-}
-
-func TestHold(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			a, b := open(t)
-			h, err := Hold(ctx, a, NewLockInfo("apply", "0.1.0"), 300*time.Millisecond)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first := h.Info().Expires
-			time.Sleep(1500 * time.Millisecond)
-			if err := h.Check(ctx); err != nil {
-				t.Fatalf("Check: %v", err)
-			}
-			// Renewed: otherwise the lock would have expired and b could take it.
-			if !h.Info().Expires.After(first) {
-				t.Errorf("the lock was not renewed: expires %v, first %v", h.Info().Expires, first)
-			}
-			if err := b.Lock(ctx, NewLockInfo("apply", "0.1.0")); err == nil {
-				t.Fatal("another process took a renewed lock")
-			}
-			// force-unlock from elsewhere: the holder's Check fails before its next write.
-			if err := b.Unlock(ctx, h.Info().ID); err != nil {
-				t.Fatal(err)
-			}
-			if err := h.Check(ctx); err == nil {
-				t.Error("Check passed after force-unlock")
-			}
-			if err := h.Release(ctx); err != nil {
-				t.Errorf("Release: %v", err)
-			}
-			if err := h.Release(ctx); err != nil {
-				t.Errorf("second Release: %v", err)
-			}
-		})
-	}
-}
-
 // TestRegistryArtifact checks the stored artifact is exactly SPEC §7's.
 func TestRegistryArtifact(t *testing.T) {
 	ctx := context.Background()
@@ -274,20 +147,23 @@ func TestRegistryArtifact(t *testing.T) {
 			t.Errorf("manifest %s = %v, want %v\n%s", k, got[k], want, resp.Manifest)
 		}
 	}
-	// After an unlock, the lock tag holds the released marker, not a deleted tag.
-	info := NewLockInfo("apply", "0.1.0")
-	if err := r.Lock(ctx, info); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Unlock(ctx, info.ID); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := remote.Get(mustTag(t, host+"/sovos/state:main.lock"))
+	// A released lock's tag holds the released marker (or is gone where the registry
+	// deletes it): never a lock.
+	h, err := Hold(ctx, r, NewLockInfo("apply", "0.1.0"))
 	if err != nil {
-		t.Fatalf("lock tag after unlock: %v", err)
+		t.Fatal(err)
 	}
-	if mf, _ := v1.ParseManifest(strings.NewReader(string(lock.Manifest))); mf == nil || mf.ArtifactType != ReleasedArtifactType {
-		t.Errorf("lock tag after unlock holds %s", lock.Manifest)
+	lockTag := h.lease.(*registryLease).tag
+	if err := h.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lock, err := remote.Get(lockTag); err == nil {
+		if mf, _ := v1.ParseManifest(strings.NewReader(string(lock.Manifest))); mf == nil || mf.ArtifactType != ReleasedArtifactType {
+			t.Errorf("lock tag after release holds %s", lock.Manifest)
+		}
+	}
+	if locks, err := r.Locks(ctx); err != nil || len(locks) != 0 {
+		t.Errorf("Locks after release = %v, %v", locks, err)
 	}
 }
 
@@ -330,12 +206,12 @@ func TestRegistryForeignAndCorrupt(t *testing.T) {
 			}
 		})
 	}
-	// A foreign artifact at the lock tag is not silently overwritten.
+	// A foreign artifact at a lock tag is not taken for a lock, nor ignored.
 	if err := remote.Write(tag("x.lock"), other); err != nil {
 		t.Fatal(err)
 	}
-	if err := newTestRegistry(t, host, "x").Lock(ctx, NewLockInfo("apply", "")); err == nil || !errors.Is(err, ErrNotState) {
-		t.Errorf("Lock over a foreign artifact: %v", err)
+	if _, err := Hold(ctx, newTestRegistry(t, host, "x"), NewLockInfo("apply", "")); err == nil || !errors.Is(err, ErrNotState) {
+		t.Errorf("Hold over a foreign artifact: %v", err)
 	}
 }
 
@@ -400,9 +276,18 @@ func TestNewRegistryErrors(t *testing.T) {
 		{"ghcr.io/x/state:main", "main", "not a valid repository"},
 		{"ghcr.io/x/state", "", "workspace \"\" is not usable"},
 		{"ghcr.io/x/state", "a/b", "not usable"},
-		{"ghcr.io/x/state", strings.Repeat("a", 125), "not usable"},
+		{"ghcr.io/x/state", strings.Repeat("a", 65), "not usable"},
+		{"ghcr.io/x/state", "a.lock", "1 to 64 letters, digits, '_' or '-'"},
+		{"ghcr.io/x/state", "-", ""},
 	} {
-		if _, err := NewRegistry(tt.repo, tt.ws); err == nil || !strings.Contains(err.Error(), tt.want) {
+		_, err := NewRegistry(tt.repo, tt.ws)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("NewRegistry(%q, %q) = %v", tt.repo, tt.ws, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("NewRegistry(%q, %q) = %v, want %q", tt.repo, tt.ws, err, tt.want)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -43,26 +44,27 @@ func BenchmarkCodec(b *testing.B) {
 	}
 }
 
-// TestLockRoundTrips counts the HTTP requests of a lock, a renewal and an unlock.
+// TestLockRoundTrips counts the HTTP requests of a lock, a renewal, a fenced write, a
+// fence check (a tag move's) and a release.
 func TestLockRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	host := testenv.MemRegistry(t)
 	ct := &countingTransport{rt: http.DefaultTransport}
 	r := newTestRegistry(t, host, "main", oci.WithTransport(ct))
-	info := NewLockInfo("apply", "0.1.0")
+	var h *Held
 	for _, step := range []struct {
 		name string
 		do   func() error
 	}{
-		{"lock (first)", func() error { return r.Lock(ctx, info) }},
-		{"renew", func() error { return r.Renew(ctx, info) }},
-		{"unlock", func() error { return r.Unlock(ctx, info.ID) }},
-		{"lock (again)", func() error { return r.Lock(ctx, info) }},
-		{"write", func() error { _, err := r.Write(ctx, bigState(100)); return err }},
+		{"lock", func() (err error) { h, err = Hold(ctx, r, NewLockInfo("apply", "0.1.0")); return err }},
+		{"renew", func() error { return h.lease.renew(ctx, &LockInfo{ID: h.Info().ID, Renewed: time.Now()}) }},
+		{"fenced write", func() error { _, err := h.Write(ctx, bigState(100)); return err }},
+		{"fence (tag move)", func() error { return h.fence(ctx) }},
+		{"release", func() error { return h.Release(ctx) }},
 	} {
 		ct.n.Store(0)
 		if err := step.do(); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", step.name, err)
 		}
 		t.Logf("%s: %d HTTP requests", step.name, ct.n.Load())
 	}

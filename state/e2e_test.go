@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -69,28 +68,37 @@ func TestCNCFRegistry(t *testing.T) {
 		t.Errorf("stored manifest: %s", desc.Manifest)
 	}
 
-	// Locking: a second locker gets the holder's info; after unlock it gets the lock.
-	h, err := state.Hold(ctx, a, state.NewLockInfo("apply", "0.1.0"), time.Minute)
+	// Locking: a second locker gets the holder's info; after release it gets the lock,
+	// and the released tags are gone (this registry allows deletes).
+	h, err := state.Hold(ctx, a, state.NewLockInfo("apply", "0.1.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := state.NewLockInfo("apply", "0.1.0")
 	var le *state.LockError
-	if err := b.Lock(ctx, other); !errors.As(err, &le) || le.Info.ID != h.Info().ID {
+	if _, err := state.Hold(ctx, b, state.NewLockInfo("apply", "0.1.0")); !errors.As(err, &le) || le.Info.ID != h.Info().ID {
 		t.Fatalf("second locker: %v", err)
 	} else {
 		t.Logf("second locker: %v", err)
 	}
-	if err := h.Check(ctx); err != nil {
-		t.Fatal(err)
+	if _, err := h.Write(ctx, s); err != nil {
+		t.Fatalf("fenced write: %v", err)
 	}
 	if err := h.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Lock(ctx, other); err != nil {
+	h2, err := state.Hold(ctx, b, state.NewLockInfo("apply", "0.1.0"))
+	if err != nil {
 		t.Fatalf("locking after release: %v", err)
 	}
-	if err := b.Unlock(ctx, other.ID); err != nil {
+	if err := h2.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(host+"/urmanac/sovos-state", name.Insecure)
+	tags, err := remote.List(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags) != 1 || tags[0] != "main" {
+		t.Errorf("tags after two locks released: %v, want [main]", tags)
 	}
 }

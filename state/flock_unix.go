@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// flockSupported says whether file locks tell a live lock holder from a dead one.
+const flockSupported = true
+
 // tryFlock takes an exclusive flock on f without blocking; false when another open file
 // (in this process or another) holds it.
 func tryFlock(f *os.File) (bool, error) {
@@ -16,4 +19,18 @@ func tryFlock(f *os.File) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// flock waits for an exclusive or shared flock on f. Closing f releases it.
+func flock(f *os.File, exclusive bool) error {
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
 }

@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -23,15 +21,15 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 // Layout stores a workspace's state in a local OCI image layout directory (default
 // .sovos/state): the same artifact as the registry backend, named by the workspace in
-// index.json. Its lock is the file DIR/WORKSPACE.lock, created exclusively and held with
-// flock(2) for as long as the holder runs, so a crashed holder's lock is recognized as
-// stale at once.
+// index.json. Several workspaces share one layout, so every read-modify-write of
+// index.json and its clean-up of unreferenced blobs runs under one exclusive file lock
+// on the whole layout (DIR/index.json.lock, flock(2)); reads take it shared. The
+// workspace lock is the file DIR/WORKSPACE.lock, created exclusively and held with
+// flock(2) for as long as the holder runs: a lock file whose flock is held is never
+// taken over, and one whose holder died is taken over at once.
 type Layout struct {
 	dir       string
 	workspace string
-
-	mu   sync.Mutex
-	lock *os.File // the flocked lock file while this process holds the lock
 }
 
 // NewLayout returns the backend storing workspace's state in the layout at dir. The
@@ -58,6 +56,32 @@ func (l *Layout) Dir() string { return l.dir }
 
 func (l *Layout) lockPath() string { return filepath.Join(l.dir, l.workspace+".lock") }
 
+// layoutLockName is the file whose flock guards index.json and the blobs. Workspace names
+// have no '.', so no workspace's lock file can have this name.
+const layoutLockName = "index.json.lock"
+
+// locked runs fn holding the layout's file lock, exclusive or shared. A reader of a
+// layout that does not exist, or that it may not write to, reads without it.
+func (l *Layout) locked(exclusive bool, fn func() error) error {
+	if exclusive {
+		if err := os.MkdirAll(l.dir, 0o755); err != nil {
+			return fmt.Errorf("%s: %w", l, err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(l.dir, layoutLockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		if !exclusive && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)) {
+			return fn()
+		}
+		return fmt.Errorf("%s: locking the layout: %w", l, err)
+	}
+	defer f.Close() // closing the file releases its flock
+	if err := flock(f, exclusive); err != nil {
+		return fmt.Errorf("%s: locking the layout: %w", l, err)
+	}
+	return fn()
+}
+
 // index reads index.json; (nil, nil) when the layout does not exist yet.
 func (l *Layout) index() (*v1.IndexManifest, error) {
 	raw, err := os.ReadFile(filepath.Join(l.dir, "index.json"))
@@ -74,27 +98,23 @@ func (l *Layout) index() (*v1.IndexManifest, error) {
 	return idx, nil
 }
 
-// Read implements Backend.
-func (l *Layout) Read(ctx context.Context) (*State, string, error) {
-	s, d, err := l.read()
-	if errors.Is(err, fs.ErrNotExist) {
-		// A concurrent Write replaced index.json and collected the blobs it named
-		// between our reads: the new index names blobs that exist.
+// Read implements Backend. A blob that index.json names but the layout lacks is
+// corruption (ErrCorrupt): writers hold the layout's lock, so it is not a write in
+// progress.
+func (l *Layout) Read(ctx context.Context) (s *State, d string, err error) {
+	err = l.locked(false, func() error {
 		s, d, err = l.read()
-	}
+		return err
+	})
 	return s, d, err
 }
 
-func (l *Layout) read() (*State, string, error) {
-	return l.readRef(l.workspace, l.String())
-}
-
-// readRef reads the state named ref in index.json (the workspace, or one of its history
-// entries); where names it in messages.
-func (l *Layout) readRef(ref, where string) (*State, string, error) {
+// entry returns the index.json entry named ref (the workspace, or one of its history
+// entries), nil when there is none.
+func (l *Layout) entry(ref string) (*v1.Descriptor, error) {
 	idx, err := l.index()
 	if err != nil || idx == nil {
-		return nil, "", err
+		return nil, err
 	}
 	var desc *v1.Descriptor
 	for i := range idx.Manifests {
@@ -102,13 +122,37 @@ func (l *Layout) readRef(ref, where string) (*State, string, error) {
 			desc = &idx.Manifests[i]
 		}
 	}
-	if desc == nil {
-		return nil, "", nil
+	return desc, nil
+}
+
+// digest returns the digest of the workspace's state ("" when there is none), under the
+// layout's shared lock.
+func (l *Layout) digest() (d string, err error) {
+	err = l.locked(false, func() error {
+		desc, err := l.entry(l.workspace)
+		if desc != nil {
+			d = desc.Digest.String()
+		}
+		return err
+	})
+	return d, err
+}
+
+func (l *Layout) read() (*State, string, error) {
+	return l.readRef(l.workspace, l.String())
+}
+
+// readRef reads the state named ref in index.json (the workspace, or one of its history
+// entries); where names it in messages. The caller holds the layout's lock.
+func (l *Layout) readRef(ref, where string) (*State, string, error) {
+	desc, err := l.entry(ref)
+	if err != nil || desc == nil {
+		return nil, "", err
 	}
 	p := layout.Path(l.dir)
 	raw, err := p.Bytes(desc.Digest)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: reading manifest %s: %w", where, desc.Digest, err)
+		return nil, "", missing(fmt.Errorf("%s: reading manifest %s: %w", where, desc.Digest, err))
 	}
 	if got, _, _ := v1.SHA256(bytes.NewReader(raw)); got != desc.Digest {
 		return nil, "", corrupt(fmt.Errorf("%s: manifest %s is corrupted: its content has digest %s", where, desc.Digest, got))
@@ -119,7 +163,7 @@ func (l *Layout) readRef(ref, where string) (*State, string, error) {
 	}
 	rc, err := p.Blob(ld.Digest)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: reading layer %s: %w", where, ld.Digest, err)
+		return nil, "", missing(fmt.Errorf("%s: reading layer %s: %w", where, ld.Digest, err))
 	}
 	data, err := readBlob(rc, ld, where)
 	if err != nil {
@@ -133,8 +177,20 @@ func (l *Layout) readRef(ref, where string) (*State, string, error) {
 }
 
 // Write implements Backend: it stores the artifact's blobs, replaces the workspace's
-// entry in index.json (atomically, by rename) and removes blobs nothing refers to.
-func (l *Layout) Write(ctx context.Context, s *State) (string, error) {
+// entry in index.json (atomically, by rename) and removes blobs nothing refers to, all
+// under the layout's exclusive lock.
+func (l *Layout) Write(ctx context.Context, s *State) (d string, err error) {
+	err = l.locked(true, func() error {
+		d, err = l.write(s, nil)
+		return err
+	})
+	return d, err
+}
+
+// write stores s; check, when not nil, is called with the current entry's digest ("" for
+// none) before anything is written, and stops the write when it fails. The caller holds
+// the layout's exclusive lock.
+func (l *Layout) write(s *State, check func(cur string) error) (string, error) {
 	data, err := Encode(s)
 	if err != nil {
 		return "", err
@@ -146,6 +202,19 @@ func (l *Layout) Write(ctx context.Context, s *State) (string, error) {
 	idx, err := l.index()
 	if err != nil {
 		return "", err
+	}
+	if check != nil {
+		cur := ""
+		if idx != nil {
+			for _, m := range idx.Manifests {
+				if m.Annotations[refNameAnnotation] == l.workspace {
+					cur = m.Digest.String()
+				}
+			}
+		}
+		if err := check(cur); err != nil {
+			return "", err
+		}
 	}
 	p := layout.Path(l.dir)
 	if idx == nil {
@@ -184,6 +253,15 @@ func (l *Layout) Write(ctx context.Context, s *State) (string, error) {
 	// only leaves unreferenced blobs behind, so it is not worth failing the write.
 	_ = l.collect(idx)
 	return d.String(), nil
+}
+
+// missing marks a blob the layout lacks as corruption, so that the CLI points at
+// `state push -force`; other read errors are left as they are.
+func missing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return corrupt(err)
+	}
+	return err
 }
 
 // collect removes the blobs that no manifest named by idx refers to. It leaves everything
@@ -246,169 +324,4 @@ func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
 		os.Remove(f.Name())
 	}
 	return werr
-}
-
-// ReadLock implements LockReader.
-func (l *Layout) ReadLock(ctx context.Context) (*LockInfo, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.readLock()
-}
-
-// readLock reads the lock file. Another process may be rewriting it in place (renewal),
-// so an unreadable file gets a few more chances before it is reported.
-func (l *Layout) readLock() (*LockInfo, error) {
-	var err error
-	for try := range 5 {
-		if try > 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
-		var data []byte
-		data, err = os.ReadFile(l.lockPath())
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		var info *LockInfo
-		if info, err = decodeLock(data, "lock "+l.lockPath()); err == nil {
-			return info, nil
-		}
-	}
-	return nil, err
-}
-
-// Lock implements Backend. Locking again with the holder's own ID renews the lock.
-func (l *Layout) Lock(ctx context.Context, info *LockInfo) error {
-	data, err := encodeLock(info)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := os.MkdirAll(l.dir, 0o755); err != nil {
-		return fmt.Errorf("%s: %w", l, err)
-	}
-	path := l.lockPath()
-	var cur *LockInfo
-	// Two rounds: the second runs after removing a stale lock; if another process
-	// recreated it in between, it won the race.
-	for range 2 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			if _, err := tryFlock(f); err != nil {
-				f.Close()
-				return fmt.Errorf("locking %s: %w", path, err)
-			}
-			if err := rewrite(f, data); err != nil {
-				f.Close()
-				os.Remove(path)
-				return fmt.Errorf("writing %s: %w", path, err)
-			}
-			if l.lock != nil {
-				l.lock.Close()
-			}
-			l.lock = f
-			return nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("creating %s: %w", path, err)
-		}
-		cur, _ = l.readLock() // unreadable: being written right now; treated as held
-		if cur != nil && cur.ID == info.ID {
-			return l.renew(path, data)
-		}
-		g, err := os.OpenFile(path, os.O_RDWR, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // released meanwhile
-		}
-		if err != nil {
-			return fmt.Errorf("opening %s: %w", path, err)
-		}
-		free, _ := tryFlock(g)
-		g.Close()
-		if !free && (cur == nil || !cur.expired(time.Now())) {
-			return &LockError{Info: cur, Err: fmt.Errorf("%s exists", path)}
-		}
-		// The holder is gone (its flock died with it) or stopped renewing: take over.
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing stale lock %s: %w", path, err)
-		}
-	}
-	return &LockError{Info: cur, Err: errors.New("another process took the lock at the same time")}
-}
-
-// Renew implements Renewer: it rewrites the lock file with info's new expiry if the
-// lock is still info's.
-func (l *Layout) Renew(ctx context.Context, info *LockInfo) error {
-	data, err := encodeLock(info)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cur, err := l.readLock()
-	if err != nil {
-		return err
-	}
-	if cur == nil {
-		return &LockError{Err: errReleased}
-	}
-	if cur.ID != info.ID {
-		return &LockError{Info: cur, Err: errors.New("taken over after it expired")}
-	}
-	return l.renew(l.lockPath(), data)
-}
-
-// renew rewrites our own lock file in place: replacing it by rename would drop the
-// flock, which lives on the inode.
-func (l *Layout) renew(path string, data []byte) error {
-	f := l.lock
-	if f == nil {
-		var err error
-		if f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
-			return fmt.Errorf("renewing %s: %w", path, err)
-		}
-		defer f.Close()
-	}
-	if err := rewrite(f, data); err != nil {
-		return fmt.Errorf("renewing %s: %w", path, err)
-	}
-	return nil
-}
-
-func rewrite(f *os.File, data []byte) error {
-	if _, err := f.WriteAt(data, 0); err != nil {
-		return err
-	}
-	if err := f.Truncate(int64(len(data))); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-// Unlock implements Backend. Unlocking an unlocked workspace is not an error.
-func (l *Layout) Unlock(ctx context.Context, id string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	path := l.lockPath()
-	cur, err := l.readLock()
-	if err != nil {
-		return fmt.Errorf("%w (if no sovos is running, delete the file)", err)
-	}
-	if cur == nil {
-		return nil
-	}
-	if cur.ID != id {
-		return &LockError{Info: cur, Err: fmt.Errorf("lock ID %s does not match the holder's", id)}
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("unlocking: %w", err)
-	}
-	if l.lock != nil {
-		l.lock.Close()
-		l.lock = nil
-	}
-	return nil
 }

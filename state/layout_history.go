@@ -17,6 +17,11 @@ import (
 // for the manifest at digest, which also keeps its blobs through the clean-up of
 // later writes (it keeps whatever index.json names).
 func (l *Layout) TagHistory(ctx context.Context, serial uint64, digest string) error {
+	return l.locked(true, func() error { return l.tagHistory(serial, digest) })
+}
+
+// tagHistory is TagHistory; the caller holds the layout's exclusive lock.
+func (l *Layout) tagHistory(serial uint64, digest string) error {
 	idx, err := l.index()
 	if err != nil {
 		return err
@@ -55,18 +60,20 @@ func (l *Layout) TagHistory(ctx context.Context, serial uint64, digest string) e
 }
 
 // refNames lists the names of index.json's entries.
-func (l *Layout) refNames() ([]string, error) {
-	idx, err := l.index()
-	if err != nil || idx == nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range idx.Manifests {
-		if n := m.Annotations[refNameAnnotation]; n != "" {
-			out = append(out, n)
+func (l *Layout) refNames() (out []string, err error) {
+	err = l.locked(false, func() error {
+		idx, err := l.index()
+		if err != nil || idx == nil {
+			return err
 		}
-	}
-	return out, nil
+		for _, m := range idx.Manifests {
+			if n := m.Annotations[refNameAnnotation]; n != "" {
+				out = append(out, n)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // HistorySerials implements Historian.
@@ -85,9 +92,13 @@ func (l *Layout) HistorySerials(ctx context.Context) ([]uint64, error) {
 }
 
 // ReadHistory implements Historian.
-func (l *Layout) ReadHistory(ctx context.Context, serial uint64) (*State, string, error) {
+func (l *Layout) ReadHistory(ctx context.Context, serial uint64) (s *State, d string, err error) {
 	name := HistoryTag(l.workspace, serial)
-	return l.readRef(name, fmt.Sprintf("layout %s (%s)", l.dir, name))
+	err = l.locked(false, func() error {
+		s, d, err = l.readRef(name, fmt.Sprintf("layout %s (%s)", l.dir, name))
+		return err
+	})
+	return s, d, err
 }
 
 // Workspaces implements Historian.

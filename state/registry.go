@@ -3,8 +3,9 @@ package state
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"regexp"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,21 +16,22 @@ import (
 	"github.com/urmanac/sovos/internal/oci"
 )
 
-// Registry stores a workspace's state as an OCI artifact in a registry repository, tagged
-// with the workspace name, and its lock at the tag WORKSPACE.lock (SPEC §7).
-//
-// Registries offer no compare-and-swap on tags, so locking is best effort: Lock writes
-// its lock, waits a moment, reads it back and gives up if another writer's lock is there.
-// Two sovos processes racing within that moment can both believe they hold the lock; the
-// holder re-reads the lock before every state write (Held.Check), which narrows, but does
-// not close, that window. Run one apply per workspace at a time (CI concurrency groups).
+// Registry stores a workspace's state as an OCI artifact in a registry repository,
+// tagged with the workspace name (SPEC §7). Its lock is the protocol of registry_lock.go:
+// each attempt pushes its own tag WORKSPACE.lock.<unix-ms>.<random>, waits the settle
+// delay, lists the lock tags and backs off if another live lock is there.
 type Registry struct {
 	repo      name.Repository
 	tag       name.Tag
-	lockTag   name.Tag
 	workspace string
 	settle    time.Duration
 	client    *oci.Client
+
+	// seen is this process's memory of the lock tags it observed, for staleness: a
+	// lock whose digest has not changed for one TTL on this observer's monotonic clock
+	// is stale.
+	seenMu sync.Mutex
+	seen   map[string]sighting
 }
 
 // RegistryOption configures NewRegistry.
@@ -47,16 +49,17 @@ func WithClient(c *oci.Client) RegistryOption {
 	return func(o *registryOptions) { o.client = c }
 }
 
-// WithLockSettle sets how long Lock waits between writing its lock and reading it back
-// (default half a second): the longer, the likelier a concurrent writer's lock has landed
-// and is seen.
+// WithLockSettle sets the settle delay S between a lock attempt's PUT returning and its
+// listing of the lock tags (default DefaultLockSettle, SOVOS_LOCK_SETTLE). It must be at
+// least how late the registry's tag list may be: two contenders are told apart only if
+// the later one's listing sees the earlier one's tag.
 func WithLockSettle(d time.Duration) RegistryOption {
 	return func(o *registryOptions) { o.settle = d }
 }
 
 // NewRegistry returns the backend storing workspace's state in repo ("ghcr.io/x/state").
 func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, error) {
-	o := registryOptions{settle: 500 * time.Millisecond}
+	o := registryOptions{settle: DefaultLockSettle}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -73,17 +76,22 @@ func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, err
 	return &Registry{
 		repo:      r,
 		tag:       r.Tag(workspace),
-		lockTag:   r.Tag(workspace + ".lock"),
 		workspace: workspace,
 		settle:    o.settle,
 		client:    o.client,
+		seen:      map[string]sighting{},
 	}, nil
 }
 
-// checkWorkspace makes sure the workspace name can be a tag, with room for ".lock".
+// workspaceRE is SPEC §12's workspace name (config.ResolveWorkspace checks it for
+// users): without a '.', WORKSPACE.vN and WORKSPACE.lock.* can never be another
+// workspace's tags, which the lock's listing relies on.
+var workspaceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// checkWorkspace makes sure the workspace name is one SPEC §12 allows.
 func checkWorkspace(ws string) error {
-	if !tagRE.MatchString(ws) || len(ws) > 128-len(".lock") {
-		return fmt.Errorf("workspace %q is not usable: it must be a valid OCI tag (letters, digits, '_', '.', '-', not starting with '.' or '-', at most 123 characters)", ws)
+	if !workspaceRE.MatchString(ws) {
+		return fmt.Errorf("workspace %q is not usable: a workspace name is 1 to 64 letters, digits, '_' or '-' (its state and lock tags derive from it)", ws)
 	}
 	return nil
 }
@@ -195,115 +203,4 @@ func (r *Registry) put(ctx context.Context, tag name.Tag, artifactType string, l
 		return "", err
 	}
 	return d.String(), nil
-}
-
-// ReadLock implements LockReader: nil when the lock tag is absent or points at the
-// released marker.
-func (r *Registry) ReadLock(ctx context.Context) (*LockInfo, error) {
-	p, err := r.puller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.readLock(ctx, p)
-}
-
-func (r *Registry) readLock(ctx context.Context, p *remote.Puller) (*LockInfo, error) {
-	desc, err := r.get(ctx, p, r.lockTag)
-	if err != nil || desc == nil {
-		return nil, err
-	}
-	where := "lock " + r.lockTag.String()
-	if m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest)); err == nil && m.ArtifactType == ReleasedArtifactType {
-		return nil, nil
-	}
-	data, err := r.fetch(ctx, p, desc, LockArtifactType, LockLayerMediaType, where)
-	if err != nil {
-		return nil, err
-	}
-	return decodeLock(data, where)
-}
-
-// Lock implements Backend. Locking again with the holder's own ID renews the lock.
-func (r *Registry) Lock(ctx context.Context, info *LockInfo) error {
-	p, err := r.puller(ctx)
-	if err != nil {
-		return err
-	}
-	cur, err := r.readLock(ctx, p)
-	if err != nil {
-		return err
-	}
-	if cur != nil && cur.ID != info.ID && !cur.expired(time.Now()) {
-		return &LockError{Info: cur, Err: errors.New("held by another process")}
-	}
-	return r.writeLock(ctx, p, info)
-}
-
-// Renew implements Renewer: it rewrites the lock with info's new expiry if the lock is
-// still info's.
-func (r *Registry) Renew(ctx context.Context, info *LockInfo) error {
-	p, err := r.puller(ctx)
-	if err != nil {
-		return err
-	}
-	cur, err := r.readLock(ctx, p)
-	if err != nil {
-		return err
-	}
-	if cur == nil {
-		return &LockError{Err: errReleased}
-	}
-	if cur.ID != info.ID {
-		return &LockError{Info: cur, Err: errors.New("taken over after it expired")}
-	}
-	return r.writeLock(ctx, p, info)
-}
-
-// writeLock writes info at the lock tag, waits for the settle time and reads it back:
-// the only defence against a concurrent writer that registries allow.
-func (r *Registry) writeLock(ctx context.Context, p *remote.Puller, info *LockInfo) error {
-	data, err := encodeLock(info)
-	if err != nil {
-		return err
-	}
-	if _, err := r.put(ctx, r.lockTag, LockArtifactType, LockLayerMediaType, data); err != nil {
-		return fmt.Errorf("taking the state lock: %w", err)
-	}
-	if r.settle > 0 {
-		t := time.NewTimer(r.settle)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	back, err := r.readLock(ctx, p)
-	if err != nil {
-		return fmt.Errorf("reading back the state lock: %w", err)
-	}
-	if back == nil || back.ID != info.ID {
-		return &LockError{Info: back, Err: errors.New("another process wrote the lock at the same time")}
-	}
-	return nil
-}
-
-// Unlock implements Backend: it re-points the lock tag at the released marker, because
-// some registries (GHCR) refuse to delete tags. Unlocking an unlocked workspace is not an
-// error.
-func (r *Registry) Unlock(ctx context.Context, id string) error {
-	cur, err := r.ReadLock(ctx)
-	if err != nil {
-		return err
-	}
-	if cur == nil {
-		return nil
-	}
-	if cur.ID != id {
-		return &LockError{Info: cur, Err: fmt.Errorf("lock ID %s does not match the holder's", id)}
-	}
-	if _, err := r.put(ctx, r.lockTag, ReleasedArtifactType, types.OCIEmptyJSON, emptyJSON); err != nil {
-		return fmt.Errorf("releasing the state lock: %w", err)
-	}
-	return nil
 }

@@ -34,8 +34,15 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer storing s (the state as read, or New) to b. held, when not
-// nil, is checked before every write, which is refused once the lock is lost.
+// nil, is the lock on b: every write goes through it, fenced, and none is made once the
+// lock is lost.
 func NewWriter(b Backend, s *State, held *Held) *Writer {
+	if h, ok := b.(*Held); ok { // given the lock as the backend
+		if held == nil {
+			held = h
+		}
+		b = h.b
+	}
 	return newWriter(b, s, held, time.Second)
 }
 
@@ -138,12 +145,12 @@ func (w *Writer) Close(ctx context.Context) error {
 	if digest == "" {
 		return nil // nothing was ever written
 	}
-	if w.held != nil {
-		if err := w.held.Check(ctx); err != nil {
-			return &HistoryTagError{Tag: tag, Err: err}
-		}
+	// A tag move like any other: fenced by the lock (Check for a layout, whose tags are
+	// index.json entries; Guard for every attempt of a registry's PUT).
+	if err := w.held.Check(ctx); err != nil {
+		return &HistoryTagError{Tag: tag, Err: err}
 	}
-	if err := h.TagHistory(ctx, serial, digest); err != nil {
+	if err := h.TagHistory(w.held.Guard(ctx), serial, digest); err != nil {
 		return &HistoryTagError{Tag: tag, Err: err}
 	}
 	return nil
@@ -202,18 +209,24 @@ type snapshot struct {
 }
 
 func (w *Writer) store(ctx context.Context, snap *snapshot) error {
+	b := w.b
 	if w.held != nil {
-		if err := w.held.Check(ctx); err != nil {
-			return fmt.Errorf("not writing the state: %w", err)
-		}
+		b = w.held // fenced
 	}
-	d, err := w.b.Write(ctx, snap.State)
+	d, err := b.Write(ctx, snap.State)
+	if errors.Is(err, ErrLockLost) {
+		return fmt.Errorf("not writing the state to %s: %w", w.b, err)
+	}
 	if err != nil {
 		return fmt.Errorf("writing the state to %s: %w", w.b, err)
 	}
 	snap.digest = d
 	return nil
 }
+
+// Held returns the lock the Writer's writes are fenced by (nil without one): its Lost
+// channel says when to stop, its Guard fences tag moves.
+func (w *Writer) Held() *Held { return w.held }
 
 // clone deep-copies s through its codec, so a write never races with Update.
 func clone(s *State) (*snapshot, error) {

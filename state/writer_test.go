@@ -26,9 +26,7 @@ func (m *memBackend) Write(_ context.Context, s *State) (string, error) {
 	m.writes = append(m.writes, s)
 	return "sha256:" + strings.Repeat("0", 63) + string(rune('0'+len(m.writes)%10)), nil
 }
-func (m *memBackend) Lock(context.Context, *LockInfo) error { return nil }
-func (m *memBackend) Unlock(context.Context, string) error  { return nil }
-func (m *memBackend) String() string                        { return "memory" }
+func (m *memBackend) String() string { return "memory" }
 
 func (m *memBackend) count() int {
 	m.mu.Lock()
@@ -102,7 +100,7 @@ func TestWriterLostLock(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	l, _ := NewLayout(dir, "main")
-	h, err := Hold(ctx, l, NewLockInfo("apply", "0.1.0"), time.Minute)
+	h, err := Hold(ctx, l, NewLockInfo("apply", "0.1.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +114,13 @@ func TestWriterLostLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Update(func(*State) {})
-	if err := w.Close(ctx); err == nil || !strings.Contains(err.Error(), "lost the state lock") {
+	if err := w.Close(ctx); !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "lost the state lock "+h.Info().ID) || !strings.Contains(err.Error(), "force-unlock") {
 		t.Errorf("write after losing the lock: %v", err)
+	}
+	select {
+	case <-h.Lost():
+	default:
+		t.Error("Lost is not closed")
 	}
 	if s, _, _ := l.Read(ctx); s == nil || s.Serial != 1 {
 		t.Errorf("stored state %+v", s)

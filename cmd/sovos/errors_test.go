@@ -157,12 +157,13 @@ output "o" { value = var.reg }
 		t.Fatal(err)
 	}
 	lock := state.NewLockInfo("apply", Version)
-	if err := lb.Lock(context.Background(), lock); err != nil {
+	lh, err := state.Hold(context.Background(), lb, lock)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// The layout's lock is an flock on a file lb holds open: keep lb (the other apply)
-	// alive, or the garbage collector closes the file and the lock looks abandoned.
-	defer lb.Unlock(context.Background(), lock.ID)
+	// The layout's lock is an flock on a file the Held keeps open: keep it (the other
+	// apply) alive, or the garbage collector closes the file and the lock looks abandoned.
+	defer lh.Release(context.Background())
 
 	// A lock held in a registry (go-containerregistry's in-memory one).
 	regHost := testenv.MemRegistry(t)
@@ -172,9 +173,11 @@ output "o" { value = var.reg }
 		t.Fatal(err)
 	}
 	regLock := state.NewLockInfo("apply", Version)
-	if err := rb.Lock(context.Background(), regLock); err != nil {
+	rh, err := state.Hold(context.Background(), rb, regLock)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer rh.Release(context.Background())
 	// That registry speaks plain HTTP: a configuration that lists it.
 	if err := os.MkdirAll(p("reglisted"), 0o755); err != nil {
 		t.Fatal(err)

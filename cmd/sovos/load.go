@@ -90,9 +90,10 @@ func inputs(c *cli.Context) operation.Inputs {
 	return in
 }
 
-// lockOptions are -lock and -lock-timeout.
+// lockOptions are -lock and -lock-timeout; waiting for the lock is told on stderr.
 func lockOptions(c *cli.Context) operation.LockOptions {
-	return operation.LockOptions{Skip: c.IsSet("lock") && !c.Bool("lock"), Timeout: c.Duration("lock-timeout")}
+	return operation.LockOptions{Skip: c.IsSet("lock") && !c.Bool("lock"), Timeout: c.Duration("lock-timeout"),
+		Logf: func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, format+"\n", args...) }}
 }
 
 // exitCodes wraps every command's action: a configuration whose diagnostics were

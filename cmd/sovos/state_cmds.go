@@ -177,9 +177,13 @@ func forceUnlock(c *cli.Context) error {
 	req := operation.ForceUnlockRequest{Inputs: inputs(c), ID: c.Args().First()}
 	if !c.Bool("force") {
 		req.Confirm = func(cur *state.LockInfo) bool {
-			fmt.Fprintf(c.App.ErrWriter, "The lock %s is held by %s (operation %s, since %s, expires %s).\n",
-				cur.ID, cur.Who, cur.Operation, cur.Created.UTC().Format(time.RFC3339), cur.Expires.UTC().Format(time.RFC3339))
-			return confirm(c, "Removing it while that sovos still runs can corrupt the state. Do you really want to force-unlock?")
+			renewed := ""
+			if !cur.Renewed.IsZero() {
+				renewed = ", last renewed " + cur.Renewed.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "The lock %s is held by %s (operation %s, since %s%s; %s).\n",
+				cur.ID, cur.Who, cur.Operation, cur.Created.UTC().Format(time.RFC3339), renewed, cur.Where)
+			return confirm(c, "If that sovos still runs, it stops at its next state write or tag move, with what it built since unrecorded. Do you really want to force-unlock?")
 		}
 	}
 	b, err := operation.ForceUnlock(c.Context, req)

@@ -113,10 +113,11 @@ func TestStateCommands(t *testing.T) {
 			b := openTestBackend(t, name, dir, host)
 			info := state.NewLockInfo("apply", "0.1.0")
 			info.Who = "ci@runner-7"
-			info.Expires = time.Now().Add(time.Hour)
-			if err := b.Lock(context.Background(), info); err != nil {
+			held, err := state.Hold(context.Background(), b, info)
+			if err != nil {
 				t.Fatal(err)
 			}
+			defer held.Release(context.Background())
 			if _, errOut, code = run("state", "rm", `profile.p["a"]`); code != 1 || !strings.Contains(errOut, "ci@runner-7") || !strings.Contains(errOut, "force-unlock "+info.ID) {
 				t.Errorf("rm while locked: exit %d, %q", code, errOut)
 			}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/state"
@@ -112,7 +111,7 @@ func TestCLIApplyVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, err := state.Hold(context.Background(), backend, state.NewLockInfo("apply", "test"), time.Minute)
+	held, err := state.Hold(context.Background(), backend, state.NewLockInfo("apply", "test"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,6 +156,10 @@ func Explain(err error) error {
 	if err == nil {
 		return nil
 	}
+	var ge *GuardError
+	if errors.As(err, &ge) {
+		return ge.Err
+	}
 	var ph *PlainHTTPError
 	if errors.As(err, &ph) {
 		return ph

@@ -38,6 +38,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	for attempt := 1; ; attempt++ {
+		if err := checkGuard(req); err != nil {
+			return nil, err
+		}
 		areq := req
 		if attempt > 1 {
 			areq = req.Clone(req.Context())

@@ -434,3 +434,47 @@ func TestLockSubject(t *testing.T) {
 		t.Errorf("got %s", s)
 	}
 }
+
+// TestGuard: a guarded context's manifest writes ask the guard before each attempt, the
+// retries included, and are not sent when it refuses; other requests are not guarded.
+func TestGuard(t *testing.T) {
+	t.Parallel()
+	rec, host := serve(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	c := New(WithInsecure(host), withRetryDelays(time.Millisecond, time.Millisecond))
+	var calls int
+	refuse := false
+	ctx := WithGuard(t.Context(), func(context.Context) error {
+		calls++
+		if refuse {
+			return errors.New("not any more")
+		}
+		return nil
+	})
+	send := func(method, path string) error {
+		req, _ := http.NewRequestWithContext(ctx, method, "http://"+host+path, bytes.NewReader([]byte("{}")))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader([]byte("{}"))), nil }
+		resp, err := c.rt.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := send(http.MethodPut, "/v2/x/manifests/stable"); err != nil || calls != 3 || rec.count() != 3 {
+		t.Errorf("a manifest PUT retried: err %v, guard called %d times, %d requests sent", err, calls, rec.count())
+	}
+	calls = 0
+	for _, r := range []struct{ method, path string }{{http.MethodGet, "/v2/x/manifests/stable"}, {http.MethodPut, "/v2/x/blobs/uploads/1"}} {
+		if err := send(r.method, r.path); err != nil || calls != 0 {
+			t.Errorf("%s %s: err %v, guard called %d times", r.method, r.path, err, calls)
+		}
+	}
+	refuse = true
+	before := rec.count()
+	err := send(http.MethodDelete, "/v2/x/manifests/sha256:"+strings.Repeat("a", 64))
+	var ge *GuardError
+	if !errors.As(err, &ge) || Explain(err).Error() != "not any more" || rec.count() != before {
+		t.Errorf("a refused DELETE: %v (%d requests sent)", err, rec.count()-before)
+	}
+}
