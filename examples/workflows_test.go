@@ -199,7 +199,7 @@ func TestApplyWorkflow(t *testing.T) {
 		t.Errorf("GHCR login with = %v", login.With)
 	}
 	apply := findStep(t, j, "running sovos apply", runs(`sovos .*apply `))
-	for _, flag := range []string{"-auto-approve", "-promote"} {
+	for _, flag := range []string{"-auto-approve", "-promote", "-lock-timeout="} {
 		if !strings.Contains(apply.Run, flag) {
 			t.Errorf("apply step lacks %s: %s", flag, apply.Run)
 		}

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/urmanac/sovos/internal/oci"
+	"github.com/urmanac/sovos/planner"
 )
 
 // Media types of the signing-certificate artifact stored next to each kernel image: an
@@ -18,7 +19,7 @@ import (
 // from the kernel digest alone (the referrers API, or its fallback tag) when a kernel is
 // adopted without a state.
 const (
-	CertArtifactType = "application/vnd.sovos.signing-cert.v1"
+	CertArtifactType = planner.CertArtifactType
 	CertMediaType    = "application/pkix-cert"
 )
 

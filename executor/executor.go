@@ -219,6 +219,21 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 	}
 	a.index()
 
+	// A lost lock (force-unlocked, not renewed in time, the state changed under it)
+	// stops the apply: no new build starts, running ones are cancelled, no tag moves.
+	held := opts.Writer.Held()
+	ctx, cancelApply := context.WithCancelCause(ctx)
+	defer cancelApply(nil)
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go func() {
+		select {
+		case <-held.Lost():
+			cancelApply(held.Err())
+		case <-stopWatch:
+		}
+	}()
+
 	g := dag.New()
 	nodes := map[string]*planner.ResourceChange{}
 	for _, c := range p.Changes {
@@ -286,6 +301,8 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 	promote := opts.Promote || p.Promote
 	if promote {
 		switch {
+		case held.Err() != nil:
+			sum.PromoteSkipped = "the state lock was lost"
 		case ctx.Err() != nil:
 			sum.PromoteSkipped = "the apply was interrupted"
 		case len(failedAddrs) > 0 || walkErr != nil:
@@ -314,13 +331,23 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 				saved = path
 			}
 		}
-		if saved != "" {
+		switch {
+		case errors.Is(err, state.ErrLockLost) && saved != "":
+			// Someone else may hold the lock and write the state now: pushing this
+			// record over theirs would undo their apply.
+			failures = append(failures, fmt.Sprintf("the state was not written, as the lock is lost; this apply's record was saved to %s for reference only: do not push it over the state of whoever holds the lock now; plan again (what this apply pushed is adopted where the state has no record of it, or rebuilt)", saved))
+		case errors.Is(err, state.ErrLockLost):
+			failures = append(failures, "the state was not written, as the lock is lost; plan again (what this apply pushed is adopted where the state has no record of it, or rebuilt)")
+		case saved != "":
 			failures = append(failures, fmt.Sprintf("the state could not be written: %v; it was saved to %s: store it with `sovos state push %s` once the backend is reachable, before anything else", err, saved, saved))
-		} else {
+		default:
 			failures = append(failures, fmt.Sprintf("the state could not be written, nor saved locally: %v", err))
 		}
 	}
-	if ctx.Err() != nil {
+	switch {
+	case held.Err() != nil:
+		failures = append([]string{fmt.Sprintf("apply stopped: %v; running builds were cancelled and no tag was promoted", held.Err())}, failures...)
+	case ctx.Err() != nil:
 		failures = append([]string{"apply interrupted: running builds were cancelled; what finished is recorded in the state"}, failures...)
 	}
 	if len(failures) > 0 {

@@ -191,10 +191,12 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 			return fmt.Errorf("%s: signing_cert %s in target %s: %w", c.Address, r.Build.SigningCert.Path, r.Build.SigningCert.Target, err)
 		}
 		art.cert = cert
-		// Next to the kernel image, so a kernel adopted without a state (a lost state, a
-		// new workspace) still has its certificate.
+		// Next to the kernel image, and before the kernel is recorded, so that a kernel
+		// found in the registry without a state (a lost state, an apply killed before its
+		// state write, a new workspace) has its certificate, or is rebuilt: one without
+		// it is never adopted.
 		if err := PushCertificate(ctx, a.opts.Registry, art.image, art.digest, cert); err != nil {
-			a.log.Warn("could not store the signing certificate next to the kernel image", "address", c.Address, "error", err)
+			return fmt.Errorf("%s: storing its signing certificate next to %s@%s: %w; the kernel is not recorded (the next apply builds it again)", c.Address, art.image, art.digest, err)
 		}
 	}
 	if err := a.signImages(ctx, c.Address, art, false); err != nil {
@@ -219,12 +221,13 @@ func (a *applier) adopt(ctx context.Context, c *planner.ResourceChange) error {
 			}
 		}
 		if art.cert == nil {
+			// The plan adopts a kernel only with its certificate artifact: without it its
+			// modules could never be checked.
 			cert, err := FetchCertificate(ctx, a.opts.Registry, art.image, art.digest)
 			if err != nil {
-				a.log.Warn("adopted kernel without its signing certificate: extensions built on it cannot be verified until it is rebuilt (-replace)", "address", c.Address, "error", err)
-			} else {
-				art.cert = cert
+				return fmt.Errorf("%s: adopting %s@%s: its signing certificate: %w; plan again (it is rebuilt when the certificate is missing)", c.Address, art.image, art.digest, err)
 			}
+			art.cert = cert
 		}
 	}
 	if r.Addr.Type == config.TypeExtension {

@@ -18,8 +18,10 @@ import (
 // promote moves every stable tag of the plan's resources to the resource's digest, in
 // dependency order, and records it. An extension's tags move only when this exact digest
 // passed verification and has a module-signature attestation that counts for its
-// kernel (gate).
+// kernel (gate). Every tag move, and every retry of one, is fenced by the state lock: it
+// starts only while the lock is still this apply's (state.Held.Guard).
 func (a *applier) promote(ctx context.Context) ([]Promotion, error) {
+	ctx = a.opts.Writer.Held().Guard(ctx)
 	var done []Promotion
 	for _, c := range a.p.Changes {
 		if c.Action == planner.ActionForget || c.Resource == nil {

@@ -51,11 +51,19 @@ const (
 	// profile: a single-tar image where boot media are now an OCI artifact, or an image
 	// holding an installer archive where the installer image itself is now pushed.
 	ReasonArtifactFormat = "artifact_format"
+	// ReasonCertMissing: a kernel found in the registry without its signing-certificate
+	// artifact, which is not adopted.
+	ReasonCertMissing = "signing_cert_missing"
 )
 
 // AnnotationHash is the manifest annotation every sovos build carries: the resource hash
 // it was built from. It lets a plan adopt an artifact that is missing from the state.
 const AnnotationHash = "dev.sovos.hash"
+
+// CertArtifactType is the artifact type of a kernel's signing certificate, stored as a
+// referrer of the kernel's manifest before the kernel is recorded in the state. A kernel
+// found in the registry without it is not adopted: its modules could not be verified.
+const CertArtifactType = "application/vnd.sovos.signing-cert.v1"
 
 // NewBuild is the "after" of a tag that moves to a digest not known before the build.
 const NewBuild = "(new build)"

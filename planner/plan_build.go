@@ -70,7 +70,7 @@ func MakePlan(ctx context.Context, cfg *config.Config, prior *state.State, prior
 	// once, up front, in one batch.
 	view := &registryView{}
 	if opts.Refresh {
-		q := &refreshRequest{repos: map[string]bool{}, candidates: map[string]bool{}}
+		q := &refreshRequest{repos: map[string]bool{}, candidates: map[string]bool{}, certs: map[string]bool{}}
 		for i, r := range cfg.Resources {
 			if isData(r.Addr.Type) || (selected != nil && !selected[b.addrs[i]]) {
 				continue
@@ -85,6 +85,9 @@ func MakePlan(ctx context.Context, cfg *config.Config, prior *state.State, prior
 			}
 			if pr := b.prior[b.addrs[i]]; pr == nil {
 				q.candidates[img+":"+r.Tag] = true
+				if needsCert(r) {
+					q.certs[img+":"+r.Tag] = true
+				}
 				for _, s := range stagesOf(r) {
 					q.candidates[s.Image+":"+r.Tag] = true
 				}
@@ -387,13 +390,22 @@ func (b *planning) plan(r *config.Resource, addr string, replace bool) (*Resourc
 		// pushes carries dev.sovos.address, that one does not.
 		oldFormat := ok && (bootmedia.Publishes(r.Profile) && m.artifactType != bootmedia.ArtifactType ||
 			bootmedia.PushesInstaller(r.Profile) && m.address == "")
-		if ok && m.hash == r.Hash && stagesOK && changedDep == "" && !oldFormat {
+		adoptable := ok && m.hash == r.Hash && stagesOK && changedDep == "" && !oldFormat
+		switch {
+		case adoptable && needsCert(r) && !b.view.certs[ref]:
+			// An apply stopped between the kernel's push and its certificate's: adopted,
+			// the kernel's modules could never be verified. BuildKit's cache usually
+			// makes this rebuild quick (same key, same certificate).
+			c.Action = ActionRebuild
+			c.Reasons = []Reason{{ReasonCertMissing, fmt.Sprintf("not in the state; %s is in the registry, built from the same hash, but without its signing-certificate artifact (an apply stopped before storing it): rebuilt, as its modules could not be verified", ref)}}
+			b.changed[addr] = ActionRebuild
+		case adoptable:
 			c.Action = ActionAdopt
 			c.AdoptDigest = m.digest
 			c.AdoptStages = stages
 			c.Reasons = []Reason{{ReasonFoundInRegistry, fmt.Sprintf("not in the state, but %s is in the registry, built from the same hash (%s): recorded without a build", ref, AnnotationHash)}}
 			b.digest[addr] = m.digest
-		} else {
+		default:
 			c.Action = ActionCreate
 			msg := "not in the state"
 			switch {
@@ -496,6 +508,12 @@ func (b *planning) plan(r *config.Resource, addr string, replace bool) (*Resourc
 		}
 	}
 	return c, nil
+}
+
+// needsCert reports whether r is a build whose signing certificate is recorded (a
+// kernel with signing_cert): one found in the registry is adopted only with it.
+func needsCert(r *config.Resource) bool {
+	return r.Build != nil && r.Build.SigningCert != nil
 }
 
 // stageDigests returns the digests of r's stages found in the registry, and whether every

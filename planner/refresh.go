@@ -23,6 +23,9 @@ type registryView struct {
 	tags map[string]map[string]bool
 	// manifests maps "repo:tag" to what its manifest says.
 	manifests map[string]manifestInfo
+	// certs holds the "repo:tag" of the kernel adopt candidates whose manifest has its
+	// signing-certificate artifact (CertArtifactType) among its referrers.
+	certs map[string]bool
 }
 
 type manifestInfo struct {
@@ -191,6 +194,7 @@ func (rf *refresher) each(ctx context.Context, items []string, fn func(context.C
 type refreshRequest struct {
 	repos      map[string]bool
 	candidates map[string]bool // "repo:tag" whose manifest must be read (adopt)
+	certs      map[string]bool // candidates that need a signing certificate (kernels)
 }
 
 func (q *refreshRequest) repo(r string) {
@@ -234,5 +238,49 @@ func refresh(ctx context.Context, opts Options, q *refreshRequest) (*registryVie
 	if view.manifests, err = rf.manifests(ctx, refs); err != nil {
 		return nil, fmt.Errorf("%w (or run with -refresh=false to plan without asking the registry)", err)
 	}
+	var kernels []string
+	for _, ref := range sortedKeys(q.certs) {
+		if _, ok := view.manifests[ref]; ok {
+			kernels = append(kernels, ref)
+		}
+	}
+	if view.certs, err = rf.certificates(ctx, kernels, view.manifests); err != nil {
+		return nil, fmt.Errorf("%w (or run with -refresh=false to plan without asking the registry)", err)
+	}
 	return view, nil
+}
+
+// certificates reports which of refs (kernels found in the registry) have their
+// signing-certificate artifact among the referrers of their manifest.
+func (rf *refresher) certificates(ctx context.Context, refs []string, manifests map[string]manifestInfo) (map[string]bool, error) {
+	out := make(map[string]bool, len(refs))
+	var mu sync.Mutex
+	err := rf.each(ctx, refs, func(ctx context.Context, s string) error {
+		ref, err := rf.client.ParseReference(s)
+		if err != nil {
+			return fmt.Errorf("image reference %q: %w", s, err)
+		}
+		d := ref.Context().Digest(manifests[s].digest)
+		idx, err := rf.client.Referrers(ctx, d)
+		if oci.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("looking for the signing certificate of %s: %w", s, err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return fmt.Errorf("looking for the signing certificate of %s: %w", s, err)
+		}
+		for _, m := range im.Manifests {
+			if m.ArtifactType == CertArtifactType {
+				mu.Lock()
+				out[s] = true
+				mu.Unlock()
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
 }

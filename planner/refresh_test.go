@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -213,4 +215,88 @@ func TestRefreshNeverAdoptsOnARebuiltUpstream(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+}
+
+// TestRefreshAdoptsKernelOnlyWithItsCertificate: a kernel found in the registry without
+// its signing-certificate artifact (an apply killed between the two pushes) is rebuilt,
+// with that reason, and so is everything built on it; with the certificate next to it,
+// it is adopted.
+func TestRefreshAdoptsKernelOnlyWithItsCertificate(t *testing.T) {
+	prefix, host := startRegistry(t)
+	cfg := standard(prefix, defaultParams())
+	kernel := cfg.Resource("kernel.sovereign")
+	kernel.Build.SigningCert = &config.SigningCert{Target: "kernel-build", Path: "/src/certs/signing_key.x509"}
+	digests := push(t, cfg, nil, nil)
+	kref := prefix + "/kernel-sovereign:" + kernel.Tag
+
+	p := mustPlan(t, cfg, nil, refreshOpts(host, nil))
+	got := actions(p)
+	if want := "rebuild: not in the state; " + kref + " is in the registry, built from the same hash, but without its signing-certificate artifact (an apply stopped before storing it): rebuilt, as its modules could not be verified"; got["kernel.sovereign"] != want {
+		t.Errorf("kernel:\n got %s\nwant %s", got["kernel.sovereign"], want)
+	}
+	if c := p.Change("kernel.sovereign"); c.Reasons[0].Kind != ReasonCertMissing {
+		t.Errorf("reason kind %s", c.Reasons[0].Kind)
+	}
+	for _, a := range []string{"extension.hailort", "installer.sovereign"} {
+		if !strings.HasPrefix(got[a], "create: ") || !strings.Contains(got[a], "built on the kernel.sovereign this plan replaces") {
+			t.Errorf("%s: %s", a, got[a])
+		}
+	}
+
+	// The certificate artifact: a referrer of the kernel's manifest.
+	kd, _ := name.NewDigest(prefix+"/kernel-sovereign@"+digests["kernel.sovereign"], name.Insecure)
+	subject, err := remote.Head(kd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := random.Image(16, 1)
+	cert = mutate.ConfigMediaType(mutate.MediaType(cert, "application/vnd.oci.image.manifest.v1+json"), "application/vnd.oci.empty.v1+json")
+	cert = mutate.Subject(cert, *subject).(v1.Image)
+	cert = &withArtifactType{Image: cert, artifactType: CertArtifactType}
+	cd, _ := cert.Digest()
+	if err := remote.Write(kd.Context().Digest(cd.String()), cert); err != nil {
+		t.Fatal(err)
+	}
+	p = mustPlan(t, cfg, nil, refreshOpts(host, nil))
+	for _, a := range []string{"kernel.sovereign", "extension.hailort", "installer.sovereign"} {
+		if c := p.Change(a); c.Action != ActionAdopt || c.AdoptDigest != digests[a] {
+			t.Errorf("%s with its kernel's certificate stored: %s %v", a, c.Action, c.Reasons)
+		}
+	}
+}
+
+// withArtifactType sets a manifest's artifactType (mutate cannot).
+type withArtifactType struct {
+	v1.Image
+	artifactType string
+}
+
+func (w *withArtifactType) RawManifest() ([]byte, error) {
+	raw, err := w.Image.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	m["artifactType"] = w.artifactType
+	return json.Marshal(m)
+}
+
+func (w *withArtifactType) Digest() (v1.Hash, error) {
+	raw, err := w.RawManifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	return h, err
+}
+
+func (w *withArtifactType) Manifest() (*v1.Manifest, error) {
+	raw, err := w.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	return v1.ParseManifest(bytes.NewReader(raw))
 }

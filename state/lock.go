@@ -61,14 +61,15 @@ func FenceWindow(registryTimeout time.Duration) time.Duration {
 }
 
 // NewLockInfo describes a new lock for operation ("apply", "state rm") taken by this
-// user on this host.
+// process of this user on this host.
 func NewLockInfo(operation, sovosVersion string) *LockInfo {
 	return &LockInfo{
 		ID:        uuid.NewString(),
 		Operation: operation,
-		Who:       Who(),
-		Version:   sovosVersion,
-		Created:   time.Now().UTC().Truncate(time.Second),
+		// Several runs share a CI runner: the process tells them apart.
+		Who:     fmt.Sprintf("%s (pid %d)", Who(), os.Getpid()),
+		Version: sovosVersion,
+		Created: time.Now().UTC().Truncate(time.Second),
 	}
 }
 
@@ -124,10 +125,12 @@ type Held struct {
 
 	stop     chan struct{}
 	done     chan struct{}
+	ctx      context.Context // renewals; cancelled by Release
+	cancel   context.CancelFunc
 	lostCh   chan struct{}
 	once     sync.Once
 	lostOnce sync.Once
-	writeMu  sync.Mutex // one fenced state write at a time
+	writeMu  sync.Mutex // one fenced state write at a time, and no fence check during one
 
 	mu      sync.Mutex
 	info    LockInfo
@@ -168,9 +171,11 @@ func Hold(ctx context.Context, b Backend, info *LockInfo, opts ...HoldOption) (*
 		if err == nil {
 			h := &Held{b: lk, lease: l, ttl: o.ttl, window: window, logf: o.logf, info: *info, renewed: began,
 				stop: make(chan struct{}), done: make(chan struct{}), lostCh: make(chan struct{})}
+			h.ctx, h.cancel = context.WithCancel(context.WithoutCancel(ctx))
 			d, err := l.stateDigest(ctx)
 			if err != nil {
 				_ = l.release(context.WithoutCancel(ctx))
+				h.cancel()
 				return nil, fmt.Errorf("reading the state's digest after locking: %w", err)
 			}
 			h.state = d
@@ -291,6 +296,10 @@ func (h *Held) accepted(d string) bool {
 // fence checks all three conditions of SPEC §7 before a tag move: renewal age, the
 // lock still the one last pushed, the state still at the digest last read or written.
 func (h *Held) fence(ctx context.Context) error {
+	// Not while this holder's own state write runs: the state is then moving to a digest
+	// the holder has not recorded yet.
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
 	if err := h.fenceTime(); err != nil {
 		return err
 	}
@@ -364,7 +373,8 @@ func (h *Held) Write(ctx context.Context, s *State) (string, error) {
 }
 
 // renewLoop renews a renewable lock every TTL/5 and declares it lost as soon as it is
-// (released by someone else) or may be (no successful renewal began within TTL − W).
+// (released by someone else) or may be (no successful renewal began within TTL − W),
+// even while a renewal hangs: renewals run beside the loop, one at a time.
 func (h *Held) renewLoop() {
 	defer close(h.done)
 	if !h.lease.renewable() {
@@ -373,6 +383,9 @@ func (h *Held) renewLoop() {
 	}
 	every := h.ttl / 5
 	next := time.Now().Add(every)
+	var renewing sync.WaitGroup
+	defer renewing.Wait()
+	busy := make(chan struct{}, 1)
 	for {
 		h.mu.Lock()
 		limit := h.renewed.Add(h.ttl - h.window)
@@ -398,7 +411,16 @@ func (h *Held) renewLoop() {
 			continue
 		}
 		next = time.Now().Add(every)
-		h.renew()
+		select {
+		case busy <- struct{}{}:
+			renewing.Add(1)
+			go func() {
+				defer renewing.Done()
+				defer func() { <-busy }()
+				h.renew()
+			}()
+		default: // the last renewal still runs
+		}
 	}
 }
 
@@ -410,7 +432,7 @@ func (h *Held) renew() {
 	info := h.Info()
 	info.Renewed = began.UTC()
 	// A renewal that would end after the lock may be found stale is pointless.
-	ctx, cancel := context.WithTimeout(context.Background(), h.ttl-h.window)
+	ctx, cancel := context.WithTimeout(h.ctx, h.ttl-h.window)
 	defer cancel()
 	err := h.lease.renew(oci.WithGuard(ctx, func(context.Context) error { return h.fenceTime() }), &info)
 	if err != nil {
@@ -437,6 +459,7 @@ func (h *Held) Release(ctx context.Context) error {
 	h.once.Do(func() {
 		first = true
 		close(h.stop)
+		h.cancel() // a renewal in flight
 	})
 	<-h.done
 	if !first {

@@ -554,3 +554,39 @@ func TestLayoutLockNeverTakenOver(t *testing.T) {
 		t.Errorf("lock file left after release: %v", err)
 	}
 }
+
+// TestFenceOwnWritesMeanwhile: the holder's own state writes, running while it moves
+// tags (the apply's coalesced writes during promotion), never fail its fence.
+func TestFenceOwnWritesMeanwhile(t *testing.T) {
+	for name, open := range lockStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			h, err := Hold(ctx, open("a"), lockInfo("a"), WithTTL(testTTL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Release(ctx)
+			move, _ := tagMover(t, testenv.MemRegistry(t))
+			done := make(chan error, 1)
+			go func() {
+				s := New("main", "0.1.0")
+				for i := range 30 {
+					s.Serial = uint64(i + 1)
+					if _, err := h.Write(ctx, s); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			for range 30 {
+				if err := move(h.Guard(ctx)); err != nil {
+					t.Fatalf("tag move while writing: %v", err)
+				}
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("write while moving tags: %v", err)
+			}
+		})
+	}
+}

@@ -285,37 +285,52 @@ func (r *Registry) Locks(ctx context.Context) ([]*LockInfo, error) {
 	return out, nil
 }
 
-// Unlock implements Locker: it releases every lock tag holding the lock id.
+// Unlock implements Locker: it releases every lock tag holding the lock id. A holder
+// still running may have a renewal in flight that lands after the release: the tags are
+// listed again after the settle delay, and released again if so (the holder then finds
+// its tag released at its next renewal, and stops).
 func (r *Registry) Unlock(ctx context.Context, id string) error {
-	p, err := r.puller(ctx)
-	if err != nil {
-		return err
-	}
-	entries, _, err := r.listLocks(ctx, p, "")
-	if err != nil {
-		return err
-	}
-	var others []string
-	n := 0
-	for _, e := range entries {
-		switch {
-		case e.released:
-		case e.info.ID == id:
-			if err := r.releaseTag(ctx, r.repo.Tag(e.tag)); err != nil {
-				return err
+	for round := 0; ; round++ {
+		p, err := r.puller(ctx)
+		if err != nil {
+			return err
+		}
+		entries, _, err := r.listLocks(ctx, p, "")
+		if err != nil {
+			return err
+		}
+		var others []string
+		n := 0
+		for _, e := range entries {
+			switch {
+			case e.released:
+			case e.info.ID == id:
+				if err := r.releaseTag(ctx, r.repo.Tag(e.tag)); err != nil {
+					return err
+				}
+				n++
+			default:
+				others = append(others, e.info.ID+" (by "+e.info.Who+")")
 			}
-			n++
-		default:
-			others = append(others, e.info.ID+" (by "+e.info.Who+")")
+		}
+		switch {
+		case n == 0 && round > 0:
+			return nil
+		case n == 0 && len(others) == 0:
+			return fmt.Errorf("%s is not locked; nothing to unlock", r)
+		case n == 0:
+			return fmt.Errorf("no lock of %s has ID %s; it is locked by %s: nothing was unlocked", r, id, strings.Join(others, ", "))
+		case round == 3:
+			return fmt.Errorf("the lock %s of %s keeps being renewed: its sovos is running; stop it first", id, r)
+		}
+		t := time.NewTimer(max(r.settle, 100*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
-	switch {
-	case n > 0:
-		return nil
-	case len(others) == 0:
-		return fmt.Errorf("%s is not locked; nothing to unlock", r)
-	}
-	return fmt.Errorf("no lock of %s has ID %s; it is locked by %s: nothing was unlocked", r, id, strings.Join(others, ", "))
 }
 
 // registryLease is a lock held on a registry: its own tag, and the digest last pushed
