@@ -62,6 +62,28 @@ func newArtifact(artifactType string, mediaType types.MediaType, data []byte) (v
 	return partial.CompressedToImage(&artifact{manifest: raw, layer: layer, config: cfg})
 }
 
+// artifactOf is newArtifact with the artifact's manifest digest.
+func artifactOf(artifactType string, mediaType types.MediaType, data []byte) (v1.Image, string, error) {
+	img, err := newArtifact(artifactType, mediaType, data)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, "", err
+	}
+	return img, d.String(), nil
+}
+
+// stateArtifact encodes s as the state artifact, and returns it with its digest.
+func stateArtifact(s *State) (v1.Image, string, error) {
+	data, err := Encode(s)
+	if err != nil {
+		return nil, "", err
+	}
+	return artifactOf(ArtifactType, LayerMediaType, data)
+}
+
 func (a *artifact) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 func (a *artifact) RawManifest() ([]byte, error)        { return a.manifest, nil }
 func (a *artifact) RawConfigFile() ([]byte, error)      { return emptyJSON, nil }

@@ -191,11 +191,7 @@ func (l *Layout) Write(ctx context.Context, s *State) (d string, err error) {
 // none) before anything is written, and stops the write when it fails. The caller holds
 // the layout's exclusive lock.
 func (l *Layout) write(s *State, check func(cur string) error) (string, error) {
-	data, err := Encode(s)
-	if err != nil {
-		return "", err
-	}
-	img, err := newArtifact(ArtifactType, LayerMediaType, data)
+	img, d, err := stateArtifact(s)
 	if err != nil {
 		return "", err
 	}
@@ -227,11 +223,11 @@ func (l *Layout) write(s *State, check func(cur string) error) (string, error) {
 		return "", fmt.Errorf("%s: %w", l, err)
 	}
 	raw, _ := img.RawManifest()
-	d, _ := img.Digest()
+	h, _ := v1.NewHash(d)
 	entry := v1.Descriptor{
 		MediaType:    types.OCIManifestSchema1,
 		Size:         int64(len(raw)),
-		Digest:       d,
+		Digest:       h,
 		ArtifactType: ArtifactType,
 		Annotations:  map[string]string{refNameAnnotation: l.workspace},
 	}
@@ -252,7 +248,7 @@ func (l *Layout) write(s *State, check func(cur string) error) (string, error) {
 	// Old states are garbage once index.json no longer names them; a failed clean-up
 	// only leaves unreferenced blobs behind, so it is not worth failing the write.
 	_ = l.collect(idx)
-	return d.String(), nil
+	return d, nil
 }
 
 // missing marks a blob the layout lacks as corruption, so that the CLI points at

@@ -183,24 +183,12 @@ func (r *Registry) readTag(ctx context.Context, tag name.Tag, where string) (*St
 
 // Write implements Backend.
 func (r *Registry) Write(ctx context.Context, s *State) (string, error) {
-	data, err := Encode(s)
+	img, d, err := stateArtifact(s)
 	if err != nil {
 		return "", err
 	}
-	return r.put(ctx, r.tag, ArtifactType, LayerMediaType, data)
-}
-
-func (r *Registry) put(ctx context.Context, tag name.Tag, artifactType string, layerType types.MediaType, data []byte) (string, error) {
-	img, err := newArtifact(artifactType, layerType, data)
-	if err != nil {
-		return "", err
+	if err := r.client.Write(ctx, r.tag, img); err != nil {
+		return "", fmt.Errorf("writing %s: %w", r.tag, err)
 	}
-	if err := r.client.Write(ctx, tag, img); err != nil {
-		return "", fmt.Errorf("writing %s: %w", tag, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return "", err
-	}
-	return d.String(), nil
+	return d, nil
 }

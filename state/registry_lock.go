@@ -47,18 +47,14 @@ var released = func() struct {
 	img    v1.Image
 	digest string
 } {
-	img, err := newArtifact(ReleasedArtifactType, types.OCIEmptyJSON, emptyJSON)
-	if err != nil {
-		panic(err)
-	}
-	d, err := img.Digest()
+	img, d, err := artifactOf(ReleasedArtifactType, types.OCIEmptyJSON, emptyJSON)
 	if err != nil {
 		panic(err)
 	}
 	return struct {
 		img    v1.Image
 		digest string
-	}{img, d.String()}
+	}{img, d}
 }()
 
 // legacyLockTag is the first release's lock tag.
@@ -185,18 +181,14 @@ func (r *Registry) pushLock(ctx context.Context, tag name.Tag, info *LockInfo) (
 	if err != nil {
 		return "", err
 	}
-	img, err := newArtifact(LockArtifactType, LockLayerMediaType, data)
-	if err != nil {
-		return "", err
-	}
-	d, err := img.Digest()
+	img, d, err := artifactOf(LockArtifactType, LockLayerMediaType, data)
 	if err != nil {
 		return "", err
 	}
 	if err := r.client.Write(ctx, tag, img); err != nil {
-		return d.String(), fmt.Errorf("writing %s: %w", tag, err)
+		return d, fmt.Errorf("writing %s: %w", tag, err)
 	}
-	return d.String(), nil
+	return d, nil
 }
 
 // tryLock implements Locker: one attempt of the protocol above.
@@ -430,19 +422,10 @@ func (l *registryLease) stateDigest(ctx context.Context) (string, error) {
 }
 
 func (l *registryLease) write(ctx context.Context, s *State, accepted func(string) bool, fence func() error) (string, error) {
-	data, err := Encode(s)
+	img, d, err := stateArtifact(s)
 	if err != nil {
 		return "", err
 	}
-	img, err := newArtifact(ArtifactType, LayerMediaType, data)
-	if err != nil {
-		return "", err
-	}
-	h, err := img.Digest()
-	if err != nil {
-		return "", err
-	}
-	d := h.String()
 	// Before each attempt of the manifest PUT (the retries included): the lock still
 	// ours and renewed in time, the state still what we last read or wrote (or this very
 	// write, stored by an attempt whose answer was lost).
