@@ -75,7 +75,6 @@ func applyAction(c *cli.Context) error {
 	// ends the process at once: the default handling is restored after the first.
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
-	c.Context = ctx // waiting for the lock and planning stop on Ctrl-C too
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
