@@ -1,12 +1,14 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -35,6 +37,34 @@ func PushCertificate(ctx context.Context, reg *oci.Client, image, digest string,
 		return fmt.Errorf("pushing the certificate artifact: %w", err)
 	}
 	return nil
+}
+
+// StoreCertificate is PushCertificate, robust to another apply storing the same
+// certificate for the same kernel at the same moment (two workspaces built from one
+// BuildKit cache): concurrent pushes of the same blobs can fail on the registry's side
+// (the CNCF registry answers DIGEST_INVALID or MANIFEST_BLOB_UNKNOWN), so a failed push
+// counts as done when the certificate is there afterwards, and is tried again otherwise
+// (three times in all).
+func StoreCertificate(ctx context.Context, reg *oci.Client, image, digest string, cert *x509.Certificate) error {
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			t := time.NewTimer(time.Duration(attempt) * 500 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return errors.Join(err, ctx.Err())
+			case <-t.C:
+			}
+		}
+		if err = PushCertificate(ctx, reg, image, digest, cert); err == nil {
+			return nil
+		}
+		if got, ferr := FetchCertificate(ctx, reg, image, digest); ferr == nil && bytes.Equal(got.Raw, cert.Raw) {
+			return nil
+		}
+	}
+	return err
 }
 
 // FetchCertificate finds the signing certificate stored next to image@digest.

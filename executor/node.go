@@ -195,7 +195,7 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 		// found in the registry without a state (a lost state, an apply killed before its
 		// state write, a new workspace) has its certificate, or is rebuilt: one without
 		// it is never adopted.
-		if err := PushCertificate(ctx, a.opts.Registry, art.image, art.digest, cert); err != nil {
+		if err := StoreCertificate(ctx, a.opts.Registry, art.image, art.digest, cert); err != nil {
 			return fmt.Errorf("%s: storing its signing certificate next to %s@%s: %w; the kernel is not recorded (the next apply builds it again)", c.Address, art.image, art.digest, err)
 		}
 	}

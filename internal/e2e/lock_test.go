@@ -231,6 +231,8 @@ var lockPuts = testenv.AllOf(testenv.Methods(http.MethodPut), testenv.PathContai
 // The winner's apply (a 15 s build) outlasts the other's -lock-timeout. When both time
 // out backing off from each other, the round is tried again: nothing was built.
 func TestCLITwoAppliesOneLock(t *testing.T) {
+	// Mostly waiting (sleeping builds, TTLs, settle delays): it overlaps the others.
+	t.Parallel()
 	f := newFaultFactory(t, true)
 	d := newDirect(t, f)
 	f.proxy.Delay(lockPuts, time.Second)
@@ -295,6 +297,8 @@ func TestCLITwoAppliesOneLock(t *testing.T) {
 // lock holds a lock as good as any (the first release's was born expired): a third
 // apply fails at once naming it, and it completes.
 func TestCLILockWaitLongerThanTTL(t *testing.T) {
+	// Mostly waiting (sleeping builds, TTLs, settle delays): it overlaps the others.
+	t.Parallel()
 	f := newFaultFactory(t, true)
 	d := newDirect(t, f)
 	const ttl = 8 * time.Second // W = 3 × 1s + 0.75s; 2W = 7.5s
@@ -340,20 +344,25 @@ func TestCLILockWaitLongerThanTTL(t *testing.T) {
 }
 
 // TestCLILayoutTwoWorkspaces runs applies of two workspaces of one local layout at the
-// same time, ten rounds: both states read back after each, serials growing.
+// same time, ten rounds: both states read back after each, serials growing, lineages
+// kept. Each apply writes its state (outputs, data sources) in every round. The first
+// applies, which build, run one after the other: two daemons' worth of identical
+// concurrent pushes trip the CNCF registry's own race on one blob ("provided digest did
+// not match uploaded content"), which is not what this test is about.
 func TestCLILayoutTwoWorkspaces(t *testing.T) {
+	// Mostly waiting (sleeping builds, TTLs, settle delays): it overlaps the others.
+	t.Parallel()
 	c := setup(t)
 	layout := filepath.Join(t.TempDir(), "shared-state")
 	serial := map[string]uint64{}
 	lineage := map[string]string{}
+	for _, ws := range []string{"a", "b"} {
+		c.OK("apply", "-auto-approve", "-progress=quiet", "-state-path="+layout, "-workspace="+ws)
+	}
 	for round := 1; round <= 10; round++ {
 		runs := map[string]*run{}
 		for _, ws := range []string{"a", "b"} {
-			args := []string{"apply", "-auto-approve", "-progress=quiet", "-state-path=" + layout, "-workspace=" + ws}
-			if round > 1 {
-				args = append(args, "-refresh=false")
-			}
-			runs[ws] = start(t, c, args...)
+			runs[ws] = start(t, c, "apply", "-auto-approve", "-progress=quiet", "-state-path="+layout, "-workspace="+ws)
 		}
 		for ws, r := range runs {
 			if code := r.wait(t, 5*time.Minute); code != 0 {
@@ -386,6 +395,8 @@ func TestCLILayoutTwoWorkspaces(t *testing.T) {
 // kernel with its certificate), and nothing the state recorded is lost. SIGTERM, last,
 // is a clean stop: the state is written and the lock released.
 func TestCLIKilled(t *testing.T) {
+	// Mostly waiting (sleeping builds, TTLs, settle delays): it overlaps the others.
+	t.Parallel()
 	f := newFaultFactory(t, true)
 	d := newDirect(t, f)
 	c := f.cli.With("SOVOS_REGISTRY_TIMEOUT=1s", "SOVOS_LOCK_TTL=8s")
@@ -516,6 +527,8 @@ func digestsOf(s *state.State) string {
 // sovos writes the state) stops at once: its running build is cancelled, it promotes
 // nothing, writes nothing more, and says what happened.
 func TestCLILoserStops(t *testing.T) {
+	// Mostly waiting (sleeping builds, TTLs, settle delays): it overlaps the others.
+	t.Parallel()
 	f := newFaultFactory(t, true)
 	d := newDirect(t, f)
 	c := f.cli.With("SOVOS_REGISTRY_TIMEOUT=1s", "SOVOS_LOCK_TTL=8s")
