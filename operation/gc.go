@@ -124,7 +124,7 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	if err := lk.stillHeld(ctx, "deleting anything"); err != nil {
 		return res, err
 	}
-	done, delErr := gc.Delete(ctx, reg, res.Plan)
+	done, delErr := gc.Delete(lk.guard(ctx), reg, res.Plan)
 	res.Deleted, res.Remaining = done.Deleted, done.Remaining
 	if len(done.Deleted) == 0 || cur == nil {
 		return res, delErr

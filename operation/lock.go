@@ -85,6 +85,15 @@ func (h *heldLock) stillHeld(ctx context.Context, what string) error {
 	return nil
 }
 
+// guard returns ctx fencing every tag move and manifest delete made with it by the
+// lock (state.Held.Guard): each attempt starts only while the lock is still ours.
+func (h *heldLock) guard(ctx context.Context) context.Context {
+	if h == nil {
+		return ctx
+	}
+	return h.held.Guard(ctx)
+}
+
 // approved asks approve (a request's Approve callback; nil approves) about v:
 // ErrCancelled when it says no.
 func approved[T any](approve func(T) (bool, error), v T) error {

@@ -84,7 +84,7 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if err := lk.stillHeld(ctx, "moving any tag"); err != nil {
 		return res, err
 	}
-	moved, moveErr := rollback.Apply(ctx, reg, res.Plan)
+	moved, moveErr := rollback.Apply(lk.guard(ctx), reg, res.Plan)
 	res.Moved = moved
 	if len(moved) == 0 {
 		return res, moveErr
