@@ -69,3 +69,36 @@ func TestLockRoundTrips(t *testing.T) {
 		t.Logf("%s: %d HTTP requests", step.name, ct.n.Load())
 	}
 }
+
+// BenchmarkListHistory lists 40 history entries of a registry that takes 2 ms per
+// request (a registry across a network answers slower still): the reads of the entries
+// dominate.
+func BenchmarkListHistory(b *testing.B) {
+	slow := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(2 * time.Millisecond)
+			next.ServeHTTP(w, r)
+		})
+	}
+	host := testenv.MemRegistry(b, slow)
+	r, err := NewRegistry(host+"/sovos/state", "main", WithClient(oci.New(oci.WithInsecure(host))), WithLockSettle(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	s := bigState(20)
+	for range 40 {
+		s.History = NewHistory("apply")
+		w := NewWriter(r, s, nil)
+		w.Update(func(*State) {})
+		if err := w.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		entries, err := ListHistory(ctx, r, 0)
+		if err != nil || len(entries) != 40 {
+			b.Fatalf("%d entries, %v", len(entries), err)
+		}
+	}
+}

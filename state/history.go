@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -133,24 +134,44 @@ func HistoryStates(ctx context.Context, b Backend, limit int) ([]*State, []strin
 	if err != nil {
 		return nil, nil, err
 	}
+	var todo []uint64
 	for _, n := range serials {
-		if limit > 0 && len(states) >= limit {
-			break
+		if cur == nil || n < cur.Serial { // the current state is already the first entry
+			todo = append(todo, n)
 		}
-		if cur != nil && n >= cur.Serial {
-			continue // the current state is already the first entry
+	}
+	if limit > 0 {
+		todo = todo[:min(len(todo), max(limit-len(states), 0))]
+	}
+	// The entries are read a few at a time: on a registry each read is a few round trips.
+	read := make([]*State, len(todo))
+	readDigests := make([]string, len(todo))
+	errs := make([]error, len(todo))
+	sem := make(chan struct{}, historyReaders)
+	var wg sync.WaitGroup
+	for i, n := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			read[i], readDigests[i], errs[i] = h.ReadHistory(ctx, n)
+		}()
+	}
+	wg.Wait()
+	for i := range todo {
+		if errs[i] != nil {
+			return nil, nil, errs[i]
 		}
-		s, d, err := h.ReadHistory(ctx, n)
-		if err != nil {
-			return nil, nil, err
+		if read[i] != nil { // nil: removed since the listing
+			states, digests = append(states, read[i]), append(digests, readDigests[i])
 		}
-		if s == nil {
-			continue // removed since the listing
-		}
-		states, digests = append(states, s), append(digests, d)
 	}
 	return states, digests, nil
 }
+
+// historyReaders is how many history entries HistoryStates reads at once.
+const historyReaders = 8
 
 // sortSerials sorts serials newest first, without duplicates.
 func sortSerials(serials []uint64) []uint64 {
