@@ -207,6 +207,9 @@ func localExport(req Request) (*Result, error) {
 	if p == nil || p.Profile == nil {
 		return nil, fmt.Errorf("%s published no artifact (it has no image), and it is not in the configuration to say where apply exported its files", addr)
 	}
+	if err := p.Needs("dest"); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(p.Profile.Dest, config.FileSafe(addr))
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {

@@ -38,9 +38,12 @@ func (ib *instanceBody) rangeOf(name string) hcl.Range {
 // hashed keeps a value for HashedAttrs: resource marks go, sensitive marks stay.
 func hashed(v cty.Value) cty.Value { return stripRefMarks(v) }
 
-func (e *evaluator) evalInstance(n *node, r *Resource, hctx *hcl.EvalContext, deps *blockDeps) (cty.Value, hcl.Diagnostics) {
+func (e *evaluator) evalInstance(n *node, r *Resource, in instance, hctx *hcl.EvalContext, deps *blockDeps) (cty.Value, hcl.Diagnostics) {
 	eb, diags := evalBody(n.d, n.d.body, hctx)
 	ib := &instanceBody{evaluatedBody: eb, d: n.d}
+	if e.opts.Validate {
+		r.Unset = unsetAttrs(ib, in)
+	}
 	r.HashedAttrs = map[string]cty.Value{}
 	ds := checkSensitive(r, ib)
 	diags = append(diags, ds...)

@@ -348,6 +348,7 @@ func (e *evaluator) settings() hcl.Diagnostics {
 		}
 		s.RequiredVersion = str(vals["required_version"])
 		s.InsecureRegistries = strs(vals["insecure_registries"])
+		e.noteUnset("sovos.insecure_registries", vals["insecure_registries"])
 		for _, b := range blocks {
 			if b.Type == "signing" {
 				s.Signing, ds = e.signing(b)
@@ -357,6 +358,11 @@ func (e *evaluator) settings() hcl.Diagnostics {
 				s.State.Registry = str(b.vals["registry"])
 				s.State.Path = str(b.vals["path"])
 				ws = str(b.vals["workspace"])
+				e.noteUnset("sovos.state.registry", b.vals["registry"])
+				e.noteUnset("sovos.state.path", b.vals["path"])
+				if e.opts.Workspace == "" && env(e.opts.Environ, "SOVOS_WORKSPACE") == "" {
+					e.noteUnset("sovos.state.workspace", b.vals["workspace"])
+				}
 				if a, ok := b.attrs["workspace"]; ok {
 					wsRange = a.Expr.Range().Ptr()
 				}
@@ -430,6 +436,21 @@ func (e *evaluator) signing(b *evaluatedBlock) (*SigningSettings, hcl.Diagnostic
 
 // known reports whether an attribute's value is known (absent counts as known).
 func known(v cty.Value) bool { return v == cty.NilVal || v.IsWhollyKnown() }
+
+// noteUnset records in Settings.Unset that setting derives from required variables
+// without a value.
+func (e *evaluator) noteUnset(setting string, v cty.Value) {
+	if v == cty.NilVal {
+		return
+	}
+	if vars := unsetVars(v); vars != nil {
+		s := &e.cfg.Settings
+		if s.Unset == nil {
+			s.Unset = map[string][]string{}
+		}
+		s.Unset[setting] = vars
+	}
+}
 
 func (e *evaluator) abs(p string) string {
 	if p == "" || filepath.IsAbs(p) {
@@ -607,22 +628,9 @@ type instance struct {
 	each  cty.Value // object{key, value}, or NilVal
 	count cty.Value // object{index}, or NilVal
 	// unknown is the one instance validate checks when for_each or count depends on a
-	// variable without a value: its key is unknown.
+	// variable without a value: its key is unknown, and unset names those variables.
 	unknown bool
-}
-
-// unsetMark marks the unknown value validate gives a required variable that has none,
-// and whatever is computed from it.
-type unsetMark struct{}
-
-// hasUnset reports whether v derives from a variable validate left unknown.
-func hasUnset(v cty.Value) bool {
-	found := false
-	walkMarks(v, func(m any) bool {
-		_, found = m.(unsetMark)
-		return !found
-	})
-	return found
+	unset   []string
 }
 
 var (
@@ -654,7 +662,8 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 				Subject: fe.Expr.Range().Ptr()})
 		}
 		if e.opts.Validate && !v.IsWhollyKnown() && hasUnset(v) {
-			return []instance{{each: unknownEach, unknown: true}}, false, diags
+			// each.key and each.value are unknown, and say which variables they wait for.
+			return []instance{{each: withUnsetMarks(unknownEach, v), unknown: true, unset: unsetVars(v)}}, false, diags
 		}
 		// each.value keeps the marks of what it came from (data flow); the keys are
 		// addresses and carry none.
@@ -719,7 +728,7 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 				Subject: cnt.Expr.Range().Ptr()})
 		}
 		if e.opts.Validate && !v.IsWhollyKnown() && hasUnset(v) {
-			return []instance{{count: unknownCount, unknown: true}}, false, diags
+			return []instance{{count: withUnsetMarks(unknownCount, v), unknown: true, unset: unsetVars(v)}}, false, diags
 		}
 		v, _ = v.UnmarkDeep()
 		cv, err := convert.Convert(v, cty.Number)
@@ -782,7 +791,7 @@ func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 		addr := Address{Type: n.d.Kind, Name: n.d.Name, Key: in.key}
 		r := &Resource{Addr: addr, DeclRange: n.d.DeclRange, addr: addr.String()}
 		r.deps, r.DependsOn = deps.forInstance(ictx)
-		val, ds := e.evalInstance(n, r, ictx, deps)
+		val, ds := e.evalInstance(n, r, in, ictx, deps)
 		diags = append(diags, ds...)
 		e.instances[r.addr] = r
 		bi.add(r)

@@ -113,6 +113,21 @@ type Settings struct {
 	// Signing is sovos.signing (SPEC §9); nil when images and attestations are not
 	// signed.
 	Signing *SigningSettings
+	// Unset maps each setting that derives from a required variable without a value
+	// (EvalOptions.Validate) to those variables, by its name as written:
+	// "sovos.insecure_registries", "sovos.state.registry", "sovos.state.path", and
+	// "sovos.state.workspace" when no -workspace or SOVOS_WORKSPACE decides instead.
+	// Such a setting reads as absent; a command that needs it asks with Needs.
+	Unset map[string][]string
+}
+
+// Needs returns an *UnsetError when the setting named (a key of Unset) derives from a
+// required variable without a value.
+func (s Settings) Needs(setting string) error {
+	if vars := s.Unset[setting]; len(vars) > 0 {
+		return &UnsetError{What: setting, Vars: vars}
+	}
+	return nil
 }
 
 // SigningSettings is sovos.signing: a cosign key pair (Key, optionally PublicKey), or
@@ -187,6 +202,11 @@ type Resource struct {
 	// it follow a rebuild, so one instance of a matrix is not rebuilt for a resource
 	// only its other branch names. Never nil after evaluation.
 	Consumes []Address
+	// Unset maps each attribute whose value derives from a required variable without a
+	// value (EvalOptions.Validate) to those variables: a nested block's attribute as
+	// "block.attr", and "for_each" or "count" when the instance's key waits for one. A
+	// command asks with Needs. Nil otherwise.
+	Unset map[string][]string
 	// Platform of a build or profile ("linux/arm64"); empty for sources and images.
 	Platform string
 	// Builder is the name of the builder the resource is routed to (not hashed).

@@ -294,7 +294,7 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 			case d.hasDefault, failed[d.decl.Name]:
 				val = cty.UnknownVal(d.ty) // its diagnostic is already reported
 			case opts.Validate:
-				val = cty.UnknownVal(d.ty).Mark(unsetMark{})
+				val = cty.UnknownVal(d.ty).Mark(unsetMark{Name: d.decl.Name})
 			default:
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No value for required variable",
 					Detail: fmt.Sprintf("var.%s has no default and no value was given; pass -var '%s=...', a -var-file, or set SOVOS_VAR_%s.", d.decl.Name, d.decl.Name, d.decl.Name), Subject: d.decl.DeclRange.Ptr()})

@@ -37,7 +37,7 @@ type GraphResult struct {
 
 // Graph evaluates the configuration (unhashed) for its resource graph.
 func Graph(ctx context.Context, req GraphRequest) (*GraphResult, error) {
-	cfg, err := loadConfig(ctx, req.Inputs)
+	cfg, err := loadConfig(ctx, req.Inputs, true)
 	if err != nil {
 		return nil, err
 	}
@@ -70,22 +70,26 @@ type PinRequest struct {
 // allowed) and maintains its pins (package pin), with the configuration's registry
 // client for image digests.
 func Pin(ctx context.Context, req PinRequest) (*pin.Result, error) {
-	opts := req.evalOptions(nil)
+	opts := req.readOptions() // the weekly `pin -check` job has no secrets
 	opts.Pinning = true
 	cfg, diags := config.Load(ctx, req.dir(), opts)
 	if diags.HasErrors() {
 		return nil, req.report(cfg.Files, diags)
 	}
-	reg, err := registryClient(cfg.Settings)
-	if err != nil {
-		return nil, err
+	// Only an image pin needs the registry client: a configuration whose
+	// insecure_registries wait for a variable without a value still pins its sources.
+	var images pin.ImageResolver
+	if reg, err := registryClient(cfg.Settings); err != nil {
+		images = pin.ImageFunc(func(context.Context, string) (string, error) { return "", err })
+	} else {
+		images = pin.Registry(reg)
 	}
 	res, ds := pin.Run(ctx, pin.Request{
 		Config:  cfg,
 		Addrs:   req.Addrs,
 		Upgrade: req.Upgrade,
 		Check:   req.Check,
-		Images:  pin.Registry(reg),
+		Images:  images,
 	})
 	if err := req.report(cfg.Files, append(diags, ds...)); err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	if req.MinAge < 0 {
 		return nil, fmt.Errorf("-min-age=%s: give 0 or a positive duration", req.MinAge)
 	}
-	cfg, reg, b, err := openHistory(ctx, req.Inputs)
+	cfg, reg, b, err := openHistory(ctx, req.Inputs, false)
 	if err != nil {
 		return nil, err
 	}

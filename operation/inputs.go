@@ -83,10 +83,26 @@ type DiagnosticsError struct {
 
 func (e *DiagnosticsError) Error() string { return e.Diags.Error() }
 
+// readOptions are the evaluation options of a command that reads but does not plan:
+// SPEC §11 makes only plan and apply need values for required variables (the weekly
+// `pin -check` job has no secrets), so one without a value is unknown, as `validate`
+// has it. What such a command truly needs from one is an error naming the variable
+// (config.Settings.Needs, config.Resource.Needs; openBackend, registryClient).
+func (in Inputs) readOptions() config.EvalOptions {
+	opts := in.evalOptions(nil)
+	opts.Validate = true
+	return opts
+}
+
 // loadConfig evaluates the configuration without hashing: its settings, variables and
-// resources, but no content hash (what state commands, verify and graph need).
-func loadConfig(ctx context.Context, in Inputs) (*config.Config, error) {
-	cfg, diags := config.Load(ctx, in.dir(), in.evalOptions(nil))
+// resources, but no content hash (what state commands, verify and graph need). With
+// readOnly, required variables may lack a value (readOptions).
+func loadConfig(ctx context.Context, in Inputs, readOnly bool) (*config.Config, error) {
+	opts := in.evalOptions(nil)
+	if readOnly {
+		opts = in.readOptions()
+	}
+	cfg, diags := config.Load(ctx, in.dir(), opts)
 	if err := in.report(cfg.Files, diags); err != nil {
 		return nil, err
 	}
@@ -147,7 +163,7 @@ func loadHashed(ctx context.Context, in Inputs, o loadOptions) (_ *loaded, err e
 	if l.reg, err = registryClient(first.Settings); err != nil {
 		return nil, configFirst(err)
 	}
-	if l.backend, err = openBackend(in, first.Settings, l.reg); err != nil {
+	if l.backend, err = openBackend(in, first.Settings, func() (*oci.Client, error) { return l.reg, nil }); err != nil {
 		return nil, configFirst(err)
 	}
 	if o.lock != nil {
@@ -189,8 +205,10 @@ func loadHashed(ctx context.Context, in Inputs, o loadOptions) (_ *loaded, err e
 // openBackend opens the state backend named by -state-registry or -state-path, else
 // by the configuration's sovos.state block (whose path config has made absolute; the
 // default is .sovos/state in the configuration directory), for the workspace
-// config.ResolveWorkspace chose. A registry is reached with reg.
-func openBackend(in Inputs, settings config.Settings, reg *oci.Client) (state.Backend, error) {
+// config.ResolveWorkspace chose. A registry is reached with the client reg returns,
+// asked for only then. A location or workspace that derives from a required variable
+// without a value (a read-only command's evaluation) is an error naming it.
+func openBackend(in Inputs, settings config.Settings, reg func() (*oci.Client, error)) (state.Backend, error) {
 	repo, path := settings.State.Registry, settings.State.Path
 	switch {
 	case in.StateRegistry != "" && in.StatePath != "":
@@ -202,6 +220,17 @@ func openBackend(in Inputs, settings config.Settings, reg *oci.Client) (state.Ba
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(in.dir(), path)
 		}
+	default:
+		for _, s := range []string{"sovos.state.registry", "sovos.state.path"} {
+			if err := settings.Needs(s); err != nil {
+				err.(*config.UnsetError).Hint = "or name the state with -state-registry or -state-path"
+				return nil, err
+			}
+		}
+	}
+	if err := settings.Needs("sovos.state.workspace"); err != nil {
+		err.(*config.UnsetError).Hint = "or choose the workspace with -workspace or SOVOS_WORKSPACE"
+		return nil, err
 	}
 	ws := settings.State.Workspace
 	if repo == "" {
@@ -210,17 +239,26 @@ func openBackend(in Inputs, settings config.Settings, reg *oci.Client) (state.Ba
 		}
 		return state.NewLayout(path, ws)
 	}
+	client, err := reg()
+	if err != nil {
+		return nil, err
+	}
 	settle, err := state.LockSettleFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	return state.NewRegistry(repo, ws, state.WithClient(reg), state.WithLockSettle(settle))
+	return state.NewRegistry(repo, ws, state.WithClient(client), state.WithLockSettle(settle))
 }
 
 // registryClient returns the client of an operation's registry calls: plain HTTP to the
 // configuration's insecure_registries only, the request deadline of
-// SOVOS_REGISTRY_TIMEOUT, sovos's User-Agent.
+// SOVOS_REGISTRY_TIMEOUT, sovos's User-Agent. insecure_registries that wait for a
+// variable without a value are an error naming it (a client without them would refuse
+// or misjudge those registries).
 func registryClient(settings config.Settings) (*oci.Client, error) {
+	if err := settings.Needs("sovos.insecure_registries"); err != nil {
+		return nil, err
+	}
 	timeout, err := oci.TimeoutFromEnv()
 	if err != nil {
 		return nil, err

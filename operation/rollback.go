@@ -40,7 +40,7 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if req.To == 0 {
 		return nil, errors.New("rollback needs -to=SERIAL: the serial to roll back to (`sovos state history` lists them)")
 	}
-	cfg, reg, b, err := openHistory(ctx, req.Inputs)
+	cfg, reg, b, err := openHistory(ctx, req.Inputs, true)
 	if err != nil {
 		return nil, err
 	}

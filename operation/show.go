@@ -97,7 +97,11 @@ func Fetch(ctx context.Context, req FetchRequest) (*bootmedia.Result, error) {
 	}
 	reg, err := registryClient(st.Config.Settings)
 	if err != nil {
-		return nil, err
+		// A profile without a recorded artifact was exported locally: bootmedia.Fetch
+		// makes no registry call for it, so only a published one needs the client.
+		if r := st.State.Resource(req.Address); r != nil && r.Image != "" && r.Digest != "" {
+			return nil, err
+		}
 	}
 	return bootmedia.Fetch(ctx, bootmedia.Request{
 		Address:  req.Address,

@@ -40,16 +40,27 @@ func ReadState(ctx context.Context, in Inputs) (*Stored, error) {
 	return &Stored{Config: cfg, State: s, Backend: b}, nil
 }
 
-// openState evaluates the configuration (without hashing) and opens its backend.
+// openState evaluates the configuration (without hashing, required variables may lack
+// a value: readOptions) and opens its backend. The registry client is made only for a
+// registry backend.
 func openState(ctx context.Context, in Inputs) (*config.Config, state.Backend, error) {
-	cfg, _, b, err := openStore(ctx, in)
-	return cfg, b, err
+	cfg, err := loadConfig(ctx, in, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := openBackend(in, cfg.Settings, func() (*oci.Client, error) { return registryClient(cfg.Settings) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, b, nil
 }
 
 // openStore is openState, with the registry client the backend was opened with, for
-// the operations that make registry calls of their own (rollback, gc).
-func openStore(ctx context.Context, in Inputs) (*config.Config, *oci.Client, state.Backend, error) {
-	cfg, err := loadConfig(ctx, in)
+// the operations that make registry calls of their own (rollback, gc). With readOnly
+// false every required variable needs a value (gc reads the configuration's
+// repositories).
+func openStore(ctx context.Context, in Inputs, readOnly bool) (*config.Config, *oci.Client, state.Backend, error) {
+	cfg, err := loadConfig(ctx, in, readOnly)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -57,7 +68,7 @@ func openStore(ctx context.Context, in Inputs) (*config.Config, *oci.Client, sta
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	b, err := openBackend(in, cfg.Settings, reg)
+	b, err := openBackend(in, cfg.Settings, func() (*oci.Client, error) { return reg, nil })
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -66,8 +77,8 @@ func openStore(ctx context.Context, in Inputs) (*config.Config, *oci.Client, sta
 
 // openHistory is openStore for the operations that read the history and the other
 // workspaces of the store (rollback, gc): both of sovos's backends keep them.
-func openHistory(ctx context.Context, in Inputs) (*config.Config, *oci.Client, state.Historian, error) {
-	cfg, reg, b, err := openStore(ctx, in)
+func openHistory(ctx context.Context, in Inputs, readOnly bool) (*config.Config, *oci.Client, state.Historian, error) {
+	cfg, reg, b, err := openStore(ctx, in, readOnly)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -98,6 +98,17 @@ func verifyRecorded(ctx context.Context, cfg *config.Config, recorded *state.Ind
 	if kr == nil {
 		return fail(kernel, "%s is not in the state: apply it first", kernel)
 	}
+	// The image is read for the extension's platform, and its Talos compatibility is
+	// checked against each profile's version: neither may be left to a variable
+	// without a value.
+	if err := ext.Needs("platform"); err != nil {
+		return fail(kernel, "%v", err)
+	}
+	for _, p := range cfg.Consumers(r.Address) {
+		if err := p.Needs("version"); err != nil {
+			return fail(kernel, "%v", err)
+		}
+	}
 	cert, err := executor.KernelCertificate(ctx, reg, kr)
 	if err != nil {
 		return fail(kernel, "%v", err)

@@ -120,6 +120,12 @@ func notPinnable(addr, why string, rng hcl.Range) *hcl.Diagnostic {
 func newTarget(cfg *config.Config, addr string, insts []*config.Resource, named bool) (*target, hcl.Diagnostics) {
 	r := insts[0]
 	t := &target{addr: addr}
+	// A ref (or repository) that waits for a variable without a value reads as absent:
+	// say so rather than pin nothing.
+	if err := r.Needs("git", "ref"); err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No value for required variable",
+			Detail: sentence(err), Subject: r.DeclRange.Ptr()}}
+	}
 	switch {
 	case r.Image != nil:
 		t.attr, t.ref = attrDigest, r.Image.Ref

@@ -21,7 +21,7 @@ func fetchCommand() *cli.Command {
 			"with -o copies them into DIR.",
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "o", Usage: "write the files into `DIR`"},
-		}, varFlags()...), stateFlags()...),
+		}, varFlags()...), locationFlags()...),
 		Action: fetchAction,
 	}
 }

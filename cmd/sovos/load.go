@@ -50,16 +50,24 @@ func varFlags() []cli.Flag {
 	}
 }
 
-// stateFlags are the flags of every command that reads or writes the state: where it is
-// (overriding the configuration's sovos.state block) and how to lock it.
-func stateFlags() []cli.Flag {
+// locationFlags say where the state is (overriding the configuration's sovos.state
+// block) and which workspace: the flags of a command that reads the state.
+func locationFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "state-registry", Usage: "store the state in the OCI repository `REPO` (overrides sovos.state)"},
 		&cli.StringFlag{Name: "state-path", Usage: "store the state in the local OCI layout `DIR` (overrides sovos.state)"},
 		&cli.StringFlag{Name: "workspace", Usage: "the workspace `NAME` (default: $SOVOS_WORKSPACE, else sovos.state.workspace, else \"default\")"},
+	}
+}
+
+// stateFlags are the flags of a command that writes the state (or plans for an apply
+// that will): locationFlags, and how to lock it. A command that only reads takes no
+// lock and has locationFlags alone.
+func stateFlags() []cli.Flag {
+	return append(locationFlags(),
 		&cli.BoolFlag{Name: "lock", Value: true, Usage: "lock the state while writing it"},
 		&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `DURATION` for a lock held by someone else"},
-	}
+	)
 }
 
 // inputs gathers what every operation reads from a command's flags and the

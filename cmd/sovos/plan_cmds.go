@@ -129,7 +129,7 @@ func showCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "show a saved plan, or the state",
 		ArgsUsage: "[PLANFILE]",
-		Flags:     append(flags, stateFlags()...),
+		Flags:     append(flags, locationFlags()...),
 		Action: func(c *cli.Context) error {
 			format := c.String("format")
 			if err := checkFormat(format); err != nil {
@@ -171,7 +171,7 @@ func outputCommand() *cli.Command {
 			"outputs only, as `terraform output -json` does ({\"NAME\": {\"value\": ..., \"sensitive\": ...}});\n" +
 			"-profiles -json prints the profiles' artifacts, keyed by address\n" +
 			"({\"profile.x\": {\"ref\", \"image\", \"tag\", \"digest\", \"kind\"}}).",
-		Flags:  append(flags, stateFlags()...),
+		Flags:  append(flags, locationFlags()...),
 		Action: outputAction,
 	}
 }

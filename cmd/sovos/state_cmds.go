@@ -25,14 +25,14 @@ func stateCommand() *cli.Command {
 				Name:      "list",
 				Usage:     "list the recorded resources (those matching ADDR prefixes, when given)",
 				ArgsUsage: "[ADDR]...",
-				Flags:     stateCmdFlags(),
+				Flags:     stateReadFlags(),
 				Action:    stateList,
 			},
 			{
 				Name:      "show",
 				Usage:     "show what the state records about one resource",
 				ArgsUsage: "ADDR",
-				Flags:     stateCmdFlags(),
+				Flags:     stateReadFlags(),
 				Action:    stateShow,
 			},
 			{
@@ -45,7 +45,7 @@ func stateCommand() *cli.Command {
 			{
 				Name:   "pull",
 				Usage:  "print the state document on standard output",
-				Flags:  stateCmdFlags(),
+				Flags:  stateReadFlags(),
 				Action: statePull,
 			},
 			{
@@ -59,7 +59,7 @@ func stateCommand() *cli.Command {
 			{
 				Name:  "history",
 				Usage: "list what each apply, state push|rm, rollback and gc did, newest first",
-				Flags: append(stateCmdFlags(),
+				Flags: append(stateReadFlags(),
 					&cli.BoolFlag{Name: "json", Usage: "print the entries as JSON"},
 					&cli.IntFlag{Name: "n", Usage: "show only the `N` newest entries (0: all)"}),
 				Action: stateHistory,
@@ -73,16 +73,22 @@ func forceUnlockCommand() *cli.Command {
 		Name:      "force-unlock",
 		Usage:     "remove a stale state lock left by a sovos that died",
 		ArgsUsage: "LOCK_ID",
-		Flags: append(stateCmdFlags(),
+		Flags: append(stateReadFlags(),
 			&cli.BoolFlag{Name: "force", Usage: "do not ask for confirmation"}),
 		Action: forceUnlock,
 	}
 }
 
-// stateCmdFlags: the state commands evaluate the configuration only for its sovos
-// block, but that may need variables.
+// stateCmdFlags: the state commands that write evaluate the configuration only for its
+// sovos block, but that may need variables; they lock the state.
 func stateCmdFlags() []cli.Flag {
 	return append(varFlags(), stateFlags()...)
+}
+
+// stateReadFlags are stateCmdFlags without the lock flags: the commands that only read
+// the state (state list|show|pull|history, force-unlock) never lock it.
+func stateReadFlags() []cli.Flag {
+	return append(varFlags(), locationFlags()...)
 }
 
 func stateList(c *cli.Context) error {

@@ -17,7 +17,7 @@ func verifyCommand() *cli.Command {
 		Name:      "verify",
 		Usage:     "check that every module of the extensions is signed by its kernel's key",
 		ArgsUsage: "[ADDR]...",
-		Flags:     append(flags, stateFlags()...),
+		Flags:     append(flags, locationFlags()...),
 		Action:    verifyAction,
 	}
 }
