@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -381,7 +382,7 @@ func (e *evaluator) decodeContexts(r *Resource, ib *instanceBody) hcl.Diagnostic
 }
 
 func (e *evaluator) decodeSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics {
-	specs, ids, diags := e.secretSpecs(ib, "secrets", `secrets = { token = { env = "GH_TOKEN" } }`)
+	specs, ids, diags := e.secretSpecs(r, ib, "secrets", `secrets = { token = { env = "GH_TOKEN" } }`)
 	if specs == nil {
 		return diags
 	}
@@ -395,8 +396,11 @@ func (e *evaluator) decodeSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics
 // secretSpecs decodes an attribute mapping each secret id to { env = "VAR" } or
 // { file = "path" }: where its value comes from, never the value. It returns the specs
 // (nil when the attribute is absent or wrong) and the sorted ids, which are hashed:
-// which secrets a build gets is an input, their values are not.
-func (e *evaluator) secretSpecs(ib *instanceBody, attr, example string) (map[string]SecretSpec, cty.Value, hcl.Diagnostics) {
+// which secrets a build gets is an input, their values are not. A file that does not
+// exist is an error now rather than after every build before it ran (not for a
+// read-only command: EvalOptions.ReadOnly); an environment variable may be set only
+// where apply runs, so operation checks those before building.
+func (e *evaluator) secretSpecs(r *Resource, ib *instanceBody, attr, example string) (map[string]SecretSpec, cty.Value, hcl.Diagnostics) {
 	v, ok := ib.vals[attr]
 	if !ok {
 		return nil, cty.NilVal, nil
@@ -440,14 +444,52 @@ func (e *evaluator) secretSpecs(ib *instanceBody, attr, example string) (map[str
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	var diags hcl.Diagnostics
+	for _, id := range ids {
+		f := specs[id].File
+		if f == "" || e.opts.ReadOnly {
+			continue
+		}
+		if why := missing(f, false); why != "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing secret file",
+				Detail:  fmt.Sprintf("%s: %s[%q] file %s %s (paths are relative to the configuration directory); create it, correct the path, or read the secret from an environment variable with { env = \"VAR\" }.", r.Addr, attr, id, f, why),
+				Subject: secretEntryRange(ib.d.body.attrs[attr], id, rng).Ptr()})
+		}
+	}
 	l := make([]cty.Value, len(ids))
 	for i, id := range ids {
 		l[i] = cty.StringVal(id)
 	}
 	if len(l) == 0 {
-		return specs, cty.ListValEmpty(cty.String), nil
+		return specs, cty.ListValEmpty(cty.String), diags
 	}
-	return specs, cty.ListVal(l), nil
+	return specs, cty.ListVal(l), diags
+}
+
+// secretEntryRange is where the file of secret id is written in a literal map, else
+// def.
+func secretEntryRange(a *hcl.Attribute, id string, def hcl.Range) hcl.Range {
+	if a == nil {
+		return def
+	}
+	obj, ok := a.Expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return def
+	}
+	for _, item := range obj.Items {
+		if k, ds := item.KeyExpr.Value(nil); ds.HasErrors() || k.Type() != cty.String || !k.IsKnown() || k.AsString() != id {
+			continue
+		}
+		if inner, ok := item.ValueExpr.(*hclsyntax.ObjectConsExpr); ok {
+			for _, it := range inner.Items {
+				if k, ds := it.KeyExpr.Value(nil); !ds.HasErrors() && k.Type() == cty.String && k.IsKnown() && k.AsString() == "file" {
+					return it.ValueExpr.Range()
+				}
+			}
+		}
+		return item.ValueExpr.Range()
+	}
+	return def
 }
 
 // route picks the builder and platform of a resource: an explicit builder wins; else
@@ -556,7 +598,7 @@ func (e *evaluator) evalBuilder(n *node) hcl.Diagnostics {
 					Subject: blk.DefRange.Ptr()})
 			}
 			for _, f := range []struct{ attr, path string }{{"ca_cert", b.TLS.CACert}, {"cert", b.TLS.Cert}, {"key", b.TLS.Key}} {
-				if f.path == "" {
+				if f.path == "" || e.opts.ReadOnly {
 					continue
 				}
 				if why := missing(f.path, false); why != "" {
@@ -609,7 +651,7 @@ func (e *evaluator) decodeProfile(r *Resource, ib *instanceBody) hcl.Diagnostics
 			h[name] = hashed(x)
 		}
 	}
-	keys, keyIDs, ds := e.secretSpecs(ib, "secureboot_keys", `secureboot_keys = { "uki-signing-key.pem" = { file = "keys/uki-signing-key.pem" } }`)
+	keys, keyIDs, ds := e.secretSpecs(r, ib, "secureboot_keys", `secureboot_keys = { "uki-signing-key.pem" = { file = "keys/uki-signing-key.pem" } }`)
 	diags = append(diags, ds...)
 	if keys != nil {
 		spec.SecurebootKeys = keys

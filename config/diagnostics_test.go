@@ -24,6 +24,9 @@ func writeConfig(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, src := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +211,7 @@ profile "p" {
   imager     = "ghcr.io/siderolabs/imager:v1.13.3"
   secureboot_keys = {
     "uki-signing-key.pem"  = { env = "UKI_KEY" }
-    "uki-signing-cert.pem" = { file = "uki.crt" }
+    "uki-signing-cert.pem" = { env = "UKI_CERT" }
   }
   output { kind = "iso" }
 }`, line: 11, summary: "Missing secureboot keys", detail: "secureboot_keys lacks pcr-signing-key.pem"},

@@ -45,6 +45,11 @@ type EvalOptions struct {
 	// error, and a for_each or count that depends on one is checked as one instance
 	// whose key is unknown.
 	Validate bool
+	// ReadOnly evaluates for a command that builds nothing (pin, graph, state, verify,
+	// ...): the files only a build reads — secret files, secureboot keys, a builder's
+	// TLS files — are not checked, so a CI job without those secrets (the weekly `pin
+	// -check`) runs it. validate, plan and apply check them.
+	ReadOnly bool
 	// CheckBuilderAddress, when set, checks a builder's address the way the BuildKit
 	// client will dial it (executor/bkdriver.CheckAddress), so validate reports a bad one.
 	CheckBuilderAddress func(address string) error

@@ -40,7 +40,7 @@ profile "p" {
   }
   output { kind = "uki" }
 }
-`})
+`, "keys/uki.key": "key\n", "keys/uki.crt": "cert\n"})
 	cfg := mustLoad(t, dir, EvalOptions{})
 	p := cfg.Resource("profile.p")
 	keys := p.Profile.SecurebootKeys

@@ -197,6 +197,9 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Summary, error)
 	if opts.Writer == nil {
 		return nil, errors.New("apply: no state writer")
 	}
+	if err := SecretEnvError(p); err != nil {
+		return nil, err
+	}
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 4
 	}

@@ -80,6 +80,11 @@ func Apply(ctx context.Context, req ApplyRequest) (res *ApplyResult, err error) 
 		if res.Plan, err = makePlan(ctx, req.Inputs, l, req.PlanOptions); err != nil {
 			return nil, err
 		}
+		// Asking to approve a plan that cannot run helps nobody (executor.Apply refuses
+		// it too, before any build).
+		if err := executor.SecretEnvError(res.Plan); err != nil {
+			return nil, err
+		}
 		if req.Approve != nil {
 			ok, err := req.Approve(res.Plan)
 			if err != nil {

@@ -91,6 +91,7 @@ func (e *DiagnosticsError) Error() string { return e.Diags.Error() }
 func (in Inputs) readOptions() config.EvalOptions {
 	opts := in.evalOptions(nil)
 	opts.Validate = true
+	opts.ReadOnly = true // nor the files only a build reads (secret and TLS files)
 	return opts
 }
 

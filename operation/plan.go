@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/planner"
 	"github.com/urmanac/sovos/planner/planfile"
 )
@@ -38,7 +39,9 @@ type PlanResult struct {
 	// Backend names where the state was read ("layout .sovos/state (workspace main)").
 	Backend string
 	// Warnings are git refs that moved away from their pinned commit (refreshing plans
-	// only: a plan with Refresh=false makes no such call).
+	// only: a plan with Refresh=false makes no such call), and secrets that a planned
+	// build reads from an environment variable not set here (apply refuses to start
+	// without them; a plan may run where they are not).
 	Warnings []string
 }
 
@@ -57,6 +60,9 @@ func Plan(ctx context.Context, req PlanRequest) (*PlanResult, error) {
 	res := &PlanResult{Plan: p, Backend: l.backend.String()}
 	if req.Refresh {
 		res.Warnings = planner.CheckGitRefs(ctx, l.cfg, 15*time.Second)
+	}
+	for _, w := range executor.UnsetSecretEnvs(p, os.LookupEnv) {
+		res.Warnings = append(res.Warnings, w+": apply will not start until it is set")
 	}
 	if req.Out != "" {
 		if err := planfile.Write(req.Out, p); err != nil {

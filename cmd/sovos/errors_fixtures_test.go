@@ -147,9 +147,13 @@ output "token" {
 		"lilo/main.sovos.hcl":        profileWith("  version = \"v1.13.3\"", "kind = \"image\"\n    disk_size = 1306525696\n    bootloader = \"lilo\""),
 		"replace/main.sovos.hcl":     kernelWith(""),
 		"wsconfig/main.sovos.hcl":    "sovos {\n  state {\n    workspace = \"feature/x\"\n  }\n}\nlocals { a = 1 }\n",
+		"secnofile/main.sovos.hcl":   kernelWith("  secrets = {\n    a = { file = \"nope.txt\" }\n  }"),
+		"sbnofile/main.sovos.hcl": profileWith("  version = \"v1.13.3\"\n  secureboot = true\n  secureboot_keys = {\n    \"uki-signing-key.pem\" = { file = \"nokey.pem\" }\n  }",
+			"kind = \"uki\""),
+		"secenv/main.sovos.hcl": kernelWith("  secrets = {\n    tok = { env = \"SOVOS_TEST_UNSET_TOKEN\" }\n  }"),
 	}
 	for _, d := range []string{"sectags", "secimage", "secplatform", "secargs", "sectriggers", "imgupper", "imgtag",
-		"imgdigest", "imgempty", "platbanana", "platextra", "badtag", "ctxnumber", "ctxref", "replace"} {
+		"imgdigest", "imgempty", "platbanana", "platextra", "badtag", "ctxnumber", "ctxref", "replace", "secnofile", "secenv"} {
 		files[d+"/src/Dockerfile"] = "FROM scratch\n"
 	}
 	return files
