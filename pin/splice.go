@@ -85,12 +85,18 @@ func pinEdit(src []byte, t *target) (edit, error) {
 	if t.json {
 		return jsonInsert(src, t.refAttr, t.attr, quoted), nil
 	}
-	return nativeInsert(src, t.refAttr, t.attr, quoted)
+	return nativeInsert(src, t, quoted)
 }
 
-// nativeInsert puts `NAME = VALUE` on the line after ref, indented like ref and, when
-// ref's `=` is padded for alignment, with its `=` in the same column.
-func nativeInsert(src []byte, ref *hcl.Attribute, name, value string) (edit, error) {
+// nativeInsert puts t's pin `NAME = VALUE` on the line after its ref, indented like ref
+// and, when ref's `=` is padded for alignment, with its `=` in the same column. A
+// one-line block (`image "x" { ref = "..." }`) has no such line, and HCL allows one
+// argument in it: the block itself is expanded (oneLineExpand).
+func nativeInsert(src []byte, t *target, value string) (edit, error) {
+	ref, name := t.refAttr, t.attr
+	if b := syntaxBlock(t.file, t.block); b != nil && b.OpenBraceRange.Start.Line == b.CloseBraceRange.Start.Line {
+		return oneLineExpand(src, t, b, value)
+	}
 	nameStart := ref.NameRange.Start.Byte
 	lineStart := bytes.LastIndexByte(src[:nameStart], '\n') + 1
 	indent := src[lineStart:nameStart]
@@ -120,6 +126,81 @@ func nativeInsert(src []byte, ref *hcl.Attribute, name, value string) (edit, err
 		}
 	}
 	return edit{start: at, end: at, text: string(indent) + name + pad + "=" + gap + value + nl}, nil
+}
+
+// oneLineExpand rewrites a one-line block's own bytes, from `{` to `}`, as a multi-line
+// block holding its ref and the pin, aligned as `sovos fmt` would and indented by the
+// file's convention (indentUnit) one level deeper than the line the block starts on.
+// Every byte outside the braces stays: a comment after `}` stays after it, on its line.
+// A comment inside the braces after ref stays after ref.
+func oneLineExpand(src []byte, t *target, b *hclsyntax.Block, value string) (edit, error) {
+	ref := t.refAttr
+	open, closing := b.OpenBraceRange, b.CloseBraceRange
+	if len(bytes.TrimSpace(src[open.End.Byte:ref.Range.Start.Byte])) > 0 {
+		return edit{}, errors.New("something stands between the block's { and ref, so the block cannot be rewritten around the pin; put ref on a line of its own")
+	}
+	after := string(bytes.TrimSpace(src[ref.Range.End.Byte:closing.Start.Byte]))
+	lineStart := bytes.LastIndexByte(src[:open.Start.Byte], '\n') + 1
+	outer := leadingSpace(src[lineStart:])
+	inner := outer + indentUnit(t.file)
+	nl := "\n"
+	if i := bytes.IndexByte(src[closing.End.Byte:], '\n'); i > 0 && src[closing.End.Byte+i-1] == '\r' {
+		nl = "\r\n"
+	}
+	w := max(len("ref"), len(t.attr))
+	refLine := inner + "ref" + strings.Repeat(" ", w-len("ref")) + " = " + string(src[ref.Expr.Range().Start.Byte:ref.Expr.Range().End.Byte])
+	if after != "" {
+		refLine += " " + after
+	}
+	pinLine := inner + t.attr + strings.Repeat(" ", w-len(t.attr)) + " = " + value
+	return edit{start: open.Start.Byte, end: closing.End.Byte, text: "{" + nl + refLine + nl + pinLine + nl + outer + "}"}, nil
+}
+
+// syntaxBlock is b in f's native syntax tree; nil when f is not native syntax.
+func syntaxBlock(f *hcl.File, b *hcl.Block) *hclsyntax.Block {
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	for _, sb := range body.Blocks {
+		if sb.TypeRange.Start.Byte == b.TypeRange.Start.Byte {
+			return sb
+		}
+	}
+	return nil
+}
+
+// leadingSpace is the run of spaces and tabs that starts line.
+func leadingSpace(line []byte) string {
+	n := 0
+	for n < len(line) && (line[n] == ' ' || line[n] == '\t') {
+		n++
+	}
+	return string(line[:n])
+}
+
+// indentUnit is the file's indentation step: how much deeper than its block's line the
+// first argument of a multi-line block stands (a tab, two spaces, four ...); two spaces,
+// as `sovos fmt` writes, when the file has no such block.
+func indentUnit(f *hcl.File) string {
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return "  "
+	}
+	for _, blk := range body.Blocks {
+		if blk.OpenBraceRange.Start.Line == blk.CloseBraceRange.Start.Line {
+			continue
+		}
+		outerStart := bytes.LastIndexByte(f.Bytes[:blk.TypeRange.Start.Byte], '\n') + 1
+		outer := leadingSpace(f.Bytes[outerStart:])
+		for _, a := range blk.Body.Attributes {
+			lineStart := bytes.LastIndexByte(f.Bytes[:a.NameRange.Start.Byte], '\n') + 1
+			if in := leadingSpace(f.Bytes[lineStart:]); lineStart > outerStart && strings.HasPrefix(in, outer) && len(in) > len(outer) {
+				return in[len(outer):]
+			}
+		}
+	}
+	return "  "
 }
 
 // lineEnd returns the offset just after the newline that ends ref's line (after any

@@ -100,6 +100,16 @@ func selectTargets(cfg *config.Config, addrs []string) ([]*target, hcl.Diagnosti
 		}
 	}
 
+	// An instance address names its block's pin, but only an instance that exists:
+	// source.a["x"] of a block without for_each, or with no such key, is a mistake.
+	for _, s := range addrs {
+		a, err := config.ParseAddress(s)
+		if err != nil || a.Key == nil || cfg.Resource(a.String()) != nil || len(groups[a.Base()]) == 0 {
+			continue
+		}
+		diags = append(diags, noInstance(a, groups[a.Base()]))
+	}
+
 	var targets []*target
 	for _, b := range order {
 		t, ds := newTarget(cfg, b, groups[b], len(want) > 0)
@@ -109,6 +119,30 @@ func selectTargets(cfg *config.Config, addrs []string) ([]*target, hcl.Diagnosti
 		}
 	}
 	return targets, diags
+}
+
+// noInstance is the error of an instance address a that names none of insts, the
+// instances of its block.
+func noInstance(a config.Address, insts []*config.Resource) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No such instance", Subject: insts[0].DeclRange.Ptr()}
+	first := insts[0]
+	switch err := first.Needs("for_each", "count"); {
+	case err != nil:
+		d.Summary, d.Detail = "No value for required variable", sentence(err)
+	case first.Addr.Key == nil:
+		d.Detail = fmt.Sprintf("%s names an instance, but %s has no for_each or count, so it has none; write %s.", a, a.Base(), a.Base())
+	default:
+		var names []string
+		for i, r := range insts {
+			if i == 5 {
+				names = append(names, fmt.Sprintf("and %d more", len(insts)-i))
+				break
+			}
+			names = append(names, r.Addr.String())
+		}
+		d.Detail = fmt.Sprintf("%s has no instance %s; its instances are %s (or write %s for all of them).", a.Base(), strings.TrimPrefix(a.String(), a.Base()), strings.Join(names, ", "), a.Base())
+	}
+	return d
 }
 
 func notPinnable(addr, why string, rng hcl.Range) *hcl.Diagnostic {
@@ -181,7 +215,7 @@ func newTarget(cfg *config.Config, addr string, insts []*config.Resource, named 
 		}
 		t.pin = &literalPin{attr: pinAttr, value: v}
 	} else if !t.json {
-		_, t.noRoom = nativeInsert(f.Bytes, t.refAttr, t.attr, "")
+		_, t.noRoom = nativeInsert(f.Bytes, t, `""`)
 	}
 	return t, nil
 }

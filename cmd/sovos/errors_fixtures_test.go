@@ -151,6 +151,18 @@ output "token" {
 		"sbnofile/main.sovos.hcl": profileWith("  version = \"v1.13.3\"\n  secureboot = true\n  secureboot_keys = {\n    \"uki-signing-key.pem\" = { file = \"nokey.pem\" }\n  }",
 			"kind = \"uki\""),
 		"secenv/main.sovos.hcl": kernelWith("  secrets = {\n    tok = { env = \"SOVOS_TEST_UNSET_TOKEN\" }\n  }"),
+		"pinaddr/main.sovos.hcl": `source "a" {
+  git    = "https://example.invalid/a.git"
+  ref    = "v1"
+  commit = "0123456789abcdef0123456789abcdef01234567"
+}
+
+image "m" {
+  for_each = toset(["x", "y"])
+  ref      = "127.0.0.1:1/m:v1"
+  digest   = "sha256:5fbc6235d2c41e3a4fcec46cf680cb20ad33d9562ade2f5436ca023d65f13e59"
+}
+`,
 	}
 	for _, d := range []string{"sectags", "secimage", "secplatform", "secargs", "sectriggers", "imgupper", "imgtag",
 		"imgdigest", "imgempty", "platbanana", "platextra", "badtag", "ctxnumber", "ctxref", "replace", "secnofile", "secenv"} {

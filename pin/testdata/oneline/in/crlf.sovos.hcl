@@ -1,0 +1,2 @@
+image "six" { ref = "r.invalid/six:v1" }
+# after six

@@ -1,0 +1,15 @@
+# Images, some written on one line.
+image "one" {
+  ref    = "r.invalid/one:v1"
+  digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+}   # the first
+
+image "two" {
+  ref = "r.invalid/two:v1"
+  digest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+}
+
+image "three" {
+  ref    = "r.invalid/three:v1"
+  digest = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+}
