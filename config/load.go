@@ -21,6 +21,9 @@ const SovosVersion = "0.1.0"
 // EvalOptions are the inputs of an evaluation that do not come from the configuration
 // files themselves.
 type EvalOptions struct {
+	// DirName is how the user named the configuration directory (-chdir, before sovos
+	// switched to it), for messages about the directory itself; "" is the dir given.
+	DirName  string
 	Vars     []string // -var values "name=value", command-line order
 	VarFiles []string // -var-file paths (relative to the config dir or absolute)
 	Environ  []string // os.Environ(), for SOVOS_VAR_name, BUILDKIT_HOST, SOVOS_WORKSPACE
@@ -142,7 +145,14 @@ func (b *body) blocksOf(t string) []*nestedBlock {
 
 // LoadDir parses every *.sovos.hcl and *.sovos.json file in dir and decodes the
 // structure of its blocks. Expressions are evaluated later, by Evaluate.
-func LoadDir(dir string) (*Module, hcl.Diagnostics) {
+func LoadDir(dir string) (*Module, hcl.Diagnostics) { return LoadDirNamed(dir, dir) }
+
+// LoadDirNamed is LoadDir where the user named the directory name (the -chdir they gave
+// before sovos switched to it): messages about the directory itself say name.
+func LoadDirNamed(dir, name string) (*Module, hcl.Diagnostics) {
+	if name == "" {
+		name = dir
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid configuration directory", Detail: fmt.Sprintf("Cannot resolve %q: %s.", dir, err)}}
@@ -178,7 +188,7 @@ func LoadDir(dir string) (*Module, hcl.Diagnostics) {
 	}
 	if len(read) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
-			Detail: fmt.Sprintf("The directory %s contains no *.sovos.hcl or *.sovos.json file; create one or point -chdir at the configuration directory.", dir)})
+			Detail: fmt.Sprintf("The directory %s contains no *.sovos.hcl or *.sovos.json file; create one or point -chdir at the configuration directory.", name)})
 		return m, diags
 	}
 	diags = append(diags, m.checkDuplicates()...)
@@ -334,7 +344,7 @@ func (m *Module) checkDuplicates() hcl.Diagnostics {
 
 // Load parses and evaluates the configuration in dir.
 func Load(ctx context.Context, dir string, opts EvalOptions) (*Config, hcl.Diagnostics) {
-	m, diags := LoadDir(dir)
+	m, diags := LoadDirNamed(dir, opts.DirName)
 	if diags.HasErrors() {
 		return &Config{Dir: m.absDir(), Files: m.Files()}, diags
 	}

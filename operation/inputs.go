@@ -23,6 +23,9 @@ import (
 type Inputs struct {
 	// Dir is the configuration directory (-chdir; "" is ".").
 	Dir string
+	// DirName is how the user named Dir, when the process has switched to it already
+	// (the CLI's -chdir): messages about the directory say this; "" is Dir.
+	DirName string
 	// Vars are the -var and -var-file options in command-line order: a later one wins.
 	Vars []config.VarArg
 	// Environ is the environment the configuration sees (SOVOS_VAR_name,
@@ -58,7 +61,7 @@ func (in Inputs) logger() hclog.Logger {
 }
 
 func (in Inputs) evalOptions(hooks config.Hooks) config.EvalOptions {
-	return config.EvalOptions{Args: in.Vars, Environ: in.Environ, Workspace: in.Workspace, Hooks: hooks,
+	return config.EvalOptions{DirName: in.DirName, Args: in.Vars, Environ: in.Environ, Workspace: in.Workspace, Hooks: hooks,
 		CheckBuilderAddress: bkdriver.CheckAddress}
 }
 
@@ -138,7 +141,7 @@ type loadOptions struct {
 // is evaluated once, with the hasher. When o.lock is set, the lock is held on return
 // (the caller releases it) and released on error.
 func loadHashed(ctx context.Context, in Inputs, o loadOptions) (_ *loaded, err error) {
-	m, diags := config.LoadDir(in.dir())
+	m, diags := config.LoadDirNamed(in.dir(), in.DirName)
 	if diags.HasErrors() {
 		var files map[string]*hcl.File
 		if m != nil {

@@ -76,6 +76,7 @@ kernel "b" {
 }
 `,
 		"missvar/main.sovos.hcl": "variable \"reg\" { type = string }\noutput \"o\" { value = var.reg }\n",
+		"empty/.keep":             "",
 		"validation/main.sovos.hcl": `variable "reg" {
   type    = string
   default = "x"
@@ -469,6 +470,9 @@ output "o" { value = var.reg }
 			want: []string{"Error: No such instance", "source.a[0] names an instance, but source.a has no for_each or count"}},
 		{name: "pin of an instance key that does not exist", args: []string{"@pinaddr", "pin", `image.m["z"]`}, code: 1,
 			want: []string{"Error: No such instance", "main.sovos.hcl line 7", `image.m has no instance ["z"]; its instances are image.m["x"], image.m["y"] (or write image.m for all of them).`}},
+		{name: "a directory without configuration", args: []string{"@empty", "pin"}, code: 1,
+			want: []string{"Error: No configuration files", "The directory " + p("empty") + " contains no *.sovos.hcl or *.sovos.json file"},
+			not:  []string{"The directory . "}},
 		{name: "validate needs no required variable", args: []string{"@missvar", "validate"}, code: 0,
 			not: []string{"No value for required variable"}},
 		{name: "-workspace with a dot", args: []string{"plan", "-state-path=" + p("s"), "-workspace=feature.x"}, code: 1,
@@ -547,6 +551,18 @@ output "o" { value = var.reg }
 			}
 		}
 		noSecretIn(t, dir)
+	})
+
+	// -chdir names the directory as the user wrote it, although sovos switched to it.
+	t.Run("-chdir relative to the working directory", func(t *testing.T) {
+		c := *cli
+		c.Dir = dir
+		for _, cmd := range []string{"pin", "validate", "plan"} {
+			_, errOut, code := c.Run("-chdir=empty", cmd)
+			if code != 1 || !strings.Contains(errOut, "The directory empty contains no *.sovos.hcl") {
+				t.Errorf("%s: exit %d, %s", cmd, code, errOut)
+			}
+		}
 	})
 
 	// state push -force is the way out of a damaged state that the message names.

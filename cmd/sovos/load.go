@@ -75,6 +75,7 @@ func stateFlags() []cli.Flag {
 func inputs(c *cli.Context) operation.Inputs {
 	in := operation.Inputs{
 		Dir:     configDir(c),
+		DirName: rootString(c, chdirGiven),
 		Environ: os.Environ(),
 		Logger:  logger(c),
 		Diagnostics: func(files map[string]*hcl.File, diags hcl.Diagnostics) {

@@ -54,9 +54,15 @@ func applyChdir(args []string) ([]string, error) {
 		if err := os.Chdir(value); err != nil {
 			return nil, chdirError(value, err)
 		}
+		// The directory is "." from now on; messages name it as the user did.
+		out = append(out, "-"+chdirGiven+"="+value)
 	}
 	return out, nil
 }
+
+// chdirGiven is the hidden global flag by which applyChdir tells the app the -chdir the
+// user gave, after switching to it (dirName).
+const chdirGiven = "chdir-given"
 
 // chdirError says why -chdir=dir failed without repeating the path (os.Chdir's error
 // names it again).
@@ -81,6 +87,7 @@ func newApp() *cli.App {
 		Usage: "plan and apply OS supply chains built with BuildKit",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "chdir", Usage: "switch to `DIR` before doing anything"},
+			&cli.StringFlag{Name: chdirGiven, Hidden: true},
 			&cli.BoolFlag{Name: "no-color", Usage: "disable colour in output"},
 		},
 		HideHelpCommand:      true,
