@@ -76,7 +76,7 @@ func Fetch(ctx context.Context, req Request) (*Result, error) {
 		return nil, fmt.Errorf("%s is not in the state; apply it first (`sovos state list` shows what is recorded)", addr)
 	}
 	if r.Type != config.TypeProfile {
-		return nil, fmt.Errorf("%s is a %s, not a profile: only profiles have boot media (pull a build's image with crane or docker)", addr, r.Type)
+		return nil, fmt.Errorf("%s is %s, not a profile: only profiles have boot media (pull a build's image with crane or docker)", addr, config.A(r.Type))
 	}
 	if r.Image == "" || r.Digest == "" {
 		return localExport(req)

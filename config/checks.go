@@ -116,10 +116,10 @@ func checkProfile(r *Resource, ib *instanceBody, board string) hcl.Diagnostics {
 	switch kind {
 	case "kernel", "initramfs":
 		if sbKnown && sb {
-			errAt(ib.rangeOf("secureboot"), "secureboot with a "+kind+" output", fmt.Sprintf("The imager does not sign a bare %s; remove secureboot, or use kind = \"uki\" for a signed kernel.", kind))
+			errAt(ib.rangeOf("secureboot"), "secureboot with "+A(kind)+" output", fmt.Sprintf("The imager does not sign a bare %s; remove secureboot, or use kind = \"uki\" for a signed kernel.", kind))
 		}
 		if len(p.KernelArgs) > 0 {
-			errAt(ib.rangeOf("kernel_args"), "kernel_args with a "+kind+" output", fmt.Sprintf("A bare %s carries no kernel command line, so the imager refuses kernel_args; pass them to the bootloader instead, or use kind = \"uki\" or \"iso\".", kind))
+			errAt(ib.rangeOf("kernel_args"), "kernel_args with "+A(kind)+" output", fmt.Sprintf("A bare %s carries no kernel command line, so the imager refuses kernel_args; pass them to the bootloader instead, or use kind = \"uki\" or \"iso\".", kind))
 		}
 	case "installer":
 		if len(p.KernelArgs) > 0 && sbKnown && !sb && !lenient {
@@ -186,8 +186,8 @@ func checkSecurebootKeys(r *Resource, ib *instanceBody) hcl.Diagnostics {
 			subject = ib.rangeOf("secureboot")
 		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing secureboot keys",
-			Detail: fmt.Sprintf("With secureboot = true the imager signs a %q output with /secureboot/%s; secureboot_keys lacks %s. Add e.g. secureboot_keys = { %q = { file = \"keys/%s\" } } (or { env = \"VAR\" }): they reach the imager as BuildKit secrets, never in a layer, the plan or the state.",
-				p.Output.Kind, strings.Join(SecurebootKeyNames, ", /secureboot/"), strings.Join(missing, ", "), missing[0], missing[0]),
+			Detail: fmt.Sprintf("With secureboot = true the imager signs %s output with /secureboot/%s; secureboot_keys lacks %s. Add e.g. secureboot_keys = { %q = { file = \"keys/%s\" } } (or { env = \"VAR\" }): they reach the imager as BuildKit secrets, never in a layer, the plan or the state.",
+				A(fmt.Sprintf("%q", p.Output.Kind)), strings.Join(SecurebootKeyNames, ", /secureboot/"), strings.Join(missing, ", "), missing[0], missing[0]),
 			Subject: subject.Ptr()})
 	}
 	return diags

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -138,6 +139,9 @@ func (e *evaluator) decodeSource(r *Resource, ib *instanceBody) hcl.Diagnostics 
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid commit",
 				Detail: fmt.Sprintf("%q is not a full commit id; write the 40 lowercase hex digits (git rev-parse REF).", spec.Commit), Subject: ib.rangeOf("commit").Ptr()})
 		}
+		if _, ok := ib.vals["ref"]; ok {
+			diags = append(diags, ib.check("ref", "Invalid ref", checkGitRef)...)
+		}
 		r.HashedAttrs["commit"] = hashed(c)
 		if v, ok := ib.vals["subdir"]; ok {
 			r.HashedAttrs["subdir"] = hashed(v)
@@ -203,7 +207,7 @@ func (e *evaluator) refAttr(ib *instanceBody, name string, want []string) (strin
 	}
 	if len(wrong) > 0 {
 		return "", false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to the wrong kind of resource",
-			Detail: fmt.Sprintf("%s must refer to a %s, but %s is a %s; write %s = %s.", name, want[0], wrong[0].Addr, wrong[0].Type, name, example), Subject: rng.Ptr()}}
+			Detail: fmt.Sprintf("%s must refer to %s, but %s is %s; write %s = %s.", name, A(want[0]), wrong[0].Addr, A(wrong[0].Type), name, example), Subject: rng.Ptr()}}
 	}
 	return "", false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid reference",
 		Detail: fmt.Sprintf("%s must be a reference such as %s, not a string or other value; write %s = %s without quotes.", name, example, name, example), Subject: rng.Ptr()}}
@@ -227,12 +231,14 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	} else {
 		diags = append(diags, ds...)
 	}
-	if v, ok := ib.vals["dockerfile"]; ok {
-		spec.Dockerfile = str(v)
-		h["dockerfile"] = hashed(v)
+	_, written := ib.vals["dockerfile"]
+	if written {
+		spec.Dockerfile = str(ib.vals["dockerfile"])
+		h["dockerfile"] = hashed(ib.vals["dockerfile"])
 	} else {
 		h["dockerfile"] = cty.StringVal("Dockerfile")
 	}
+	diags = append(diags, e.checkDockerfile(r, ib, written)...)
 	for _, name := range []string{"frontend", "target", "args", "image", "triggers"} {
 		if v, ok := ib.vals[name]; ok {
 			h[name] = hashed(v)
@@ -391,6 +397,33 @@ func (e *evaluator) decodeSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics
 		r.HashedAttrs["secrets"] = ids
 	}
 	return diags
+}
+
+// checkDockerfile refuses a build file that is not in a path source's directory, which
+// BuildKit would report only when the build runs: the dockerfile written, or by default
+// Dockerfile (or a bldr Pkgfile, which counts too). A git source's files are not at
+// hand before its checkout, so they are not checked.
+func (e *evaluator) checkDockerfile(r *Resource, ib *instanceBody, written bool) hcl.Diagnostics {
+	b := r.Build
+	src := e.instances[b.Source.String()]
+	if src == nil || src.Source == nil || src.Source.Path == "" || b.Dockerfile == "" {
+		return nil
+	}
+	if _, ok := knownString(ib.vals, "dockerfile"); written && !ok {
+		return nil
+	}
+	if missing(src.Source.Path, true) != "" {
+		return nil // the source's own error says so
+	}
+	why := missing(filepath.Join(src.Source.Path, b.Dockerfile), false)
+	if why == "" || !written && missing(filepath.Join(src.Source.Path, "Pkgfile"), false) == "" {
+		return nil
+	}
+	detail := fmt.Sprintf("%s: dockerfile %q %s in %s's directory %s; dockerfile is relative to the source directory.", r.Addr, b.Dockerfile, why, b.Source, src.Source.Path)
+	if !written {
+		detail = fmt.Sprintf("%s: %s has no Dockerfile (nor a bldr Pkgfile) in %s; add one, or name the build file with dockerfile = \"PATH\" (relative to the source directory).", r.Addr, b.Source, src.Source.Path)
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing dockerfile", Detail: detail, Subject: ib.rangeOf("dockerfile").Ptr()}}
 }
 
 // secretSpecs decodes an attribute mapping each secret id to { env = "VAR" } or

@@ -711,7 +711,7 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 			}
 			sort.Slice(out, func(i, j int) bool { return out[i].key.(string) < out[j].key.(string) })
 		default:
-			return nil, false, bad(fmt.Sprintf("for_each takes a map or a set of strings, not a %s.", ty.FriendlyName()))
+			return nil, false, bad(fmt.Sprintf("for_each takes a map or a set of strings, not %s.", A(ty.FriendlyName())))
 		}
 		return out, false, diags
 	case hasCount:

@@ -547,7 +547,7 @@ kernel "k" {
 // consumes, and hashes, the branch it took: changing the other branch's resource must
 // not rebuild it.
 func TestConsumesOnlyTheBranchTaken(t *testing.T) {
-	dir := writeConfig(t, map[string]string{"main.sovos.hcl": `
+	dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.hcl": `
 source "s" {
   path = "."
 }
@@ -602,7 +602,7 @@ profile "p" {
 // the instance that pairs the sovereign extension with the upstream installer is flagged,
 // the one that takes the sovereign installer is not.
 func TestKernelConsistencyFollowsTheBranchTaken(t *testing.T) {
-	dir := writeConfig(t, map[string]string{"main.sovos.hcl": `
+	dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.hcl": `
 source "s" {
   path = "."
 }

@@ -68,7 +68,7 @@ func TestConsumptionByDataFlow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeConfig(t, map[string]string{"main.sovos.hcl": strings.Replace(flowConfig, "%s", tt.expr, 1)})
+			dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.hcl": strings.Replace(flowConfig, "%s", tt.expr, 1)})
 			opts := EvalOptions{}
 			if tt.hooks {
 				opts.Hooks = &fakeHooks{t: t, seen: map[string][]string{}}
@@ -88,7 +88,7 @@ func TestConsumptionByDataFlow(t *testing.T) {
 // Pruning decides consumption only: the values (and so the hashes) are those of the
 // ordinary evaluation.
 func TestPruningKeepsValues(t *testing.T) {
-	dir := writeConfig(t, map[string]string{"main.sovos.hcl": strings.Replace(flowConfig, "%s",
+	dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.hcl": strings.Replace(flowConfig, "%s",
 		`var.flag ? "fixed-${length(kernel.other.tag)}" : kernel.k.tag`, 1)})
 	h := &fakeHooks{t: t, seen: map[string][]string{}}
 	cfg := mustLoad(t, dir, EvalOptions{Hooks: h})
@@ -126,7 +126,7 @@ func TestConsumptionJSON(t *testing.T) {
 		cond     string
 		consumes bool
 	}{{"true", false}, {"false", true}} {
-		dir := writeConfig(t, map[string]string{"main.sovos.json": `{
+		dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.json": `{
   "source": {"s": {"path": "."}},
   "kernel": {"k": {"source": "${source.s}", "image": "r/k"}, "other": {"source": "${source.s}", "image": "r/o"}},
   "extension": {"e": {
@@ -192,7 +192,7 @@ extension "in_for" {
 
 // A reference indexed by a key the instance knows is an edge to that one instance.
 func TestPerInstanceEdges(t *testing.T) {
-	dir := writeConfig(t, map[string]string{"main.sovos.hcl": matrixConfig})
+	dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.hcl": matrixConfig})
 	for _, hooks := range []bool{false, true} {
 		opts := EvalOptions{}
 		if hooks {
@@ -319,7 +319,7 @@ output "o" {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeConfig(t, map[string]string{"main.sovos.hcl": base + tt.src})
+			dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.hcl": base + tt.src})
 			cfg, diags := Load(context.Background(), dir, EvalOptions{Hooks: tt.hooks})
 			var buf bytes.Buffer
 			_ = WriteDiagnostics(&buf, cfg.Files, diags, false)
@@ -395,7 +395,7 @@ kernel "k" {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeConfig(t, map[string]string{"main.sovos.hcl": base + tt.block})
+			dir := writeConfig(t, map[string]string{"Dockerfile": "FROM scratch\n", "main.sovos.hcl": base + tt.block})
 			h := &fakeHooks{t: t, seen: map[string][]string{}}
 			cfg := mustLoad(t, dir, EvalOptions{Hooks: h})
 			r := cfg.Resource(tt.addr)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/containerd/platforms"
 	"github.com/hashicorp/hcl/v2"
@@ -52,6 +53,9 @@ func checkRepository(s string) error {
 // checkReference checks an image reference: NAME[:TAG], and @DIGEST where digests are
 // allowed.
 func checkReference(s string, digest bool) error {
+	if err := checkNoSpace(s, "image reference"); err != nil {
+		return err
+	}
 	m := referenceRe.FindStringSubmatch(s)
 	switch {
 	case s == "":
@@ -62,6 +66,52 @@ func checkReference(s string, digest bool) error {
 		return fmt.Errorf("%q has a name longer than the %d characters a repository name may have", s, maxNameLength)
 	case !digest && strings.Contains(s, "@"):
 		return fmt.Errorf("%q names a digest here; give the digest in the digest attribute", s)
+	}
+	return nil
+}
+
+// checkNoSpace refuses whitespace and control characters, which no git ref or image
+// reference holds, with a message saying which one (a heredoc ends with a newline).
+func checkNoSpace(s, what string) error {
+	for _, c := range s {
+		if !unicode.IsSpace(c) && !unicode.IsControl(c) {
+			continue
+		}
+		name := fmt.Sprintf("the character %U", c)
+		switch c {
+		case '\n':
+			name = "a newline"
+		case '\r':
+			name = "a carriage return"
+		case '\t':
+			name = "a tab"
+		case ' ':
+			name = "a space"
+		}
+		hint := ""
+		if strings.HasSuffix(s, "\n") {
+			hint = " (a heredoc ends with a newline: write a quoted string, or trim it with chomp())"
+		}
+		return fmt.Errorf("%q contains %s, which no %s has%s", s, name, what, hint)
+	}
+	return nil
+}
+
+// checkGitRef checks a git source's ref as `git check-ref-format` would a branch or tag
+// name (a full ref such as refs/heads/main passes too), and refuses a leading '-', which
+// git would read as an option.
+func checkGitRef(s string) error {
+	if err := checkNoSpace(s, "git ref"); err != nil {
+		return err
+	}
+	switch {
+	case s == "":
+		return fmt.Errorf("the ref is empty; name a tag or a branch, or remove ref")
+	case strings.HasPrefix(s, "-"):
+		return fmt.Errorf("%q starts with '-', which no git ref does", s)
+	case strings.ContainsAny(s, "~^:?*[\\"), strings.Contains(s, ".."), strings.Contains(s, "@{"), strings.Contains(s, "//"),
+		strings.HasSuffix(s, "."), strings.HasSuffix(s, "/"), strings.HasSuffix(s, ".lock"), s == "@":
+		return fmt.Errorf("%q is not a valid git ref name (git check-ref-format: no ~ ^ : ? * [ \\, \"..\", \"@{\" or \"//\", no trailing '.', '/' or \".lock\")", s)
 	}
 	return nil
 }

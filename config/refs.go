@@ -94,7 +94,7 @@ func (ns names) resolve(t hcl.Traversal, d *decl) (ref, *hcl.Diagnostic, bool) {
 	attr, ok := t[1].(hcl.TraverseAttr)
 	if !ok {
 		return ref{}, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid reference",
-			Detail: fmt.Sprintf("A reference to a %s needs a name after the dot, e.g. %s.NAME.", root, root), Subject: rng.Ptr()}, false
+			Detail: fmt.Sprintf("A reference to %s needs a name after the dot, e.g. %s.NAME.", A(root), root), Subject: rng.Ptr()}, false
 	}
 	r := ref{root: root, name: attr.Name, rng: rng}
 	if _, ok := group[attr.Name]; !ok {

@@ -264,7 +264,7 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 		cv, err := def.convert(val)
 		if err != nil {
 			d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
-				Detail: fmt.Sprintf("The value of var.%s from %s is not a %s: %s; fix the value.", r.name, r.from, def.ty.FriendlyName(), err)}
+				Detail: fmt.Sprintf("The value of var.%s from %s is not %s: %s; fix the value.", r.name, r.from, A(def.ty.FriendlyName()), err)}
 			if r.rng.Filename != "" {
 				d.Subject = r.rng.Ptr()
 			}
@@ -282,7 +282,7 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 			cv, err := d.convert(sv)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid saved value for variable",
-					Detail: fmt.Sprintf("The saved plan's value of var.%s is not a %s: %s; run `sovos plan` again.", d.decl.Name, d.ty.FriendlyName(), err), Subject: d.decl.DeclRange.Ptr()})
+					Detail: fmt.Sprintf("The saved plan's value of var.%s is not %s: %s; run `sovos plan` again.", d.decl.Name, A(d.ty.FriendlyName()), err), Subject: d.decl.DeclRange.Ptr()})
 				cv = cty.UnknownVal(d.ty)
 			}
 			val, ok = cv, true
@@ -341,19 +341,24 @@ func (m *Module) resolveVariables(opts EvalOptions, ev *evaluator) ([]*Variable,
 			}
 			mv, ds := msg.Expr.Value(hctx)
 			text := "(invalid error_message)"
+			var secretIn []string
 			if !ds.HasErrors() {
 				if mv, err := convert.Convert(mv, cty.String); err == nil && mv.IsKnown() && !mv.IsNull() {
-					if vars := sensitiveVars(mv); vars != nil {
-						// As Terraform: a message built from a secret is not shown.
-						text = fmt.Sprintf("%s (the error_message refers to the sensitive variable %s, so it is not shown)", Redacted, strings.Join(vars, ", "))
-					} else {
+					if secretIn = sensitiveVars(mv); secretIn == nil {
 						mv, _ = mv.UnmarkDeep()
 						text = mv.AsString()
 					}
 				}
 			}
+			detail := fmt.Sprintf("%s (var.%s failed the validation rule at %s; give it a value that satisfies it.)", text, d.Name, cond.Expr.Range())
+			if secretIn != nil {
+				// As Terraform: a message built from a secret is not shown. One sentence
+				// says so, rather than a redacted message and two asides.
+				detail = fmt.Sprintf("var.%s failed the validation rule at %s, whose error_message is not shown because it refers to the sensitive variable %s; give var.%s a value that satisfies the rule.",
+					d.Name, cond.Expr.Range(), strings.Join(secretIn, ", "), d.Name)
+			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
-				Detail: fmt.Sprintf("%s (var.%s failed the validation rule at %s; give it a value that satisfies it.)", text, d.Name, cond.Expr.Range()), Subject: cond.Expr.Range().Ptr()})
+				Detail: detail, Subject: cond.Expr.Range().Ptr()})
 		}
 	}
 	return vars, varObj, diags

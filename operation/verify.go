@@ -54,7 +54,7 @@ func Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 				return nil, fmt.Errorf("no resource %s in the state in %s; `sovos state list` shows what is recorded", a, st.Backend)
 			}
 			if r.Type != config.TypeExtension {
-				return nil, fmt.Errorf("%s is a %s: verify checks extensions", a, r.Type)
+				return nil, fmt.Errorf("%s is %s: verify checks extensions", a, config.A(r.Type))
 			}
 			exts = append(exts, r)
 		}

@@ -150,7 +150,22 @@ output "token" {
 		"secnofile/main.sovos.hcl":   kernelWith("  secrets = {\n    a = { file = \"nope.txt\" }\n  }"),
 		"sbnofile/main.sovos.hcl": profileWith("  version = \"v1.13.3\"\n  secureboot = true\n  secureboot_keys = {\n    \"uki-signing-key.pem\" = { file = \"nokey.pem\" }\n  }",
 			"kind = \"uki\""),
-		"secenv/main.sovos.hcl": kernelWith("  secrets = {\n    tok = { env = \"SOVOS_TEST_UNSET_TOKEN\" }\n  }"),
+		"secenv/main.sovos.hcl":       kernelWith("  secrets = {\n    tok = { env = \"SOVOS_TEST_UNSET_TOKEN\" }\n  }"),
+		"nodockerfile/main.sovos.hcl": kernelWith("  dockerfile = \"nope/Dockerfile\""),
+		"nodefaultdf/main.sovos.hcl":  kernelWith(""),
+		"nodefaultdf/src/README":      "no build file here\n",
+		"pkgfile/main.sovos.hcl":      kernelWith(""),
+		"pkgfile/src/Pkgfile":         "# syntax = ghcr.io/siderolabs/bldr:v0.6.2\n",
+		"heredocref/main.sovos.hcl": `source "s" {
+  git    = "https://example.invalid/s.git"
+  ref    = <<EOT
+v2
+EOT
+  commit = "0123456789abcdef0123456789abcdef01234567"
+}
+`,
+		"spaceref/main.sovos.hcl": "image \"u\" {\n  ref = \"ghcr.io/x/y:v1 \"\n}\n",
+		"optref/main.sovos.hcl":   "source \"s\" {\n  git    = \"https://example.invalid/s.git\"\n  ref    = \"--upload-pack=evil\"\n}\n",
 		"pinaddr/main.sovos.hcl": `source "a" {
   git    = "https://example.invalid/a.git"
   ref    = "v1"
@@ -165,7 +180,7 @@ image "m" {
 `,
 	}
 	for _, d := range []string{"sectags", "secimage", "secplatform", "secargs", "sectriggers", "imgupper", "imgtag",
-		"imgdigest", "imgempty", "platbanana", "platextra", "badtag", "ctxnumber", "ctxref", "replace", "secnofile", "secenv"} {
+		"imgdigest", "imgempty", "platbanana", "platextra", "badtag", "ctxnumber", "ctxref", "replace", "secnofile", "secenv", "nodockerfile"} {
 		files[d+"/src/Dockerfile"] = "FROM scratch\n"
 	}
 	return files
