@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -67,12 +69,62 @@ func outsideLayers(pkg string) bool {
 	return false
 }
 
-// TestImportDirection enforces docs/architecture.md: imports run downward only, and
-// nothing imports cmd.
+// mayImport reads the "may import" column of docs/architecture.md's table of packages:
+// for each package, the sovos packages it may import ("executor/*": executor's
+// subpackages), or nil for "everything below" (any package of a lower rank).
+func mayImport(t *testing.T) map[string][]string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "architecture.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if !strings.HasPrefix(line, "| `") || len(cells) != 5 {
+			continue
+		}
+		pkg := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		allowed := []string{}
+		switch may := strings.TrimSpace(cells[3]); may {
+		case "everything below":
+			allowed = nil
+		case "nothing":
+		default:
+			for _, a := range strings.Split(may, ",") {
+				a = strings.Trim(strings.TrimSpace(a), "`")
+				if _, ok := rank[strings.TrimSuffix(a, "/*")]; !ok {
+					t.Errorf("docs/architecture.md: %s may import %q, which is no package with a rank", pkg, a)
+				}
+				allowed = append(allowed, a)
+			}
+		}
+		out[pkg] = allowed
+	}
+	if len(out) == 0 {
+		t.Fatal("docs/architecture.md has no table of packages")
+	}
+	return out
+}
+
+// allows reports whether a "may import" list admits dep.
+func allows(list []string, dep string) bool {
+	for _, a := range list {
+		if a == dep || strings.HasSuffix(a, "/*") && strings.HasPrefix(dep, strings.TrimSuffix(a, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestImportDirection enforces docs/architecture.md: imports run downward only (the
+// picture's ranks), each package imports only what its row in the table says it may,
+// and nothing imports cmd.
 func TestImportDirection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list; skipped with -short")
 	}
+	table := mayImport(t)
 	const mod = "github.com/urmanac/sovos/"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"...").Output()
 	if err != nil {
@@ -91,6 +143,10 @@ func TestImportDirection(t *testing.T) {
 			continue
 		}
 		checked++
+		allowed, listed := table[pkg]
+		if !listed {
+			t.Errorf("%s has no row in docs/architecture.md's table: say what it may import", pkg)
+		}
 		for _, imp := range fields[1:] {
 			dep, ours := strings.CutPrefix(imp, mod)
 			if !ours {
@@ -105,6 +161,8 @@ func TestImportDirection(t *testing.T) {
 			}
 			if dr, ok := rank[dep]; ok && dr >= r {
 				t.Errorf("%s (layer %d) imports %s (layer %d): imports run downward only (docs/architecture.md)", pkg, r, dep, dr)
+			} else if listed && allowed != nil && !allows(allowed, dep) {
+				t.Errorf("%s imports %s, which its row in docs/architecture.md's table does not list under \"may import\" (%s): add it there if it belongs, or import something else", pkg, dep, strings.Join(allowed, ", "))
 			}
 		}
 	}
