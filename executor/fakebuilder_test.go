@@ -15,11 +15,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/match"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 
+	"github.com/urmanac/sovos/attest"
 	"github.com/urmanac/sovos/config"
 	"github.com/urmanac/sovos/executor"
 	"github.com/urmanac/sovos/executor/bkdriver"
@@ -127,14 +129,21 @@ type fakeSetup struct {
 	reg  *oci.Client
 }
 
-func (s *fakeSetup) plan(b state.Backend, promote bool) *planner.Plan {
+// config loads the configuration as plan does.
+func (s *fakeSetup) config() *config.Config {
 	s.t.Helper()
-	ctx := context.Background()
-	cfg, diags := config.Load(ctx, s.dir, config.EvalOptions{Vars: []string{"registry=" + s.repo},
+	cfg, diags := config.Load(context.Background(), s.dir, config.EvalOptions{Vars: []string{"registry=" + s.repo},
 		Hooks: hashing.NewHasher(hashing.HasherOptions{CacheDir: filepath.Join(s.dir, ".sovos", "cache"), Refresh: true, Registry: s.reg})})
 	if diags.HasErrors() {
 		s.t.Fatal(diags.Error())
 	}
+	return cfg
+}
+
+func (s *fakeSetup) plan(b state.Backend, promote bool) *planner.Plan {
+	s.t.Helper()
+	ctx := context.Background()
+	cfg := s.config()
 	prior, digest, err := b.Read(ctx)
 	if err != nil {
 		s.t.Fatal(err)
@@ -266,5 +275,145 @@ func TestBuildAdoptPromoteVerify(t *testing.T) {
 	}
 	if sum == nil || sum.PromoteSkipped == "" || len(sum.Promoted) != 0 || s.tagDigest("ext", "stable") != before {
 		t.Errorf("promotion after a failed verification: %+v", sum)
+	}
+}
+
+// TestPromotionGate: apply -promote moves an extension's stable tag only through the
+// attestation gate (SPEC §9), whatever the state says. An extension whose recorded
+// attestation is gone from the registry is verified again and attested before its tag
+// moves; one whose attestation names its kernel's old key (the kernel rebuilt under the
+// same hash with a new key) is checked against the new key, fails, and is not promoted.
+func TestPromotionGate(t *testing.T) {
+	host := testenv.MemRegistry(t)
+	s := &fakeSetup{t: t, dir: t.TempDir(), repo: host + "/fake", reg: oci.New(oci.WithInsecure(host))}
+	for _, d := range []string{"k", "e"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.dir, d, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "main.sovos.hcl"), []byte(fakeConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, cert := modsigntest.NewKey(t)
+	fb := &fakeBuilder{t: t, cert: cert, signer: key, signed: cert}
+	b, err := state.NewLayout(filepath.Join(s.dir, ".sovos", "state"), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	read := func() *state.State {
+		t.Helper()
+		st, _, err := b.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	passing := func(e, k *state.Resource) (*attest.Found, error) {
+		kc, err := x509.ParseCertificate(k.SigningCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return attest.Passing(ctx, s.reg, e.Image, e.Digest, attest.Kernel{Digest: k.Digest, CertificateSHA256: attest.Fingerprint(kc)}, nil)
+	}
+
+	// Built and attested, not promoted.
+	if _, err := s.apply(b, s.plan(b, false), fb); err != nil {
+		t.Fatal(err)
+	}
+	st := read()
+	k, e := st.Resource("kernel.k"), st.Resource("extension.e")
+	first := e.Attestations[attest.ModuleSignaturesType]
+	if f, err := passing(e, k); err != nil || f.Digest != first {
+		t.Fatalf("after the build: attestation %+v, %v; the state records %q", f, err, first)
+	}
+
+	// 1. The registry loses the attestation (deleted, and gone from the index that the
+	// sha256-<hex> tag of this registry without a referrers API holds); the state still
+	// records it and the passed verification. -promote attests the extension again
+	// before moving its tag.
+	fallback, err := name.NewTag(e.Image+":"+strings.Replace(e.Digest, ":", "-", 1), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := remote.Index(fallback)
+	if err != nil {
+		t.Fatalf("the extension's referrers: %v", err)
+	}
+	gone, err := v1.NewHash(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(fallback, mutate.RemoveManifests(refs, match.Digests(gone))); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(fallback.Context().Digest(first)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := passing(e, k); !attest.IsNotFound(err) {
+		t.Fatalf("after deleting the attestation: %v", err)
+	}
+	sum, err := s.apply(b, s.plan(b, true), fb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.tagDigest("ext", "stable"); got != e.Digest || len(sum.Promoted) != 2 {
+		t.Fatalf("ext:stable -> %s, want %s; promoted %v", got, e.Digest, sum.Promoted)
+	}
+	f, err := passing(e, k)
+	if err != nil {
+		t.Fatalf("ext:stable moved to %s, which has no passing attestation: %v", e.Digest, err)
+	}
+	if got := read().Resource("extension.e").Attestations[attest.ModuleSignaturesType]; got != f.Digest {
+		t.Errorf("the state records attestation %s, the registry has %s", got, f.Digest)
+	}
+
+	// 2. The kernel is rebuilt under the same hash with a new key: its record now holds
+	// the new certificate. The extension's attestation names the old one, so before
+	// its new tag moves it is checked again, against the new key, and fails.
+	_, newCert := modsigntest.NewKey(t)
+	fb.cert = newCert
+	prior, priorDigest, err := b.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.MakePlan(ctx, s.config(), prior, priorDigest, planner.Options{Refresh: true, Replace: []string{"kernel.k"}, Targets: []string{"kernel.k"}, Registry: s.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.apply(b, p, fb); err != nil {
+		t.Fatal(err)
+	}
+	k2 := read().Resource("kernel.k")
+	if string(k2.SigningCert) != string(newCert.Raw) {
+		t.Fatal("the replaced kernel does not record its new certificate")
+	}
+	f2 := strings.Replace(fakeConfig, `tags   = ["stable"]
+}`, `tags   = ["stable", "next"]
+}`, 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "main.sovos.hcl"), []byte(f2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = s.plan(b, true)
+	if c := p.Change("extension.e"); c == nil || c.Action != planner.ActionPromote {
+		t.Fatalf("plan -promote with a new tag: extension.e %+v", c)
+	}
+	sum, err = s.apply(b, p, fb)
+	if err == nil || !strings.Contains(err.Error(), "not promoted") || !strings.Contains(err.Error(), "/rootfs/usr/lib/modules/extras/hello.ko") {
+		t.Errorf("promoting an extension whose attestation names the kernel's old key: %v", err)
+	}
+	t.Logf("the refusal: %v", err)
+	if _, err := crane.Digest(s.repo+"/ext:next", crane.Insecure); err == nil {
+		t.Error("ext:next was created for an extension that fails verification against its kernel's new key")
+	}
+	if sum != nil {
+		for _, pr := range sum.Promoted {
+			if pr.Address == "extension.e" {
+				t.Errorf("promoted %+v", pr)
+			}
+		}
 	}
 }
