@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -262,4 +267,77 @@ func TestFetchLocalExport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "published no artifact (it has no image)") {
 		t.Errorf("without a configuration: %v", err)
 	}
+}
+
+// Fetch checks what the registry serves against the recorded digests: a blob or a
+// manifest whose bytes changed is refused, naming it, and no file is written.
+func TestFetchChecksDigests(t *testing.T) {
+	var mu sync.Mutex
+	corrupt := "" // a path whose response has one byte changed
+	host := testenv.MemRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			bad := corrupt != "" && r.Method == http.MethodGet && r.URL.Path == corrupt
+			mu.Unlock()
+			if !bad {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if len(body) > 0 {
+				body[len(body)/2] ^= 0xff
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+		})
+	})
+	reg := oci.New(oci.WithInsecure(host))
+	ctx := context.Background()
+	dir, files := imagerOutput(t)
+	dgst, err := bootmedia.Publish(ctx, reg, host+"/boards/cm5:t", dir, map[string]string{"dev.sovos.hash": "feedbeef", bootmedia.AnnotationAddress: "profile.cm5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := state.New("default", "test")
+	st.Resources = append(st.Resources, &state.Resource{Address: "profile.cm5", Type: config.TypeProfile, Hash: "feedbeef",
+		Tag: "t", Image: host + "/boards/cm5", Digest: dgst, ArtifactType: bootmedia.ArtifactType})
+	fetch := func() (string, error) {
+		into := t.TempDir()
+		_, err := bootmedia.Fetch(ctx, bootmedia.Request{Address: "profile.cm5", State: st, Dir: into, Registry: reg})
+		return into, err
+	}
+	if _, err := fetch(); err != nil {
+		t.Fatalf("fetch from an honest registry: %v", err)
+	}
+
+	blob := "sha256:" + hexSHA256(files["metal-arm64.raw.xz"])
+	for what, c := range map[string]struct{ path, want string }{
+		"a file's blob": {"/v2/boards/cm5/blobs/" + blob, "metal-arm64.raw.xz"},
+		"the manifest":  {"/v2/boards/cm5/manifests/" + dgst, dgst},
+	} {
+		mu.Lock()
+		corrupt = c.path
+		mu.Unlock()
+		into, err := fetch()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("fetch with %s changed: %v, want an error naming %s", what, err, c.want)
+		}
+		if _, serr := os.Stat(filepath.Join(into, "metal-arm64.raw.xz")); serr == nil {
+			t.Errorf("fetch with %s changed wrote metal-arm64.raw.xz", what)
+		}
+		if left, _ := filepath.Glob(filepath.Join(into, ".*")); len(left) > 0 {
+			t.Errorf("fetch with %s changed left temporary files: %v", what, left)
+		}
+		t.Logf("%s changed: %v", what, err)
+	}
+}
+
+func hexSHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
