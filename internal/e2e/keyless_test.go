@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -12,9 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/urmanac/sovos/attest"
 	"github.com/urmanac/sovos/internal/testenv"
@@ -42,14 +37,6 @@ kernel "k" {
 }
 `
 
-// publicKeyOnly is what a certificate authority holds of the key it certifies.
-type publicKeyOnly struct{ pub crypto.PublicKey }
-
-func (p publicKeyOnly) Public() crypto.PublicKey { return p.pub }
-func (p publicKeyOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	panic("a certificate authority never holds the private key")
-}
-
 // TestCLIKeylessWiring: `signing { keyless = true }` as the apply workflow uses it,
 // against stand-ins for GitHub's OIDC endpoint, Fulcio and Rekor (no network here). The
 // job's identity token is asked for with the request token GitHub Actions gives a job
@@ -58,8 +45,7 @@ func (p publicKeyOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error
 // without a token the apply says what the job lacks and asks Fulcio nothing.
 func TestCLIKeylessWiring(t *testing.T) {
 	const subject = "https://github.com/urmanac/factory/.github/workflows/sovos-apply.yml@refs/heads/main"
-	claims, _ := json.Marshal(map[string]any{"iss": attest.GitHubIssuer, "sub": subject, "aud": "sigstore"})
-	token := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
+	token := testenv.IdentityToken(attest.GitHubIssuer, subject)
 
 	var mu sync.Mutex
 	var calls []string
@@ -74,48 +60,7 @@ func TestCLIKeylessWiring(t *testing.T) {
 	}))
 	t.Cleanup(oidc.Close)
 
-	rootCert, rootKey, err := ca.GenerateRootCa()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inter, interKey, err := ca.GenerateFulcioIntermediate(rootCert, rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var leafPEM string
-	fulcio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		record("fulcio " + r.URL.Path + " " + r.Header.Get("Authorization"))
-		var req struct {
-			PublicKeyRequest struct {
-				PublicKey struct{ Content string } `json:"publicKey"`
-			} `json:"publicKeyRequest"`
-		}
-		json.NewDecoder(r.Body).Decode(&req)
-		block, _ := pem.Decode([]byte(req.PublicKeyRequest.PublicKey.Content))
-		if block == nil {
-			http.Error(w, "no public key", http.StatusBadRequest)
-			return
-		}
-		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		leaf, err := ca.GenerateLeafCert(subject, attest.GitHubIssuer, time.Now().Add(-time.Minute), publicKeyOnly{pub}, inter, interKey)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		var chain []string
-		for _, c := range []*x509.Certificate{leaf, inter, rootCert} {
-			chain = append(chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
-		}
-		mu.Lock()
-		leafPEM = chain[0]
-		mu.Unlock()
-		json.NewEncoder(w).Encode(map[string]any{"signedCertificateEmbeddedSct": map[string]any{"chain": map[string]any{"certificates": chain}}})
-	}))
-	t.Cleanup(fulcio.Close)
+	fulcio := testenv.StartFulcio(t)
 	var logged string
 	rekor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -149,8 +94,8 @@ func TestCLIKeylessWiring(t *testing.T) {
 		t.Errorf("an unsigned kernel was recorded:\n%s", list)
 	}
 	mu.Lock()
-	if len(calls) != 0 {
-		t.Errorf("without a token: %v", calls)
+	if len(calls) != 0 || len(fulcio.Tokens()) != 0 {
+		t.Errorf("without a token: %v, Fulcio given %q", calls, fulcio.Tokens())
 	}
 	mu.Unlock()
 
@@ -164,13 +109,17 @@ func TestCLIKeylessWiring(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{"oidc Bearer request-token audience=sigstore", "fulcio /api/v2/signingCert Bearer " + token, "rekor POST /api/v1/log/entries"}
+	want := []string{"oidc Bearer request-token audience=sigstore", "rekor POST /api/v1/log/entries"}
 	if len(calls) < len(want) || strings.Join(calls[:len(want)], "\n") != strings.Join(want, "\n") {
 		t.Errorf("calls:\n%s\nwant first:\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
 	}
+	issued := fulcio.Issued()
+	if got := fulcio.Tokens(); len(got) != 1 || got[0] != token || len(issued) != 1 {
+		t.Fatalf("Fulcio was given tokens %q and issued %d certificates; want the job's token, once", got, len(issued))
+	}
 	// What Rekor was asked to log carries the certificate Fulcio issued.
-	block, _ := pem.Decode([]byte(leafPEM))
-	if block == nil || !strings.Contains(logged, base64.StdEncoding.EncodeToString([]byte(leafPEM))) && !strings.Contains(logged, base64.StdEncoding.EncodeToString(block.Bytes)) {
+	leafPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issued[0].Raw})
+	if !strings.Contains(logged, base64.StdEncoding.EncodeToString(leafPEM)) && !strings.Contains(logged, base64.StdEncoding.EncodeToString(issued[0].Raw)) {
 		t.Errorf("Rekor was not given Fulcio's certificate:\n%s", logged)
 	}
 }
