@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,28 +273,11 @@ func TestFetchLocalExport(t *testing.T) {
 func TestFetchChecksDigests(t *testing.T) {
 	var mu sync.Mutex
 	corrupt := "" // a path whose response has one byte changed
-	host := testenv.MemRegistry(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			bad := corrupt != "" && r.Method == http.MethodGet && r.URL.Path == corrupt
-			mu.Unlock()
-			if !bad {
-				h.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, r)
-			body := rec.Body.Bytes()
-			if len(body) > 0 {
-				body[len(body)/2] ^= 0xff
-			}
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			w.Write(body)
-		})
-	})
+	host := testenv.MemRegistry(t, testenv.Corrupt(func(r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.URL.Path == corrupt
+	}))
 	reg := oci.New(oci.WithInsecure(host))
 	ctx := context.Background()
 	dir, files := imagerOutput(t)

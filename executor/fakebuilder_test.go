@@ -129,6 +129,32 @@ type fakeSetup struct {
 	reg  *oci.Client
 }
 
+// newFakeSetup writes fakeConfig on an in-memory registry and returns it with a fake
+// builder whose kernel key signs the extension's module, and the default workspace's
+// state in a layout.
+func newFakeSetup(t *testing.T) (*fakeSetup, *fakeBuilder, *state.Layout) {
+	t.Helper()
+	host := testenv.MemRegistry(t)
+	s := &fakeSetup{t: t, dir: t.TempDir(), repo: host + "/fake", reg: oci.New(oci.WithInsecure(host))}
+	for _, d := range []string{"k", "e"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.dir, d, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "main.sovos.hcl"), []byte(fakeConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, cert := modsigntest.NewKey(t)
+	b, err := state.NewLayout(filepath.Join(s.dir, ".sovos", "state"), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, &fakeBuilder{t: t, cert: cert, signer: key, signed: cert}, b
+}
+
 // config loads the configuration as plan does.
 func (s *fakeSetup) config() *config.Config {
 	s.t.Helper()
@@ -187,25 +213,8 @@ func (s *fakeSetup) tagDigest(repo, tag string) string {
 // the kernel's certificate read back from the registry, and verifies the extension
 // again; an extension signed by another key fails and moves no tag.
 func TestBuildAdoptPromoteVerify(t *testing.T) {
-	host := testenv.MemRegistry(t)
-	s := &fakeSetup{t: t, dir: t.TempDir(), repo: host + "/fake", reg: oci.New(oci.WithInsecure(host))}
-	for _, d := range []string{"k", "e"} {
-		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(s.dir, d, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(s.dir, "main.sovos.hcl"), []byte(fakeConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	key, cert := modsigntest.NewKey(t)
-	fb := &fakeBuilder{t: t, cert: cert, signer: key, signed: cert}
-	b, err := state.NewLayout(filepath.Join(s.dir, ".sovos", "state"), "default")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fb, b := newFakeSetup(t)
+	cert := fb.cert
 
 	// 1. Build both and promote.
 	sum, err := s.apply(b, s.plan(b, true), fb)
@@ -284,25 +293,7 @@ func TestBuildAdoptPromoteVerify(t *testing.T) {
 // moves; one whose attestation names its kernel's old key (the kernel rebuilt under the
 // same hash with a new key) is checked against the new key, fails, and is not promoted.
 func TestPromotionGate(t *testing.T) {
-	host := testenv.MemRegistry(t)
-	s := &fakeSetup{t: t, dir: t.TempDir(), repo: host + "/fake", reg: oci.New(oci.WithInsecure(host))}
-	for _, d := range []string{"k", "e"} {
-		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(s.dir, d, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(s.dir, "main.sovos.hcl"), []byte(fakeConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	key, cert := modsigntest.NewKey(t)
-	fb := &fakeBuilder{t: t, cert: cert, signer: key, signed: cert}
-	b, err := state.NewLayout(filepath.Join(s.dir, ".sovos", "state"), "default")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fb, b := newFakeSetup(t)
 	ctx := context.Background()
 	read := func() *state.State {
 		t.Helper()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -219,25 +218,9 @@ func TestRegistryForeignAndCorrupt(t *testing.T) {
 func TestRegistryCorruptLayer(t *testing.T) {
 	ctx := context.Background()
 	var corrupt atomic.Bool
-	host := testenv.MemRegistry(t, func(reg http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if corrupt.Load() && strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
-				rec := httptest.NewRecorder()
-				reg.ServeHTTP(rec, r)
-				body := rec.Body.Bytes()
-				if len(body) > 0 {
-					body[len(body)/2] ^= 0xff
-				}
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.Code)
-				w.Write(body)
-				return
-			}
-			reg.ServeHTTP(w, r)
-		})
-	})
+	host := testenv.MemRegistry(t, testenv.Corrupt(func(r *http.Request) bool {
+		return corrupt.Load() && strings.Contains(r.URL.Path, "/blobs/")
+	}))
 	r := newTestRegistry(t, host, "main")
 	if _, err := r.Write(ctx, sampleState()); err != nil {
 		t.Fatal(err)

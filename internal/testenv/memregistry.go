@@ -29,3 +29,28 @@ func MemRegistry(t testing.TB, wrap ...func(http.Handler) http.Handler) (host st
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
+
+// Corrupt is a MemRegistry wrap that changes one byte in the middle of the body of
+// every GET the registry answers for which when returns true (a blob or manifest whose
+// bytes no longer match its digest); other requests pass through.
+func Corrupt(when func(*http.Request) bool) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || !when(r) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if len(body) > 0 {
+				body[len(body)/2] ^= 0xff
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+		})
+	}
+}
