@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,6 +57,7 @@ func TestCLIInterrupt(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(2 * time.Minute)
+	var signalled uint64 // the serial when the signal is sent
 	for {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
@@ -63,6 +65,7 @@ func TestCLIInterrupt(t *testing.T) {
 		}
 		if s, _, err := backend.Read(context.Background()); err == nil && s != nil {
 			if e := s.Resource("extension.e"); e != nil && e.Digest != before.Resource("extension.e").Digest && e.Verified != nil && e.Verified.Digest == e.Digest {
+				signalled = s.Serial
 				break
 			}
 		}
@@ -91,6 +94,13 @@ func TestCLIInterrupt(t *testing.T) {
 	after := read()
 	if after.Resource("installer.i").Digest != before.Resource("installer.i").Digest {
 		t.Error("the interrupted installer was recorded")
+	}
+	// The final write happened after the signal: the apply's history entry, tagged.
+	if after.Serial <= signalled || after.History == nil || after.History.Operation != "apply" || !slices.Contains(after.History.Built, "extension.e") {
+		t.Errorf("after SIGINT: serial %d (%d when signalled), history %+v", after.Serial, signalled, after.History)
+	}
+	if h, _, err := backend.ReadHistory(context.Background(), after.Serial); err != nil || h == nil {
+		t.Errorf("no history entry default.v%d after SIGINT: %v", after.Serial, err)
 	}
 
 	// The lock was released, and what is left is the installer and the profile.
