@@ -30,6 +30,7 @@ import (
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/internal/testenv"
 	"github.com/urmanac/sovos/planner"
+	"github.com/urmanac/sovos/rollback"
 	"github.com/urmanac/sovos/state"
 )
 
@@ -405,6 +406,87 @@ func TestPromotionGate(t *testing.T) {
 			if pr.Address == "extension.e" {
 				t.Errorf("promoted %+v", pr)
 			}
+		}
+	}
+}
+
+// TestPromoteAfterRollback: after `sovos rollback` moved the extension's stable tag back,
+// a promoting plan moves it forward again with the reason rolled_back; the apply moves
+// it, and the state no longer says it was rolled back: the next promoting plan has
+// nothing to do.
+func TestPromoteAfterRollback(t *testing.T) {
+	ctx := context.Background()
+	s, fb, b := newFakeSetup(t)
+	read := func() *state.State {
+		t.Helper()
+		st, _, err := b.Read(ctx)
+		if err != nil || st == nil {
+			t.Fatalf("reading the state: %v, %v", st, err)
+		}
+		return st
+	}
+	if _, err := s.apply(b, s.plan(b, true), fb); err != nil {
+		t.Fatal(err)
+	}
+	first := read()
+	if err := os.WriteFile(filepath.Join(s.dir, "e", "Dockerfile"), []byte("FROM scratch\n# second\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.apply(b, s.plan(b, true), fb); err != nil {
+		t.Fatal(err)
+	}
+	cur := read()
+	e1, e2 := first.Resource("extension.e").Digest, cur.Resource("extension.e").Digest
+	if e1 == e2 || s.tagDigest("ext", "stable") != e2 {
+		t.Fatalf("second apply: extension %s (first %s), ext:stable %s", e2, e1, s.tagDigest("ext", "stable"))
+	}
+
+	// sovos rollback to the first apply's serial (no signing: unsigned attestations).
+	passing := func(ctx context.Context, reg *oci.Client, image, digest, kernelDigest, fp string) (bool, error) {
+		_, err := attest.Passing(ctx, reg, image, digest, attest.Kernel{Digest: kernelDigest, CertificateSHA256: fp}, nil)
+		return err == nil, nil
+	}
+	rb, err := rollback.MakePlan(ctx, rollback.Request{Current: cur, Target: first, Registry: s.reg, Attested: passing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := rollback.Apply(ctx, s.reg, rb)
+	if err != nil || len(moved) != 1 {
+		t.Fatalf("rollback moved %+v: %v", moved, err)
+	}
+	rollback.Record(cur, rb, moved, cur.Serial+1)
+	w := state.NewWriter(b, cur, nil)
+	w.Update(func(*state.State) {})
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.tagDigest("ext", "stable") != e1 {
+		t.Fatalf("ext:stable after the rollback: %s, want %s", s.tagDigest("ext", "stable"), e1)
+	}
+
+	p := s.plan(b, true)
+	var ext *planner.ResourceChange
+	for _, c := range p.Changes {
+		if c.Address == "extension.e" {
+			ext = c
+		}
+	}
+	if ext == nil || ext.Action != planner.ActionPromote || len(ext.Reasons) != 1 || ext.Reasons[0].Kind != planner.ReasonRolledBack {
+		t.Fatalf("plan -promote after the rollback: %+v", ext)
+	}
+	sum, err := s.apply(b, p, fb)
+	if err != nil || len(sum.Promoted) != 1 {
+		t.Fatalf("apply -promote after the rollback: %+v, %v", sum, err)
+	}
+	if got := s.tagDigest("ext", "stable"); got != e2 {
+		t.Errorf("ext:stable after promoting again: %s, want %s", got, e2)
+	}
+	if r := read().Resource("extension.e"); r.RolledBack != nil || r.Tags["stable"] != e2 {
+		t.Errorf("the state after promoting again: tags %v, rolled back %+v", r.Tags, r.RolledBack)
+	}
+	for _, c := range s.plan(b, true).Changes {
+		if c.Action != planner.ActionNoop {
+			t.Errorf("promoting plan after promoting again: %s %s %+v", c.Address, c.Action, c.Reasons)
 		}
 	}
 }
