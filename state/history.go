@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/user"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,15 +180,11 @@ func sortSerials(serials []uint64) []uint64 {
 	return serials
 }
 
-// workspaceNameRE is SPEC §12's workspace name (config.ResolveWorkspace enforces it):
-// no '.', so history and lock tags are never workspace names.
-var workspaceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // lockOwner returns the workspace whose lock tag or file name n is (WORKSPACE.lock, or
 // WORKSPACE.lock.<...> on a registry).
 func lockOwner(n string) (string, bool) {
 	ws, _, ok := strings.Cut(n, ".lock")
-	if !ok || !workspaceNameRE.MatchString(ws) {
+	if !ok || !workspaceRE.MatchString(ws) {
 		return "", false
 	}
 	rest := strings.TrimPrefix(n, ws+".lock")
