@@ -16,13 +16,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
 )
 
-// AnnotationHash is the annotation that makes an artifact sovos's own (planner's
-// AnnotationHash; gc does not import the planner).
-const AnnotationHash = "dev.sovos.hash"
+// AnnotationHash is the annotation that makes an artifact sovos's own
+// (hashing.AnnotationHash).
+const AnnotationHash = hashing.AnnotationHash
 
 // AnnotationCreated is the standard OCI annotation of when an artifact was made; sovos
 // sets it on what it pushes, and gc reads it for -min-age.
@@ -307,11 +308,6 @@ func scan(ctx context.Context, reg *oci.Client, repo string) (*scanned, error) {
 	}
 	slices.SortFunc(sc.artifacts, func(a, b *Artifact) int { return cmp.Compare(a.Tag, b.Tag) })
 	return sc, nil
-}
-
-// isContentTag reports whether tag is the content tag of hash (its first 16 characters).
-func isContentTag(tag, hash string) bool {
-	return len(hash) >= 16 && hash[:16] == tag
 }
 
 // join names repository@digest.

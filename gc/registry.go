@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/oci"
 )
 
@@ -48,7 +49,7 @@ func readTag(ctx context.Context, reg *oci.Client, repo, tag string) (*Artifact,
 	if err != nil {
 		return nil, "", fmt.Errorf("reading %s: %w", ref, err)
 	}
-	if !isContentTag(tag, ann[AnnotationHash]) {
+	if !hashing.IsContentTag(tag, ann[AnnotationHash]) {
 		return nil, desc.Digest.String(), nil
 	}
 	a := &Artifact{Repository: repo, Tag: tag, Digest: desc.Digest.String(), Hash: ann[AnnotationHash]}

@@ -22,6 +22,11 @@ const HashScheme = 1
 // ContentTagLength is the number of hex characters of a hash used as the image tag.
 const ContentTagLength = 16
 
+// AnnotationHash is the manifest (and index) annotation every sovos build and boot-media
+// artifact carries: the resource hash it was built from. A plan adopts an artifact by
+// it; gc recognises sovos's own artifacts by it.
+const AnnotationHash = "dev.sovos.hash"
+
 // ResourceHash returns the hex SHA-256 of ResourceHashInput: the identity of a build
 // resource or profile (SPEC §4). deps maps a dependency's address to its hash.
 func ResourceHash(typ, platform string, attrs map[string]cty.Value, deps map[string]string) (string, error) {
@@ -66,6 +71,11 @@ func ContentTag(hash string) string {
 		return hash
 	}
 	return hash[:ContentTagLength]
+}
+
+// IsContentTag reports whether tag is the content tag of hash (a full resource hash).
+func IsContentTag(tag, hash string) bool {
+	return len(hash) >= ContentTagLength && ContentTag(hash) == tag
 }
 
 // ImageHash is the hash an image is recorded under where a record needs one (the state

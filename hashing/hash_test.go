@@ -146,4 +146,21 @@ func TestContentTag(t *testing.T) {
 	if got := ContentTag("abc"); got != "abc" {
 		t.Errorf("got %q", got)
 	}
+	// gc deletes only what IsContentTag says is a content tag: never a stable tag, and
+	// never a tag equal to an annotation too short to be a hash.
+	h := strings.Repeat("0123456789abcdef", 4)
+	for _, tt := range []struct {
+		tag, hash string
+		want      bool
+	}{
+		{"0123456789abcdef", h, true},
+		{"0123456789abcde", h, false},
+		{"5.3.0", h, false},
+		{"abc", "abc", false},
+		{"", "", false},
+	} {
+		if got := IsContentTag(tt.tag, tt.hash); got != tt.want {
+			t.Errorf("IsContentTag(%q, %q) = %t", tt.tag, tt.hash, got)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/urmanac/sovos/config"
+	"github.com/urmanac/sovos/hashing"
 	"github.com/urmanac/sovos/internal/oci"
 	"github.com/urmanac/sovos/state"
 )
@@ -58,7 +59,8 @@ const (
 
 // AnnotationHash is the manifest annotation every sovos build carries: the resource hash
 // it was built from. It lets a plan adopt an artifact that is missing from the state.
-const AnnotationHash = "dev.sovos.hash"
+// hashing.AnnotationHash is its one definition.
+const AnnotationHash = hashing.AnnotationHash
 
 // CertArtifactType is the artifact type of a kernel's signing certificate, stored as a
 // referrer of the kernel's manifest before the kernel is recorded in the state. A kernel

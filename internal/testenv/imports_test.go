@@ -49,8 +49,8 @@ func TestProductionImportsNoTestCode(t *testing.T) {
 var rank = map[string]int{
 	"internal/oci": 0, "internal/gitref": 0, "internal/imagerinit": 0, "executor/dag": 0, "executor/gitsource": 0,
 	"config": 1, "state": 1, "executor/bkdriver": 1, "attest": 1,
-	"hashing": 2, "executor/verify": 2, "bootmedia": 2, "gc": 2,
-	"planner": 3, "pin": 3,
+	"hashing": 2, "executor/verify": 2, "bootmedia": 2,
+	"planner": 3, "pin": 3, "gc": 3,
 	"planner/planfile": 4,
 	"executor":         5,
 	"rollback":         6,
