@@ -170,3 +170,30 @@ func TestImportDirection(t *testing.T) {
 		t.Errorf("checked %d packages, the ranks name %d: a package was renamed or removed; update the ranks", checked, len(rank))
 	}
 }
+
+// TestLayoutDocumented keeps the README's "Repository layout" and docs/architecture.md
+// true to the tree: every package of the layers is named in both.
+func TestLayoutDocumented(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	readme := read("README.md")
+	_, layout, ok := strings.Cut(readme, "\n## Repository layout\n")
+	if !ok {
+		t.Fatal("README.md has no \"## Repository layout\" section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	arch := read("docs/architecture.md")
+	for pkg := range rank {
+		if !strings.Contains(layout, "`"+pkg+"`") {
+			t.Errorf("README.md's Repository layout does not name `%s`", pkg)
+		}
+		if !strings.Contains(arch, pkg) {
+			t.Errorf("docs/architecture.md does not name %s", pkg)
+		}
+	}
+}
