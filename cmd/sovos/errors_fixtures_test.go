@@ -178,6 +178,16 @@ image "m" {
   digest   = "sha256:5fbc6235d2c41e3a4fcec46cf680cb20ad33d9562ade2f5436ca023d65f13e59"
 }
 `,
+		"collide/main.sovos.hcl": pinnedImage + `profile "p" {
+  for_each  = toset(["a/b", "a_b", "a\"b"])
+  arch      = "arm64"
+  version   = "v1.13.3"
+  installer = image.up.ref
+  output {
+    kind = "installer"
+  }
+}
+`,
 	}
 	for _, d := range []string{"sectags", "secimage", "secplatform", "secargs", "sectriggers", "imgupper", "imgtag",
 		"imgdigest", "imgempty", "platbanana", "platextra", "badtag", "ctxnumber", "ctxref", "replace", "secnofile", "secenv", "nodockerfile"} {
