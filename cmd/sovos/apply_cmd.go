@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
-	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
 	"github.com/urmanac/sovos/operation"
@@ -105,13 +102,9 @@ func applyAction(c *cli.Context) error {
 
 // approve asks for "yes" on a terminal; elsewhere apply needs -auto-approve.
 func approve(c *cli.Context) (bool, error) {
-	if !isatty.IsTerminal(os.Stdin.Fd()) {
-		return false, errors.New("apply needs -auto-approve when standard input is not a terminal (or save a plan with `sovos plan -out=FILE`, review it, and run `sovos apply FILE`)")
-	}
-	fmt.Fprint(c.App.Writer, "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
-	answer, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	ok, err := askYes(c, "Do you want to perform these actions?", "apply")
 	if err != nil {
-		return false, nil
+		return false, fmt.Errorf("%w (or save a plan with `sovos plan -out=FILE`, review it, and run `sovos apply FILE`)", err)
 	}
-	return strings.TrimSpace(answer) == "yes", nil
+	return ok, nil
 }
