@@ -375,7 +375,7 @@ func (e *evaluator) settings() hcl.Diagnostics {
 	}
 	if s.State.Registry == "" {
 		if s.State.Path == "" {
-			s.State.Path = ".sovos/state"
+			s.State.Path = DefaultStatePath
 		}
 		s.State.Path = e.abs(s.State.Path)
 	} else {

@@ -149,8 +149,13 @@ type SigningSettings struct {
 	DeclRange                        hcl.Range
 }
 
+// DefaultStatePath is where the state is kept without a sovos.state block (or a
+// -state-registry/-state-path flag): an OCI image layout, relative to the configuration
+// directory.
+const DefaultStatePath = ".sovos/state"
+
 // StateSettings is sovos.state. Exactly one of Registry and Path is set after
-// evaluation (Path defaults to .sovos/state, relative to the configuration directory).
+// evaluation (Path defaults to DefaultStatePath, relative to the configuration directory).
 type StateSettings struct {
 	Registry  string
 	Path      string

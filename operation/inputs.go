@@ -239,7 +239,7 @@ func openBackend(in Inputs, settings config.Settings, reg func() (*oci.Client, e
 	ws := settings.State.Workspace
 	if repo == "" {
 		if path == "" {
-			path = filepath.Join(in.dir(), ".sovos", "state")
+			path = filepath.Join(in.dir(), filepath.FromSlash(config.DefaultStatePath))
 		}
 		return state.NewLayout(path, ws)
 	}
