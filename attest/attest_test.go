@@ -222,3 +222,50 @@ func TestKeySigner(t *testing.T) {
 		t.Errorf("junk: %v", err)
 	}
 }
+
+// A referrer listed but gone (deleted by hand: a registry without the referrers API
+// keeps listing it in the sha256-<hex> index) is no attestation: the answer is "none
+// counts", which apply mends by attesting again, not a registry error that blocks every
+// promotion of that digest.
+func TestPassingSkipsDeletedReferrer(t *testing.T) {
+	for _, r := range []struct {
+		name  string
+		start func(testing.TB) string
+	}{
+		{"go-containerregistry", func(t testing.TB) string { return testenv.MemRegistry(t) }},
+		{"docker-registry", testenv.StartRegistry},
+	} {
+		t.Run(r.name, func(t *testing.T) { passingSkipsDeletedReferrer(t, r.start(t)) })
+	}
+}
+
+func passingSkipsDeletedReferrer(t *testing.T, host string) {
+	ctx := context.Background()
+	reg := oci.New(oci.WithInsecure(host))
+	kd, fp := "sha256:"+strings.Repeat("a", 64), strings.Repeat("f", 64)
+	k := attest.Kernel{Digest: kd, CertificateSHA256: fp}
+	p := &attest.Publisher{Registry: reg}
+	image, digest := pushIndex(t, host, "ext")
+	gone, err := p.Attest(ctx, image, digest, attest.ModuleSignaturesType, predicate(kd, fp, "ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := reg.NewRepository(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Delete(ctx, repo.Digest(gone)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attest.Passing(ctx, reg, image, digest, k, nil); !attest.IsNotFound(err) {
+		t.Fatalf("with the only attestation deleted: %v", err)
+	}
+	// Attested again, the new one counts beside the stale entry.
+	again, err := p.Attest(ctx, image, digest, attest.ModuleSignaturesType, predicate(kd, fp, "ok", "ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := attest.Passing(ctx, reg, image, digest, k, nil); err != nil || f.Digest != again {
+		t.Errorf("attested again: %+v, %v; want %s", f, err, again)
+	}
+}

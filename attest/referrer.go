@@ -88,6 +88,11 @@ func referrers(ctx context.Context, reg *oci.Client, subject name.Digest, predic
 			continue
 		}
 		r, ok, err := readReferrer(ctx, reg, subject.Context().Digest(d.Digest.String()), predicateType)
+		if oci.IsNotFound(err) {
+			// Listed but deleted: a registry without the referrers API keeps listing a
+			// deleted referrer in the sha256-<hex> index. It attests nothing.
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -71,8 +74,82 @@ func (c *Client) PutReferrer(ctx context.Context, subject name.Digest, artifactT
 		return "", err
 	}
 	defer c.LockSubject(subject)()
-	if err := c.Put(ctx, repo.Digest(h.String()), rawManifest(raw)); err != nil {
+	err = c.Put(ctx, repo.Digest(h.String()), rawManifest(raw))
+	if IsNotFound(err) || hasCode(err, transport.ManifestBlobUnknownErrorCode) {
+		// A registry that checks an index's manifests refuses the sha256-<hex> index
+		// when it lists a referrer deleted since: drop those, then push again.
+		if pruned, perr := c.pruneFallback(ctx, subject); perr != nil {
+			err = fmt.Errorf("%w (and cleaning the referrers index: %v)", err, perr)
+		} else if pruned {
+			err = c.Put(ctx, repo.Digest(h.String()), rawManifest(raw))
+		}
+	}
+	if err != nil {
 		return "", fmt.Errorf("pushing a referrer of %s: %w", subject, err)
 	}
 	return h.String(), nil
 }
+
+// pruneFallback removes from subject's sha256-<hex> tag-schema index the referrers that
+// are gone (deleted by hand: the registry keeps listing them there), and reports
+// whether it removed any.
+func (c *Client) pruneFallback(ctx context.Context, subject name.Digest) (bool, error) {
+	repo := subject.Context()
+	tag := repo.Tag(strings.Replace(subject.DigestStr(), ":", "-", 1))
+	desc, err := c.Get(ctx, tag)
+	if IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !desc.MediaType.IsIndex() {
+		return false, nil
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+	if err != nil {
+		return false, err
+	}
+	kept := idx.Manifests[:0:0]
+	for _, m := range idx.Manifests {
+		_, err := c.Head(ctx, repo.Digest(m.Digest.String()))
+		switch {
+		case IsNotFound(err):
+			continue
+		case err != nil:
+			return false, err
+		}
+		kept = append(kept, m)
+	}
+	if len(kept) == len(idx.Manifests) {
+		return false, nil
+	}
+	idx.Manifests = kept
+	raw, err := json.Marshal(idx)
+	if err != nil {
+		return false, err
+	}
+	if err := c.Put(ctx, tag, rawIndex(raw)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// hasCode reports whether err is a registry error carrying code.
+func hasCode(err error, code transport.ErrorCode) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	for _, d := range terr.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+type rawIndex []byte
+
+func (m rawIndex) RawManifest() ([]byte, error)        { return m, nil }
+func (m rawIndex) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
