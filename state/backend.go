@@ -83,6 +83,9 @@ type LockError struct {
 	Err  error
 	// Stale says how the holder's lock stops counting if it was abandoned.
 	Stale string
+	// Running says the holder is known to be running (a layout's lock file whose file
+	// lock is held): the message says to wait for it or stop it, not that it may be dead.
+	Running bool
 }
 
 func (e *LockError) Error() string {
@@ -93,6 +96,9 @@ func (e *LockError) Error() string {
 		e.Info.Operation + ", since " + e.Info.Created.UTC().Format(time.RFC3339) + ")"
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
+	}
+	if e.Running {
+		return msg + ". Wait for it to finish (-lock-timeout=DURATION waits), or stop that process: on Ctrl-C or SIGTERM it records what it did and releases the lock, and if it is killed the next sovos takes its lock over. Only if it hangs and cannot be stopped, `sovos force-unlock " + e.Info.ID + "` removes the lock; it then stops at its next state write"
 	}
 	msg += "; wait for it to finish (-lock-timeout=DURATION waits)"
 	if e.Stale != "" {

@@ -56,9 +56,9 @@ func (l *Layout) tryLock(ctx context.Context, info *LockInfo, o *lockOptions) (l
 		return nil, fmt.Errorf("%s: %w", l, err)
 	}
 	path := l.lockPath()
-	held := func(why string) error {
+	held := func(why string, running bool) error {
 		cur, _ := l.readLock() // unreadable: being written right now
-		return &LockError{Info: cur, Err: errors.New(why)}
+		return &LockError{Info: cur, Err: errors.New(why), Running: running}
 	}
 	for range 3 {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
@@ -93,9 +93,9 @@ func (l *Layout) tryLock(ctx context.Context, info *LockInfo, o *lockOptions) (l
 		if err != nil || !free {
 			g.Close()
 			if !flockSupported {
-				return nil, held(path + " exists (this platform cannot tell whether its sovos still runs)")
+				return nil, held(path+" exists (this platform cannot tell whether its sovos still runs)", false)
 			}
-			return nil, held("its sovos is still running (it holds the file lock on " + path + ")")
+			return nil, held("that sovos is still running (it holds the file lock on "+path+")", true)
 		}
 		// Nobody held it: its sovos died. We now hold its flock; it is ours if the path
 		// still names that file (not removed and recreated meanwhile).
@@ -114,7 +114,7 @@ func (l *Layout) tryLock(ctx context.Context, info *LockInfo, o *lockOptions) (l
 		}
 		return &layoutLease{l: l, f: g, id: info.ID}, nil
 	}
-	return nil, held("another process took the lock at the same time")
+	return nil, held("another process took the lock at the same time", false)
 }
 
 func rewrite(f *os.File, data []byte) error {

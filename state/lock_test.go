@@ -544,7 +544,7 @@ func TestLayoutLockNeverTakenOver(t *testing.T) {
 	}
 	_, err = Hold(ctx, open(), lockInfo("b"), WithTTL(time.Second), WithTimeout(2*time.Second), quick)
 	var le *LockError
-	if !errors.As(err, &le) || le.Info.ID != h.Info().ID || !strings.Contains(err.Error(), "its sovos is still running") {
+	if !errors.As(err, &le) || le.Info.ID != h.Info().ID || !strings.Contains(err.Error(), "that sovos is still running") || strings.Contains(err.Error(), "if its sovos is dead") {
 		t.Errorf("second locker: %v", err)
 	}
 	if err := h.Release(ctx); err != nil {
