@@ -216,6 +216,9 @@ func (e *UnsupportedError) Error() string {
 // manifest already gone counts as deleted. It stops at the first failure and returns
 // what it deleted and what remains, with the error: an *UnsupportedError when the
 // registry refuses deletion. Pass a ctx that fences the deletes (the state lock's guard).
+// Cancelling ctx stops it between two manifests: the one in flight (with its tag)
+// finishes or fails on its own (a delete cut off half-way could not tell whether it
+// happened), no other starts, and the error is ctx's, with the rest in Remaining.
 func Delete(ctx context.Context, reg *oci.Client, p *Plan) (*Result, error) {
 	refs := p.Refs()
 	tags := map[string]string{} // repository@digest -> repository:tag, for artifacts
@@ -226,7 +229,11 @@ func Delete(ctx context.Context, reg *oci.Client, p *Plan) (*Result, error) {
 	}
 	res := &Result{}
 	for i, ref := range refs {
-		if err := deleteManifest(ctx, reg, ref, tags[ref]); err != nil {
+		if ctx.Err() != nil {
+			res.Remaining = refs[i:]
+			return res, context.Cause(ctx)
+		}
+		if err := deleteManifest(context.WithoutCancel(ctx), reg, ref, tags[ref]); err != nil {
 			res.Remaining = refs[i:]
 			return res, err
 		}

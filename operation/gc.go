@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urmanac/sovos/config"
@@ -49,6 +50,8 @@ type GCResult struct {
 // req.Keep newest history entries, not anything another tag points at, nothing younger
 // than req.MinAge. It takes this workspace's lock (not for a dry run) and refuses while
 // another workspace's lock is live. What it deleted is recorded as a history entry.
+// Cancelling ctx (Ctrl-C) stops it between two deletions: what was deleted is recorded,
+// the lock released, and the error (ErrInterrupted) says what was deleted and what not.
 func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	if req.Keep < 1 {
 		return nil, fmt.Errorf("-keep=%d: keep at least 1 history entry (the current state)", req.Keep)
@@ -64,9 +67,9 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	var lk *heldLock
 	if !req.DryRun {
 		if lk, err = takeLock(ctx, b, req.Lock, "gc"); err != nil {
-			return nil, err
+			return nil, interruptedBefore(ctx, err, "gc", "nothing was deleted", gcAgain)
 		}
-		defer func() { err = errors.Join(err, lk.release(ctx)) }()
+		defer func() { err = lk.finish(ctx, err, "gc", "nothing was deleted", gcAgain) }()
 	}
 	res = &GCResult{Backend: b}
 	keep := gc.Keep{}
@@ -126,7 +129,17 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	}
 	done, delErr := gc.Delete(lk.guard(ctx), reg, res.Plan)
 	res.Deleted, res.Remaining = done.Deleted, done.Remaining
+	var stopped *InterruptedError
+	if ctx.Err() != nil && len(done.Remaining) > 0 && errors.Is(delErr, context.Cause(ctx)) {
+		// Interrupted: what remains is for the next gc, not for a person to delete.
+		stopped = &InterruptedError{Operation: "gc", Done: "nothing was deleted",
+			Left: fmt.Sprintf("%s not deleted", count(len(done.Remaining), "manifest", "manifests")), Next: gcAgain}
+		delErr, res.Remaining = stopped, nil
+	}
 	if len(done.Deleted) == 0 || cur == nil {
+		if stopped != nil && len(done.Deleted) > 0 {
+			stopped.Done = fmt.Sprintf("%s deleted, not recorded (workspace %s has no state)", count(len(done.Deleted), "manifest", "manifests"), own)
+		}
 		return res, delErr
 	}
 	hist := state.NewHistory("gc")
@@ -141,12 +154,24 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 			}
 		}
 	}
-	if werr := lk.write(ctx, cur, hist); werr != nil {
+	// Interrupted or not, what was deleted is recorded.
+	if werr := lk.write(unstoppable(ctx), cur, hist); werr != nil {
 		return res, errors.Join(delErr, werr)
 	}
 	res.Serial = cur.Serial
+	if stopped != nil {
+		what := "referrers only, no artifact yet"
+		if len(hist.Deleted) > 0 {
+			what = count(len(hist.Deleted), "artifact", "artifacts") + ": " + strings.Join(hist.Deleted, ", ")
+		}
+		stopped.Done = fmt.Sprintf("%s of %d deleted (%s), recorded in serial %d",
+			count(len(done.Deleted), "manifest", "manifests"), len(done.Deleted)+len(done.Remaining), what, res.Serial)
+	}
 	return res, delErr
 }
+
+// gcAgain is what to run after an interrupted gc.
+const gcAgain = "Run `sovos gc` again: it finds what is left to delete"
 
 // refuseLocked fails when workspace ws (whose backend is b) has a live lock: an apply
 // there may have pushed artifacts no state refers to yet.

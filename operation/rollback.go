@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urmanac/sovos/rollback"
 	"github.com/urmanac/sovos/state"
@@ -35,7 +36,9 @@ type RollbackResult struct {
 // (refusing, before anything moves, an extension not checked against the kernel it
 // would run with, or a digest that no longer exists), asks, moves the tags through the
 // registry client, and records them as a new serial. It builds nothing and needs no
-// builder.
+// builder. Cancelling ctx (Ctrl-C) stops it between two moves: the tags moved so far are
+// recorded as a new serial, the lock released, and the error (ErrInterrupted) says what
+// moved and what did not.
 func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, err error) {
 	if req.To == 0 {
 		return nil, errors.New("rollback needs -to=SERIAL: the serial to roll back to (`sovos state history` lists them)")
@@ -48,11 +51,12 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if err != nil {
 		return nil, err
 	}
+	again := fmt.Sprintf("Run `sovos rollback -to=%d` again to roll back", req.To)
 	lk, err := takeLock(ctx, b, req.Lock, "rollback")
 	if err != nil {
-		return nil, err
+		return nil, interruptedBefore(ctx, err, "rollback", "no tag was moved", again)
 	}
-	defer func() { err = errors.Join(err, lk.release(ctx)) }()
+	defer func() { err = lk.finish(ctx, err, "rollback", "no tag was moved", again) }()
 	cur, _, err := b.Read(ctx)
 	if err != nil {
 		return nil, stateReadError(b, err)
@@ -86,16 +90,27 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	}
 	moved, moveErr := rollback.Apply(lk.guard(ctx), reg, res.Plan)
 	res.Moved = moved
+	stopped := ctx.Err() != nil && len(moved) < len(res.Plan.Moves)
+	if stopped && errors.Is(moveErr, context.Cause(ctx)) {
+		moveErr = nil // the interruption, said below
+	}
 	if len(moved) == 0 {
+		if stopped {
+			return res, errors.Join(moveErr, &InterruptedError{Operation: "rollback", Done: "no tag was moved", Next: again})
+		}
 		return res, moveErr
 	}
 	hist := state.NewHistory("rollback")
 	hist.RolledBackTo = req.To
 	hist.Promoted = rollback.Record(cur, res.Plan, moved, cur.Serial+1)
-	if werr := lk.write(ctx, cur, hist); werr != nil {
+	// Interrupted or not, what moved is recorded.
+	if werr := lk.write(unstoppable(ctx), cur, hist); werr != nil {
 		return res, errors.Join(moveErr, unrecorded(req.Inputs, b, cur, werr))
 	}
 	res.Serial = cur.Serial
+	if stopped {
+		return res, errors.Join(moveErr, rollbackInterrupted(res, req.To))
+	}
 	if moveErr != nil {
 		return res, fmt.Errorf("%w; the tags moved before it are recorded in serial %d: run the same rollback again to move the others", moveErr, cur.Serial)
 	}
@@ -155,4 +170,27 @@ func unrecorded(in Inputs, b state.Backend, s *state.State, err error) error {
 		return fmt.Errorf("the registry was changed but the state could not be written to %s (%v), nor saved locally: %v", b, err, serr)
 	}
 	return fmt.Errorf("the registry was changed but the state could not be written to %s: %v; it was saved to %s: store it with `sovos state push %s` once the backend is reachable, before anything else", b, err, path, path)
+}
+
+// rollbackInterrupted says what an interrupted rollback moved and recorded, and what
+// it left.
+func rollbackInterrupted(res *RollbackResult, to uint64) error {
+	var moved, left []string
+	done := map[string]bool{}
+	for _, m := range res.Moved {
+		moved = append(moved, m.Ref())
+		done[m.Ref()] = true
+	}
+	for _, m := range res.Plan.Moves {
+		if !done[m.Ref()] {
+			left = append(left, m.Ref())
+		}
+	}
+	return &InterruptedError{
+		Operation: "rollback",
+		Done: fmt.Sprintf("%s of %d moved back to serial %d (%s) and recorded in serial %d",
+			count(len(moved), "tag", "tags"), len(res.Plan.Moves), to, strings.Join(moved, ", "), res.Serial),
+		Left: fmt.Sprintf("%s not moved (%s)", count(len(left), "tag", "tags"), strings.Join(left, ", ")),
+		Next: fmt.Sprintf("Run `sovos rollback -to=%d` again to move the others", to),
+	}
 }

@@ -184,7 +184,8 @@ type StateRmRequest struct {
 }
 
 // StateRm forgets resources: the next apply rebuilds (or adopts) them; their images stay
-// in the registry. Every address must be recorded, or nothing is removed.
+// in the registry. Every address must be recorded, or nothing is removed. Cancelling
+// ctx (Ctrl-C) before the write removes nothing (ErrInterrupted); a write begun finishes.
 func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error) {
 	if len(req.Addresses) == 0 {
 		return nil, errors.New("state rm needs at least one resource address")
@@ -193,11 +194,12 @@ func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error)
 	if err != nil {
 		return nil, err
 	}
+	const nothing, again = "nothing was removed", "Run the same `sovos state rm` again"
 	lk, err := takeLock(ctx, b, req.Lock, "state rm")
 	if err != nil {
-		return nil, err
+		return nil, interruptedBefore(ctx, err, "state rm", nothing, again)
 	}
-	defer func() { err = errors.Join(err, lk.release(ctx)) }()
+	defer func() { err = lk.finish(ctx, err, "state rm", nothing, again) }()
 	s, _, err := lk.backend.Read(ctx)
 	if err != nil {
 		return nil, stateReadError(b, err)
@@ -218,7 +220,10 @@ func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error)
 	}
 	hist := state.NewHistory("state rm")
 	hist.Forgotten = slices.Sorted(maps.Keys(drop))
-	if err := lk.write(ctx, s, hist); err != nil {
+	if err := ctx.Err(); err != nil {
+		return nil, err // interrupted before the write
+	}
+	if err := lk.write(unstoppable(ctx), s, hist); err != nil {
 		return nil, err
 	}
 	return &StateWrite{Backend: b, Serial: s.Serial, Resources: len(s.Resources), Removed: len(drop)}, nil
@@ -241,7 +246,8 @@ type StatePushRequest struct {
 // StatePush stores a state document (a `state pull` backup, an errored state) as the
 // workspace's state, as the next serial: only when its lineage is the stored one's and
 // its serial is not lower (an unchanged pulled state may be pushed back), unless Force.
-// The serial never moves back.
+// The serial never moves back. Cancelling ctx (Ctrl-C) before the write stores nothing
+// (ErrInterrupted); a write begun finishes.
 func StatePush(ctx context.Context, req StatePushRequest) (_ *StateWrite, err error) {
 	data, where, err := readPushed(req)
 	if err != nil {
@@ -258,11 +264,12 @@ func StatePush(ctx context.Context, req StatePushRequest) (_ *StateWrite, err er
 	if err != nil {
 		return nil, err
 	}
+	const nothing, again = "nothing was stored", "Run the same `sovos state push` again"
 	lk, err := takeLock(ctx, b, req.Lock, "state push")
 	if err != nil {
-		return nil, err
+		return nil, interruptedBefore(ctx, err, "state push", nothing, again)
 	}
-	defer func() { err = errors.Join(err, lk.release(ctx)) }()
+	defer func() { err = lk.finish(ctx, err, "state push", nothing, again) }()
 	res := &StateWrite{Backend: b, From: where}
 	cur, _, err := lk.backend.Read(ctx)
 	if err != nil {
@@ -282,7 +289,10 @@ func StatePush(ctx context.Context, req StatePushRequest) (_ *StateWrite, err er
 		}
 		pushed.Workspace = ws
 	}
-	if err := lk.write(ctx, pushed, state.NewHistory("state push")); err != nil {
+	if err := ctx.Err(); err != nil {
+		return nil, err // interrupted before the write
+	}
+	if err := lk.write(unstoppable(ctx), pushed, state.NewHistory("state push")); err != nil {
 		return nil, err
 	}
 	res.Serial, res.Resources = pushed.Serial, len(pushed.Resources)

@@ -203,28 +203,41 @@ func digestOf(ctx context.Context, reg *oci.Client, ref string) (string, error) 
 
 // Apply moves the plan's tags, in order, and returns those it moved: all of them, or
 // those before the one whose error it returns. Pass a ctx that fences the moves (the
-// state lock's guard).
+// state lock's guard). Cancelling ctx stops it between two moves: the move in flight
+// finishes or fails on its own (a move cut off half-way could not tell whether the tag
+// moved), no other starts, and the error is ctx's.
 func Apply(ctx context.Context, reg *oci.Client, p *Plan) ([]Move, error) {
 	var done []Move
 	for _, m := range p.Moves {
-		src, err := reg.NewDigest(m.Image + "@" + m.To)
-		if err != nil {
+		if ctx.Err() != nil {
+			return done, context.Cause(ctx)
+		}
+		if err := move(context.WithoutCancel(ctx), reg, m); err != nil {
 			return done, err
-		}
-		desc, err := reg.Get(ctx, src)
-		if err != nil {
-			return done, fmt.Errorf("%s: reading %s: %w", m.Address, src, err)
-		}
-		dst, err := reg.NewTag(m.Ref())
-		if err != nil {
-			return done, err
-		}
-		if err := reg.Tag(ctx, dst, desc); err != nil {
-			return done, fmt.Errorf("%s: moving %s back to %s: %w", m.Address, dst, m.To, err)
 		}
 		done = append(done, m)
 	}
 	return done, nil
+}
+
+// move moves one tag.
+func move(ctx context.Context, reg *oci.Client, m Move) error {
+	src, err := reg.NewDigest(m.Image + "@" + m.To)
+	if err != nil {
+		return err
+	}
+	desc, err := reg.Get(ctx, src)
+	if err != nil {
+		return fmt.Errorf("%s: reading %s: %w", m.Address, src, err)
+	}
+	dst, err := reg.NewTag(m.Ref())
+	if err != nil {
+		return err
+	}
+	if err := reg.Tag(ctx, dst, desc); err != nil {
+		return fmt.Errorf("%s: moving %s back to %s: %w", m.Address, dst, m.To, err)
+	}
+	return nil
 }
 
 // Record writes into s (the state now, about to be written as serial at) what the moves

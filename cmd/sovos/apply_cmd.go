@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -42,6 +40,9 @@ func applyAction(c *cli.Context) error {
 	if c.Int("parallelism") < 1 {
 		return fmt.Errorf("-parallelism=%d: give at least 1", c.Int("parallelism"))
 	}
+	// Ctrl-C cancels the builds; the state is still written before exit.
+	ctx, stop := interruptible(c, "cancelling the running builds and saving the state", "the state may then miss what finished")
+	defer stop()
 	req := operation.ApplyRequest{
 		Inputs:       inputs(c),
 		PlanFile:     c.Args().First(),
@@ -57,7 +58,7 @@ func applyAction(c *cli.Context) error {
 			if !p.HasChanges() || c.Bool("auto-approve") {
 				return true, nil
 			}
-			return approve(c)
+			return approve(ctx, c)
 		},
 	}
 	if req.PlanFile != "" {
@@ -67,23 +68,6 @@ func applyAction(c *cli.Context) error {
 			}
 		}
 	}
-
-	// Ctrl-C cancels the builds; the state is still written before exit. A second Ctrl-C
-	// ends the process at once: the default handling is restored after the first.
-	ctx, cancel := context.WithCancel(c.Context)
-	defer cancel()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case <-sigs:
-			signal.Stop(sigs)
-			fmt.Fprintln(c.App.ErrWriter, "\nInterrupt received: cancelling the running builds and saving the state. Press Ctrl-C again to quit at once (the state may then miss what finished).")
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 
 	res, err := operation.Apply(ctx, req)
 	if errors.Is(err, operation.ErrCancelled) {
@@ -101,8 +85,8 @@ func applyAction(c *cli.Context) error {
 }
 
 // approve asks for "yes" on a terminal; elsewhere apply needs -auto-approve.
-func approve(c *cli.Context) (bool, error) {
-	ok, err := askYes(c, "Do you want to perform these actions?", "apply")
+func approve(ctx context.Context, c *cli.Context) (bool, error) {
+	ok, err := askYes(ctx, c, "Do you want to perform these actions?", "apply")
 	if err != nil {
 		return false, fmt.Errorf("%w (or save a plan with `sovos plan -out=FILE`, review it, and run `sovos apply FILE`)", err)
 	}

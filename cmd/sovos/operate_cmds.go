@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -32,7 +31,9 @@ func rollbackAction(c *cli.Context) error {
 		return fmt.Errorf("rollback takes no arguments (the serial is -to=SERIAL), got %d", c.NArg())
 	}
 	in := inputs(c)
-	res, err := operation.Rollback(c.Context, operation.RollbackRequest{
+	ctx, stop := interruptible(c, "finishing the tag move in flight, then recording the tags moved and releasing the lock", "the state may then miss tags moved")
+	defer stop()
+	res, err := operation.Rollback(ctx, operation.RollbackRequest{
 		Inputs: in,
 		Lock:   lockOptions(c),
 		To:     c.Uint64("to"),
@@ -43,7 +44,7 @@ func rollbackAction(c *cli.Context) error {
 			if c.Bool("auto-approve") {
 				return true, nil
 			}
-			return askYes(c, "Do you want to move these tags?", "rollback")
+			return askYes(ctx, c, "Do you want to move these tags?", "rollback")
 		},
 	})
 	if errors.Is(err, operation.ErrCancelled) {
@@ -52,7 +53,7 @@ func rollbackAction(c *cli.Context) error {
 	if res != nil && res.Plan != nil && len(res.Plan.Moves) == 0 {
 		return views.RollbackPlan(c.App.Writer, res.Plan)
 	}
-	if res != nil && res.Serial > 0 {
+	if err == nil && res != nil && res.Serial > 0 {
 		fmt.Fprintln(c.App.Writer)
 		if werr := views.RollbackDone(c.App.Writer, res.Plan, res.Moved, res.Serial); werr != nil {
 			return werr
@@ -78,6 +79,8 @@ func gcAction(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return fmt.Errorf("gc takes no arguments, got %d", c.NArg())
 	}
+	ctx, stop := interruptible(c, "finishing the delete in flight, then recording what was deleted and releasing the lock", "the state may then miss what was deleted")
+	defer stop()
 	req := operation.GCRequest{
 		Inputs: inputs(c),
 		Lock:   lockOptions(c),
@@ -94,9 +97,9 @@ func gcAction(c *cli.Context) error {
 		if c.Bool("auto-approve") {
 			return true, nil
 		}
-		return askYes(c, "Do you want to delete these artifacts?", "gc")
+		return askYes(ctx, c, "Do you want to delete these artifacts?", "gc")
 	}
-	res, err := operation.GC(c.Context, req)
+	res, err := operation.GC(ctx, req)
 	if errors.Is(err, operation.ErrCancelled) {
 		return cli.Exit("GC cancelled.", 1)
 	}
@@ -132,14 +135,10 @@ func gcScope(req operation.GCRequest, res *operation.GCResult) views.GCScope {
 
 // askYes asks question on a terminal and accepts only "yes"; elsewhere the command
 // needs -auto-approve.
-func askYes(c *cli.Context, question, command string) (bool, error) {
+func askYes(ctx context.Context, c *cli.Context, question, command string) (bool, error) {
 	if !isatty.IsTerminal(os.Stdin.Fd()) {
 		return false, fmt.Errorf("%s needs -auto-approve when standard input is not a terminal", command)
 	}
 	fmt.Fprintf(c.App.Writer, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", question)
-	answer, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil {
-		return false, nil
-	}
-	return strings.TrimSpace(answer) == "yes", nil
+	return answer(ctx) == "yes", nil
 }

@@ -112,7 +112,9 @@ func stateShow(c *cli.Context) error {
 }
 
 func stateRm(c *cli.Context) error {
-	res, err := operation.StateRm(c.Context, operation.StateRmRequest{Inputs: inputs(c), Lock: lockOptions(c), Addresses: c.Args().Slice()})
+	ctx, stop := interruptible(c, stateWriteNotice, stateWriteLost)
+	defer stop()
+	res, err := operation.StateRm(ctx, operation.StateRmRequest{Inputs: inputs(c), Lock: lockOptions(c), Addresses: c.Args().Slice()})
 	if err != nil {
 		return err
 	}
@@ -140,7 +142,9 @@ func statePush(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("state push takes exactly one file (- for standard input), got %d arguments", c.NArg())
 	}
-	res, err := operation.StatePush(c.Context, operation.StatePushRequest{
+	ctx, stop := interruptible(c, stateWriteNotice, stateWriteLost)
+	defer stop()
+	res, err := operation.StatePush(ctx, operation.StatePushRequest{
 		Inputs: inputs(c),
 		Lock:   lockOptions(c),
 		File:   c.Args().First(),
@@ -214,3 +218,9 @@ func confirm(c *cli.Context, question string) bool {
 	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	return strings.TrimSpace(answer) == "yes"
 }
+
+// What an interrupt does to state rm and state push (interruptible).
+const (
+	stateWriteNotice = "writing nothing unless the state write has begun (it then finishes), and releasing the lock"
+	stateWriteLost   = "the lock may then stay until it is stale"
+)
