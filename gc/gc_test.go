@@ -288,3 +288,27 @@ func TestDeleteRefused(t *testing.T) {
 		t.Error("an artifact is gone although the registry refused")
 	}
 }
+
+// TestDeleteStops: cancelling the context (Ctrl-C) while a manifest is deleted lets that
+// delete finish and starts no other; Deleted and Remaining are exactly what happened.
+func TestDeleteStops(t *testing.T) {
+	f := newFixture(t)
+	p, err := MakePlan(context.Background(), f.request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := p.Refs()
+	ctx, cancel := context.WithCancel(context.Background())
+	// The interrupt arrives as the first DELETE is about to be sent.
+	ctx = oci.WithGuard(ctx, func(context.Context) error { cancel(); return nil })
+	res, err := Delete(ctx, f.reg, p)
+	if !errors.Is(err, context.Canceled) || !slices.Equal(res.Deleted, refs[:1]) || !slices.Equal(res.Remaining, refs[1:]) {
+		t.Fatalf("Delete interrupted: deleted %v, remaining %v, %v; want %v deleted, the cancellation", res.Deleted, res.Remaining, err, refs[:1])
+	}
+	for i, ref := range refs {
+		repo, dg, _ := strings.Cut(ref, "@")
+		if gone := !f.exists(t, repo, dg); gone != (i == 0) {
+			t.Errorf("%s deleted: %v", ref, gone)
+		}
+	}
+}

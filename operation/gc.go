@@ -147,12 +147,24 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	for _, r := range done.Deleted {
 		deleted[r] = true
 	}
+	// The artifacts deleted; and, for one whose deletion an interrupt or an error
+	// stopped after its referrers went, the referrers deleted.
 	for _, g := range res.Plan.Delete {
 		for _, a := range g.Artifacts {
 			if deleted[a.Manifest()] {
 				hist.Deleted = append(hist.Deleted, a.Ref())
+				continue
+			}
+			for _, w := range a.With {
+				if deleted[w] {
+					hist.Deleted = append(hist.Deleted, w)
+				}
 			}
 		}
+	}
+	if stopped != nil {
+		stopped.Done = fmt.Sprintf("%s of %d deleted (%s)",
+			count(len(done.Deleted), "manifest", "manifests"), len(done.Deleted)+len(done.Remaining), strings.Join(hist.Deleted, ", "))
 	}
 	// Interrupted or not, what was deleted is recorded.
 	if werr := lk.write(unstoppable(ctx), cur, hist); werr != nil {
@@ -160,12 +172,7 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	}
 	res.Serial = cur.Serial
 	if stopped != nil {
-		what := "referrers only, no artifact yet"
-		if len(hist.Deleted) > 0 {
-			what = count(len(hist.Deleted), "artifact", "artifacts") + ": " + strings.Join(hist.Deleted, ", ")
-		}
-		stopped.Done = fmt.Sprintf("%s of %d deleted (%s), recorded in serial %d",
-			count(len(done.Deleted), "manifest", "manifests"), len(done.Deleted)+len(done.Remaining), what, res.Serial)
+		stopped.Done += fmt.Sprintf(", recorded in serial %d", res.Serial)
 	}
 	return res, delErr
 }

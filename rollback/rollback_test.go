@@ -142,6 +142,29 @@ func TestRollback(t *testing.T) {
 	}
 }
 
+// TestApplyStops: cancelling the context (Ctrl-C) while a tag moves lets that move
+// finish and starts no other; the moves returned are exactly those made.
+func TestApplyStops(t *testing.T) {
+	w := newWorld(t)
+	p, err := MakePlan(context.Background(), Request{Current: w.current, Target: w.first, Registry: w.reg})
+	if err != nil || len(p.Moves) != 2 {
+		t.Fatalf("plan: %+v, %v", p, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	// The interrupt arrives as the first tag PUT is about to be sent.
+	ctx = oci.WithGuard(ctx, func(context.Context) error { cancel(); return nil })
+	moved, err := Apply(ctx, w.reg, p)
+	if !errors.Is(err, context.Canceled) || len(moved) != 1 || moved[0].Address != "kernel.k" {
+		t.Fatalf("Apply interrupted: moved %+v, %v; want the kernel's move only, and the cancellation", moved, err)
+	}
+	if got := w.digestOf(t, w.kernel+":stable"); got != w.k1 {
+		t.Errorf("kernel:stable -> %s, want %s (the move in flight finishes)", got, w.k1)
+	}
+	if got := w.digestOf(t, w.ext+":stable"); got != w.e2 {
+		t.Errorf("ext:stable -> %s, want %s (no move starts after the interrupt)", got, w.e2)
+	}
+}
+
 // An extension whose verification failed at the target serial, one checked against
 // another kernel build, and a digest gc deleted: refused, all or nothing.
 func TestRollbackRefused(t *testing.T) {
