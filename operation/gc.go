@@ -59,6 +59,8 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	if req.MinAge < 0 {
 		return nil, fmt.Errorf("-min-age=%s: give 0 or a positive duration", req.MinAge)
 	}
+	note := &beforeChange{operation: "gc", nothing: "nothing was deleted", next: gcAgain}
+	defer func() { err = note.stopped(ctx, err) }()
 	cfg, reg, b, err := openHistory(ctx, req.Inputs, false)
 	if err != nil {
 		return nil, err
@@ -67,9 +69,9 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	var lk *heldLock
 	if !req.DryRun {
 		if lk, err = takeLock(ctx, b, req.Lock, "gc"); err != nil {
-			return nil, interruptedBefore(ctx, err, "gc", "nothing was deleted", gcAgain)
+			return nil, err
 		}
-		defer func() { err = lk.finish(ctx, err, "gc", "nothing was deleted", gcAgain) }()
+		defer func() { err = note.finish(ctx, err, lk) }()
 	}
 	res = &GCResult{Backend: b}
 	keep := gc.Keep{}
@@ -127,6 +129,7 @@ func GC(ctx context.Context, req GCRequest) (res *GCResult, err error) {
 	if err := lk.stillHeld(ctx, "deleting anything"); err != nil {
 		return res, err
 	}
+	note.changed = true
 	done, delErr := gc.Delete(lk.guard(ctx), reg, res.Plan)
 	res.Deleted, res.Remaining = done.Deleted, done.Remaining
 	var stopped *InterruptedError

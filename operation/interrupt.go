@@ -35,21 +35,28 @@ func (e *InterruptedError) Error() string {
 
 func (e *InterruptedError) Is(target error) bool { return target == ErrInterrupted }
 
-// interruptedBefore turns err, the error of an operation whose ctx was cancelled before
-// it changed anything (a lock wait, a registry read cut short), into an
-// *InterruptedError saying nothing was changed; other errors (and nil) are returned as
-// they are. nothing says what was not done, next what to run.
-func interruptedBefore(ctx context.Context, err error, operation, nothing, next string) error {
-	if err == nil || ctx.Err() == nil || errors.Is(err, ErrInterrupted) {
-		return err
-	}
-	return &InterruptedError{Operation: operation, Done: nothing, Next: next}
+// beforeChange is what an operation says when it is interrupted before it changed
+// anything (a lock wait, a registry read cut short): nothing says what was not done,
+// next what to run. Set changed before the first change (a tag move, a delete, a state
+// write): from then on the operation says itself what it did.
+type beforeChange struct {
+	operation, nothing, next string
+	changed                  bool
 }
 
-// finish ends an operation that took lk: err made an *InterruptedError when ctx was
-// cancelled before anything changed (interruptedBefore), then the lock released.
-func (h *heldLock) finish(ctx context.Context, err error, operation, nothing, next string) error {
-	return errors.Join(interruptedBefore(ctx, err, operation, nothing, next), h.release(ctx))
+// stopped turns err, when ctx was cancelled and nothing was changed yet, into an
+// *InterruptedError saying so; other errors (and nil) are returned as they are.
+func (b *beforeChange) stopped(ctx context.Context, err error) error {
+	if err == nil || b.changed || ctx.Err() == nil || errors.Is(err, ErrInterrupted) {
+		return err
+	}
+	return &InterruptedError{Operation: b.operation, Done: b.nothing, Next: b.next}
+}
+
+// finish ends an operation that took lk: err as stopped makes it, then the lock
+// released (also when ctx was cancelled).
+func (b *beforeChange) finish(ctx context.Context, err error, lk *heldLock) error {
+	return errors.Join(b.stopped(ctx, err), lk.release(ctx))
 }
 
 // unstoppable returns ctx without its cancellation, for the work an interrupted

@@ -43,6 +43,9 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if req.To == 0 {
 		return nil, errors.New("rollback needs -to=SERIAL: the serial to roll back to (`sovos state history` lists them)")
 	}
+	again := fmt.Sprintf("Run `sovos rollback -to=%d` again to roll back", req.To)
+	note := &beforeChange{operation: "rollback", nothing: "no tag was moved", next: again}
+	defer func() { err = note.stopped(ctx, err) }()
 	cfg, reg, b, err := openHistory(ctx, req.Inputs, true)
 	if err != nil {
 		return nil, err
@@ -51,12 +54,11 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if err != nil {
 		return nil, err
 	}
-	again := fmt.Sprintf("Run `sovos rollback -to=%d` again to roll back", req.To)
 	lk, err := takeLock(ctx, b, req.Lock, "rollback")
 	if err != nil {
-		return nil, interruptedBefore(ctx, err, "rollback", "no tag was moved", again)
+		return nil, err
 	}
-	defer func() { err = lk.finish(ctx, err, "rollback", "no tag was moved", again) }()
+	defer func() { err = note.finish(ctx, err, lk) }()
 	cur, _, err := b.Read(ctx)
 	if err != nil {
 		return nil, stateReadError(b, err)
@@ -88,6 +90,7 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	if err := lk.stillHeld(ctx, "moving any tag"); err != nil {
 		return res, err
 	}
+	note.changed = true
 	moved, moveErr := rollback.Apply(lk.guard(ctx), reg, res.Plan)
 	res.Moved = moved
 	stopped := ctx.Err() != nil && len(moved) < len(res.Plan.Moves)
@@ -105,6 +108,9 @@ func Rollback(ctx context.Context, req RollbackRequest) (res *RollbackResult, er
 	hist.Promoted = rollback.Record(cur, res.Plan, moved, cur.Serial+1)
 	// Interrupted or not, what moved is recorded.
 	if werr := lk.write(unstoppable(ctx), cur, hist); werr != nil {
+		if stopped {
+			moveErr = errors.Join(moveErr, rollbackInterrupted(res, req.To))
+		}
 		return res, errors.Join(moveErr, unrecorded(req.Inputs, b, cur, werr))
 	}
 	res.Serial = cur.Serial
@@ -186,10 +192,14 @@ func rollbackInterrupted(res *RollbackResult, to uint64) error {
 			left = append(left, m.Ref())
 		}
 	}
+	recorded := fmt.Sprintf("recorded in serial %d", res.Serial)
+	if res.Serial == 0 {
+		recorded = "not recorded (below)"
+	}
 	return &InterruptedError{
 		Operation: "rollback",
-		Done: fmt.Sprintf("%s of %d moved back to serial %d (%s) and recorded in serial %d",
-			count(len(moved), "tag", "tags"), len(res.Plan.Moves), to, strings.Join(moved, ", "), res.Serial),
+		Done: fmt.Sprintf("%s of %d moved back to serial %d (%s) and %s",
+			count(len(moved), "tag", "tags"), len(res.Plan.Moves), to, strings.Join(moved, ", "), recorded),
 		Left: fmt.Sprintf("%s not moved (%s)", count(len(left), "tag", "tags"), strings.Join(left, ", ")),
 		Next: fmt.Sprintf("Run `sovos rollback -to=%d` again to move the others", to),
 	}

@@ -190,16 +190,17 @@ func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error)
 	if len(req.Addresses) == 0 {
 		return nil, errors.New("state rm needs at least one resource address")
 	}
+	note := &beforeChange{operation: "state rm", nothing: "nothing was removed", next: "Run the same `sovos state rm` again"}
+	defer func() { err = note.stopped(ctx, err) }()
 	_, b, err := openState(ctx, req.Inputs)
 	if err != nil {
 		return nil, err
 	}
-	const nothing, again = "nothing was removed", "Run the same `sovos state rm` again"
 	lk, err := takeLock(ctx, b, req.Lock, "state rm")
 	if err != nil {
-		return nil, interruptedBefore(ctx, err, "state rm", nothing, again)
+		return nil, err
 	}
-	defer func() { err = lk.finish(ctx, err, "state rm", nothing, again) }()
+	defer func() { err = note.finish(ctx, err, lk) }()
 	s, _, err := lk.backend.Read(ctx)
 	if err != nil {
 		return nil, stateReadError(b, err)
@@ -223,6 +224,7 @@ func StateRm(ctx context.Context, req StateRmRequest) (_ *StateWrite, err error)
 	if err := ctx.Err(); err != nil {
 		return nil, err // interrupted before the write
 	}
+	note.changed = true
 	if err := lk.write(unstoppable(ctx), s, hist); err != nil {
 		return nil, err
 	}
@@ -260,16 +262,17 @@ func StatePush(ctx context.Context, req StatePushRequest) (_ *StateWrite, err er
 		}
 		return nil, err
 	}
+	note := &beforeChange{operation: "state push", nothing: "nothing was stored", next: "Run the same `sovos state push` again"}
+	defer func() { err = note.stopped(ctx, err) }()
 	_, b, err := openState(ctx, req.Inputs)
 	if err != nil {
 		return nil, err
 	}
-	const nothing, again = "nothing was stored", "Run the same `sovos state push` again"
 	lk, err := takeLock(ctx, b, req.Lock, "state push")
 	if err != nil {
-		return nil, interruptedBefore(ctx, err, "state push", nothing, again)
+		return nil, err
 	}
-	defer func() { err = lk.finish(ctx, err, "state push", nothing, again) }()
+	defer func() { err = note.finish(ctx, err, lk) }()
 	res := &StateWrite{Backend: b, From: where}
 	cur, _, err := lk.backend.Read(ctx)
 	if err != nil {
@@ -292,6 +295,7 @@ func StatePush(ctx context.Context, req StatePushRequest) (_ *StateWrite, err er
 	if err := ctx.Err(); err != nil {
 		return nil, err // interrupted before the write
 	}
+	note.changed = true
 	if err := lk.write(unstoppable(ctx), pushed, state.NewHistory("state push")); err != nil {
 		return nil, err
 	}
