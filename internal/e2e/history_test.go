@@ -41,11 +41,17 @@ func (f *historyFactory) pull(t *testing.T) *state.State {
 // digest is what ref points at in the registry, "" when it does not exist.
 func (f *historyFactory) digest(t *testing.T, ref string) string {
 	t.Helper()
-	r, err := f.reg.ParseReference(ref)
+	return digestIn(t, f.reg, ref)
+}
+
+// digestIn is what ref points at in reg's registry, "" when it does not exist.
+func digestIn(t *testing.T, reg *oci.Client, ref string) string {
+	t.Helper()
+	r, err := reg.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := f.reg.Digest(context.Background(), r)
+	d, err := reg.Digest(context.Background(), r)
 	if oci.IsNotFound(err) {
 		return ""
 	}

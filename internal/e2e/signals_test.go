@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"maps"
 	"net/http"
 	"os"
@@ -34,18 +33,7 @@ func newSignalled(t *testing.T) *signalled {
 // digest is what ref points at ("" when it does not exist).
 func (s *signalled) digest(t *testing.T, ref string) string {
 	t.Helper()
-	r, err := s.reg.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dg, err := s.reg.Digest(context.Background(), r)
-	if oci.IsNotFound(err) {
-		return ""
-	}
-	if err != nil {
-		t.Fatalf("reading %s: %v", ref, err)
-	}
-	return dg.String()
+	return digestIn(t, s.reg, ref)
 }
 
 func (s *signalled) apply(t *testing.T, args ...string) {
