@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -14,8 +15,8 @@ import (
 )
 
 var (
-	commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	commitRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}$`) })
+	digestRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
 )
 
 // instanceBody is a resource instance's evaluated attributes and blocks.
@@ -135,7 +136,7 @@ func (e *evaluator) decodeSource(r *Resource, ib *instanceBody) hcl.Diagnostics 
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing commit",
 					Detail: fmt.Sprintf("%s pins no commit, and a git source is hashed by its full 40-hex commit: run `sovos pin` to write the commit its ref points at (or add commit = \"<sha>\").", r.Addr), Subject: ib.rangeOf("git").Ptr()})
 			}
-		} else if c.IsKnown() && !commitRe.MatchString(spec.Commit) {
+		} else if c.IsKnown() && !commitRe().MatchString(spec.Commit) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid commit",
 				Detail: fmt.Sprintf("%q is not a full commit id; write the 40 lowercase hex digits (git rev-parse REF).", spec.Commit), Subject: ib.rangeOf("commit").Ptr()})
 		}
@@ -164,7 +165,7 @@ func (e *evaluator) decodeImage(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	spec := &ImageSpec{Ref: str(ib.vals["ref"]), Digest: str(ib.vals["digest"])}
 	r.Image = spec
-	if spec.Digest != "" && !digestRe.MatchString(spec.Digest) {
+	if spec.Digest != "" && !digestRe().MatchString(spec.Digest) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid digest",
 			Detail: fmt.Sprintf("%q is not an image digest; write sha256: followed by 64 lowercase hex digits, or remove the pin.", spec.Digest), Subject: ib.rangeOf("digest").Ptr()})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/containerd/platforms"
@@ -14,17 +15,23 @@ import (
 // The grammar of image references, as the OCI distribution spec and Docker's
 // distribution/reference (reference/regexp.go) define it, so that validate refuses a
 // name a registry would refuse only after an hour's build.
-var (
+const (
 	domainComponent = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
 	domainAndPort   = `(?:` + domainComponent + `(?:\.` + domainComponent + `)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
 	pathComponent   = `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
 	namePattern     = `(?:` + domainAndPort + `/)?` + pathComponent + `(?:/` + pathComponent + `)*`
 	tagPattern      = `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`
 	digestPattern   = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+)
 
-	repositoryRe = regexp.MustCompile(`^` + namePattern + `$`)
-	referenceRe  = regexp.MustCompile(`^(` + namePattern + `)(?::` + tagPattern + `)?(?:@` + digestPattern + `)?$`)
-	tagRe        = regexp.MustCompile(`^` + tagPattern + `$`)
+// The expressions are compiled when first used, not when the program starts: every
+// sovos command pays for package initialisation, and most never check a reference.
+var (
+	repositoryRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + namePattern + `$`) })
+	referenceRe  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(` + namePattern + `)(?::` + tagPattern + `)?(?:@` + digestPattern + `)?$`)
+	})
+	tagRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + tagPattern + `$`) })
 )
 
 // maxNameLength is the longest repository name (distribution/reference's
@@ -41,10 +48,10 @@ func checkRepository(s string) error {
 		return fmt.Errorf("%q names a digest; give the repository alone (sovos pushes it as REPOSITORY:CONTENT_TAG)", s)
 	case len(s) > maxNameLength:
 		return fmt.Errorf("%q is longer than the %d characters a repository name may have", s, maxNameLength)
-	case repositoryRe.MatchString(s):
+	case repositoryRe().MatchString(s):
 		return nil
 	}
-	if last := s[strings.LastIndex(s, "/")+1:]; strings.Contains(last, ":") && referenceRe.MatchString(s) {
+	if last := s[strings.LastIndex(s, "/")+1:]; strings.Contains(last, ":") && referenceRe().MatchString(s) {
 		return fmt.Errorf("%q has a tag; give the repository alone (sovos pushes it as REPOSITORY:CONTENT_TAG; stable tags go in tags)", s)
 	}
 	return fmt.Errorf("%q is not a valid repository name: lowercase letters, digits and separators (. _ __ -) in /-separated parts, after an optional registry host[:port]/", s)
@@ -56,7 +63,7 @@ func checkReference(s string, digest bool) error {
 	if err := checkNoSpace(s, "image reference"); err != nil {
 		return err
 	}
-	m := referenceRe.FindStringSubmatch(s)
+	m := referenceRe().FindStringSubmatch(s)
 	switch {
 	case s == "":
 		return fmt.Errorf("the image reference is empty")
@@ -118,7 +125,7 @@ func checkGitRef(s string) error {
 
 // checkTag checks a stable tag against the OCI tag grammar.
 func checkTag(s string) error {
-	if !tagRe.MatchString(s) {
+	if !tagRe().MatchString(s) {
 		return fmt.Errorf("%q is not a valid tag: up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", s)
 	}
 	return nil

@@ -149,10 +149,10 @@ func (p *Plan) Count() int {
 
 var (
 	// contentTagRE is a content tag's shape (SPEC §4: 16 hex characters).
-	contentTagRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+	contentTagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{16}$`) })
 	// fallbackTagRE is a referrers fallback tag (OCI tag schema) or a cosign tag
 	// (sha256-<hex>.sig/.att): never an artifact, deleted with its subject.
-	fallbackTagRE = regexp.MustCompile(`^sha256-[0-9a-f]{64}`)
+	fallbackTagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256-[0-9a-f]{64}`) })
 )
 
 // MakePlan scans the repositories and decides. It changes nothing.
@@ -277,7 +277,7 @@ func scan(ctx context.Context, reg *oci.Client, repo string) (*scanned, error) {
 	errs := make([]error, len(tags))
 	var wg sync.WaitGroup
 	for i, t := range tags {
-		if fallbackTagRE.MatchString(t) {
+		if fallbackTagRE().MatchString(t) {
 			continue
 		}
 		wg.Add(1)

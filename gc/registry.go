@@ -28,7 +28,7 @@ func readTag(ctx context.Context, reg *oci.Client, repo, tag string) (*Artifact,
 	if err != nil {
 		return nil, "", err
 	}
-	if !contentTagRE.MatchString(tag) {
+	if !contentTagRE().MatchString(tag) {
 		d, err := reg.Digest(ctx, ref)
 		if oci.IsNotFound(err) {
 			return nil, "", nil // deleted since the listing

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -17,8 +18,8 @@ const (
 )
 
 var (
-	commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	commitRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}$`) })
+	digestRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
 )
 
 // target is one block's pin: where it is (or would go) and what it should become.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -121,9 +122,9 @@ func Decode(data []byte, where string) (*State, error) {
 }
 
 var (
-	hexRE = regexp.MustCompile(`^[0-9a-f]+$`)
+	hexRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]+$`) })
 	// tagRE is the OCI distribution spec's tag grammar.
-	tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	tagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`) })
 )
 
 // validate checks the invariants the planner and executor rely on.
@@ -156,10 +157,10 @@ func validate(s *State) error {
 		if r.Type == "" {
 			return fmt.Errorf("%s has no type", where)
 		}
-		if len(r.Hash) != 64 || !hexRE.MatchString(r.Hash) {
+		if len(r.Hash) != 64 || !hexRE().MatchString(r.Hash) {
 			return fmt.Errorf("%s: hash %q is not 64 lowercase hex characters", where, truncate(r.Hash))
 		}
-		if r.Tag != "" && !tagRE.MatchString(r.Tag) {
+		if r.Tag != "" && !tagRE().MatchString(r.Tag) {
 			return fmt.Errorf("%s: tag %q is not a valid OCI tag", where, truncate(r.Tag))
 		}
 		if err := checkDigest(r.Digest, true); err != nil {
@@ -174,7 +175,7 @@ func validate(s *State) error {
 			}
 		}
 		for tag, d := range r.Tags {
-			if !tagRE.MatchString(tag) {
+			if !tagRE().MatchString(tag) {
 				return fmt.Errorf("%s: stable tag %q is not a valid OCI tag", where, truncate(tag))
 			}
 			if err := checkDigest(d, false); err != nil {
@@ -226,7 +227,7 @@ func checkDigest(d string, optional bool) error {
 	}
 	alg, hex, ok := strings.Cut(d, ":")
 	want := map[string]int{"sha256": 64, "sha512": 128}[alg]
-	if !ok || want == 0 || len(hex) != want || !hexRE.MatchString(hex) {
+	if !ok || want == 0 || len(hex) != want || !hexRE().MatchString(hex) {
 		return fmt.Errorf("%q is not a sha256 or sha512 digest", truncate(d))
 	}
 	return nil

@@ -86,11 +86,11 @@ func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, err
 // workspaceRE is SPEC §12's workspace name (config.ResolveWorkspace checks it for
 // users): without a '.', WORKSPACE.vN and WORKSPACE.lock.* can never be another
 // workspace's tags, which the lock's listing relies on.
-var workspaceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+var workspaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
 
 // checkWorkspace makes sure the workspace name is one SPEC §12 allows.
 func checkWorkspace(ws string) error {
-	if !workspaceRE.MatchString(ws) {
+	if !workspaceRE().MatchString(ws) {
 		return fmt.Errorf("workspace %q is not usable: a workspace name is 1 to 64 letters, digits, '_' or '-' (its state and lock tags derive from it)", ws)
 	}
 	return nil

@@ -42,8 +42,9 @@ type sighting struct {
 }
 
 // released is the marker a lock tag points at once released: always the same artifact,
-// so always the same digest.
-var released = func() struct {
+// so always the same digest. It is made when first needed (not at start-up: most
+// commands never look at a lock).
+var released = sync.OnceValue(func() struct {
 	img    v1.Image
 	digest string
 } {
@@ -55,7 +56,7 @@ var released = func() struct {
 		img    v1.Image
 		digest string
 	}{img, d}
-}()
+})
 
 // legacyLockTag is the first release's lock tag.
 func (r *Registry) legacyLockTag() string { return r.workspace + ".lock" }
@@ -167,10 +168,10 @@ func (r *Registry) stale(e lockEntry, ttl time.Duration) bool {
 // registry allows (which removes every tag pointing at it, all released locks). GHCR
 // refuses deletes: the marker stays, and a tag pointing at it counts as no lock.
 func (r *Registry) releaseTag(ctx context.Context, tag name.Tag) error {
-	if err := r.client.Write(ctx, tag, released.img); err != nil {
+	if err := r.client.Write(ctx, tag, released().img); err != nil {
 		return fmt.Errorf("releasing the state lock %s: %w", tag, err)
 	}
-	_ = r.client.Delete(ctx, r.repo.Digest(released.digest))
+	_ = r.client.Delete(ctx, r.repo.Digest(released().digest))
 	return nil
 }
 
@@ -390,7 +391,7 @@ func (l *registryLease) ours(d string) error {
 	case slices.Contains(l.pending, d):
 		l.digest, l.pending = d, nil
 		return nil
-	case d == "" || d == released.digest:
+	case d == "" || d == released().digest:
 		return l.lost("its tag %s was released by someone else: `sovos force-unlock`, or another sovos found it stale (not renewed within %s)", l.tag, LockTTLEnv)
 	}
 	return l.lost("its tag %s was overwritten (it points at %s, not at the lock this sovos pushed)", l.tag, d)

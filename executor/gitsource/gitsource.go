@@ -15,9 +15,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
-var commitPattern = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+var commitPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`) })
 
 // Fetch returns a directory holding the tree of url at commit (joined with
 // subdir). The checkout is cached under cacheDir, keyed by commit alone, so the
@@ -30,7 +31,7 @@ var commitPattern = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 // the build context is the tree at that commit, nothing more.
 func Fetch(ctx context.Context, cacheDir, url, commit, subdir string) (string, error) {
 	commit = strings.ToLower(commit)
-	if !commitPattern.MatchString(commit) {
+	if !commitPattern().MatchString(commit) {
 		return "", fmt.Errorf("git source %s: commit %q is not a full hexadecimal commit id", url, commit)
 	}
 	if subdir != "" {

@@ -11,13 +11,14 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // ErrNotFound is wrapped by Resolve's error when the remote answered but has no such
 // ref.
 var ErrNotFound = errors.New("no such ref")
 
-var commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var commitRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}$`) })
 
 // Resolve returns the commit (40 lowercase hex digits) that ref names on the remote
 // repository url. ref is a tag, a branch, a full ref (refs/heads/main, refs/pull/1/head),
@@ -25,7 +26,7 @@ var commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // short name that is both a tag and a branch means the tag, as in `git rev-parse`. An
 // annotated tag resolves to the commit it peels to (REF^{}), never to the tag object.
 func Resolve(ctx context.Context, url, ref string) (string, error) {
-	if commitRe.MatchString(ref) {
+	if commitRe().MatchString(ref) {
 		return ref, nil
 	}
 	if ref == "" || strings.HasPrefix(ref, "-") {
@@ -77,7 +78,7 @@ func parse(out []byte) map[string]string {
 	refs := map[string]string{}
 	for _, line := range strings.Split(string(out), "\n") {
 		id, name, ok := strings.Cut(strings.TrimSpace(line), "\t")
-		if ok && commitRe.MatchString(id) {
+		if ok && commitRe().MatchString(id) {
 			refs[name] = id
 		}
 	}
