@@ -151,7 +151,7 @@ func (e *evaluator) decodeSource(r *Resource, ib *instanceBody) hcl.Diagnostics 
 		r.HashedAttrs["path"] = hashed(ib.vals["path"])
 		spec.Path = e.abs(spec.Path)
 		if p, ok := knownString(ib.vals, "path"); ok {
-			if why := missing(spec.Path, true); why != "" {
+			if why := e.missing(spec.Path, true); why != "" {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing source directory",
 					Detail:  fmt.Sprintf("%s: path %q (%s) %s; a path source is a local directory, relative to the configuration directory.", r.Addr, p, spec.Path, why),
 					Subject: ib.rangeOf("path").Ptr()})
@@ -413,11 +413,11 @@ func (e *evaluator) checkDockerfile(r *Resource, ib *instanceBody, written bool)
 	if _, ok := knownString(ib.vals, "dockerfile"); written && !ok {
 		return nil
 	}
-	if missing(src.Source.Path, true) != "" {
+	if e.missing(src.Source.Path, true) != "" {
 		return nil // the source's own error says so
 	}
-	why := missing(filepath.Join(src.Source.Path, b.Dockerfile), false)
-	if why == "" || !written && missing(filepath.Join(src.Source.Path, "Pkgfile"), false) == "" {
+	why := e.missing(filepath.Join(src.Source.Path, b.Dockerfile), false)
+	if why == "" || !written && e.missing(filepath.Join(src.Source.Path, "Pkgfile"), false) == "" {
 		return nil
 	}
 	detail := fmt.Sprintf("%s: dockerfile %q %s in %s's directory %s; dockerfile is relative to the source directory.", r.Addr, b.Dockerfile, why, b.Source, src.Source.Path)
@@ -484,7 +484,7 @@ func (e *evaluator) secretSpecs(r *Resource, ib *instanceBody, attr, example str
 		if f == "" || e.opts.ReadOnly {
 			continue
 		}
-		if why := missing(f, false); why != "" {
+		if why := e.missing(f, false); why != "" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing secret file",
 				Detail:  fmt.Sprintf("%s: %s[%q] file %s %s (paths are relative to the configuration directory); create it, correct the path, or read the secret from an environment variable with { env = \"VAR\" }.", r.Addr, attr, id, f, why),
 				Subject: secretEntryRange(ib.d.body.attrs[attr], id, rng).Ptr()})
@@ -635,7 +635,7 @@ func (e *evaluator) evalBuilder(n *node) hcl.Diagnostics {
 				if f.path == "" || e.opts.ReadOnly {
 					continue
 				}
-				if why := missing(f.path, false); why != "" {
+				if why := e.missing(f.path, false); why != "" {
 					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing TLS file",
 						Detail:  fmt.Sprintf("builder.%s: tls %s %s %s; paths are relative to the configuration directory.", b.Name, f.attr, f.path, why),
 						Subject: blk.attrs[f.attr].Expr.Range().Ptr()})

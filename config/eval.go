@@ -42,12 +42,15 @@ type evaluator struct {
 	blocks    map[string]*blockInstances
 	builders  []*Builder
 	cfg       *Config
+	// missingPaths memoises missing: a matrix's instances share their source directory
+	// and Dockerfile, which one evaluation looks at once, not once per instance.
+	missingPaths map[missingKey]string
 }
 
 func (m *Module) newEvaluator(ctx context.Context, opts EvalOptions) *evaluator {
 	cfg := &Config{Dir: m.AbsDir, Files: m.parser.Files(), Builders: map[string]*Builder{}}
 	return &evaluator{ctx: ctx, m: m, opts: opts, funcs: functions(m.AbsDir), values: map[string]cty.Value{},
-		instances: map[string]*Resource{}, blocks: map[string]*blockInstances{}, cfg: cfg}
+		instances: map[string]*Resource{}, blocks: map[string]*blockInstances{}, cfg: cfg, missingPaths: map[missingKey]string{}}
 }
 
 // Settings evaluates only the sovos block and the variables: what locating the state

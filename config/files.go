@@ -127,6 +127,22 @@ func missing(path string, dir bool) string {
 	return ""
 }
 
+type missingKey struct {
+	path string
+	dir  bool
+}
+
+// missing is the package's missing, asked once per path in an evaluation.
+func (e *evaluator) missing(path string, dir bool) string {
+	k := missingKey{path, dir}
+	why, ok := e.missingPaths[k]
+	if !ok {
+		why = missing(path, dir)
+		e.missingPaths[k] = why
+	}
+	return why
+}
+
 func kindOf(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
