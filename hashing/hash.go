@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -42,6 +43,15 @@ func ResourceHash(typ, platform string, attrs map[string]cty.Value, deps map[str
 // {"attrs":{...},"deps":{...},"platform":"...","scheme":1,"type":"..."}. It is exposed
 // so that a surprising hash can be explained by looking at what went into it.
 func ResourceHashInput(typ, platform string, attrs map[string]cty.Value, deps map[string]string) ([]byte, error) {
+	if doc, ok := resourceHashInputDirect(typ, platform, attrs, deps); ok {
+		return doc, nil
+	}
+	return resourceHashInputTree(typ, platform, attrs, deps)
+}
+
+// resourceHashInputTree is ResourceHashInput by way of the JSON tree (ctyToJSON, then
+// CanonicalJSON): the definition, and the path that reports what cannot be hashed.
+func resourceHashInputTree(typ, platform string, attrs map[string]cty.Value, deps map[string]string) ([]byte, error) {
 	a := make(map[string]any, len(attrs))
 	for k, v := range attrs {
 		j, err := ctyToJSON(v)
@@ -61,6 +71,173 @@ func ResourceHashInput(typ, platform string, attrs map[string]cty.Value, deps ma
 		"attrs":    a,
 		"deps":     d,
 	})
+}
+
+// resourceHashInputDirect writes the same bytes as resourceHashInputTree straight from
+// the cty values, without building the tree: every plan hashes every instance, and the
+// tree's maps and boxed values were most of a hash's cost. It gives up (ok false) on
+// anything out of the ordinary (an unknown value, a number JSON cannot hold, invalid
+// UTF-8, a key beyond the Basic Multilingual Plane), for which the tree path gives the
+// answer and its error. TestResourceHashInputDirect holds the two paths to one output.
+func resourceHashInputDirect(typ, platform string, attrs map[string]cty.Value, deps map[string]string) ([]byte, bool) {
+	b := bytes.NewBuffer(make([]byte, 0, 512))
+	// The members in key order: attrs, deps, platform, scheme, type.
+	b.WriteString(`{"attrs":{`)
+	keys := make([]string, 0, max(len(attrs), len(deps)))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	if !plainKeys(keys) {
+		return nil, false
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		_ = writeJCSString(b, k)
+		b.WriteByte(':')
+		if !writeCty(b, attrs[k]) {
+			return nil, false
+		}
+	}
+	b.WriteString(`},"deps":{`)
+	keys = keys[:0]
+	for k := range deps {
+		keys = append(keys, k)
+	}
+	if !plainKeys(keys) {
+		return nil, false
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		_ = writeJCSString(b, k)
+		b.WriteByte(':')
+		if writeJCSString(b, deps[k]) != nil {
+			return nil, false
+		}
+	}
+	b.WriteString(`},"platform":`)
+	if writeJCSString(b, platform) != nil {
+		return nil, false
+	}
+	b.WriteString(`,"scheme":` + strconv.Itoa(HashScheme) + `,"type":`)
+	if writeJCSString(b, typ) != nil {
+		return nil, false
+	}
+	b.WriteByte('}')
+	return b.Bytes(), true
+}
+
+// plainKeys reports whether object keys sort by their bytes as RFC 8785 sorts them (by
+// UTF-16 code units): valid UTF-8 without characters beyond the Basic Multilingual Plane.
+func plainKeys(keys []string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexFunc(k, func(r rune) bool { return r > 0xFFFF }) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeCty writes v as writeCanonical writes ctyToJSON(v), or reports false where
+// either would fail (or a key needs UTF-16 ordering).
+func writeCty(b *bytes.Buffer, v cty.Value) bool {
+	if v == cty.NilVal {
+		b.WriteString("null")
+		return true
+	}
+	v, _ = v.Unmark()
+	if !v.IsKnown() {
+		return false
+	}
+	if v.IsNull() {
+		b.WriteString("null")
+		return true
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return writeJCSString(b, v.AsString()) == nil
+	case ty == cty.Bool:
+		if v.True() {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case ty == cty.Number:
+		n, err := ctyNumber(v.AsBigFloat(), nil)
+		if err != nil {
+			return false
+		}
+		return writeCanonical(b, n) == nil
+	case ty.IsListType() || ty.IsTupleType():
+		b.WriteByte('[')
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			_, e := it.Element()
+			if !writeCty(b, e) {
+				return false
+			}
+		}
+		b.WriteByte(']')
+	case ty.IsSetType():
+		// A set's elements in the order of their canonical encodings.
+		var es [][]byte
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			var eb bytes.Buffer
+			if !writeCty(&eb, e) {
+				return false
+			}
+			es = append(es, eb.Bytes())
+		}
+		slices.SortFunc(es, bytes.Compare)
+		b.WriteByte('[')
+		for i, e := range es {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(e)
+		}
+		b.WriteByte(']')
+	case ty.IsMapType() || ty.IsObjectType():
+		type member struct {
+			key   string
+			value cty.Value
+		}
+		ms := make([]member, 0, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			key := k.AsString()
+			if !utf8.ValidString(key) || strings.IndexFunc(key, func(r rune) bool { return r > 0xFFFF }) >= 0 {
+				return false
+			}
+			ms = append(ms, member{key, e})
+		}
+		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		b.WriteByte('{')
+		for i, m := range ms {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			_ = writeJCSString(b, m.key)
+			b.WriteByte(':')
+			if !writeCty(b, m.value) {
+				return false
+			}
+		}
+		b.WriteByte('}')
+	default:
+		return false
+	}
+	return true
 }
 
 // ContentTag is the image tag of a hash: its first 16 hex characters (64 bits, enough
