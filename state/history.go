@@ -184,7 +184,7 @@ func sortSerials(serials []uint64) []uint64 {
 // WORKSPACE.lock.<...> on a registry).
 func lockOwner(n string) (string, bool) {
 	ws, _, ok := strings.Cut(n, ".lock")
-	if !ok || !workspaceRE().MatchString(ws) {
+	if !ok || !isWorkspace(ws) {
 		return "", false
 	}
 	rest := strings.TrimPrefix(n, ws+".lock")

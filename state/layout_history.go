@@ -109,7 +109,7 @@ func (l *Layout) Workspaces(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, n := range names {
-		if workspaceRE().MatchString(n) {
+		if isWorkspace(n) {
 			out = append(out, n)
 		}
 	}

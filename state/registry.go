@@ -83,14 +83,18 @@ func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, err
 	}, nil
 }
 
-// workspaceRE is SPEC §12's workspace name (config.ResolveWorkspace checks it for
-// users): without a '.', WORKSPACE.vN and WORKSPACE.lock.* can never be another
-// workspace's tags, which the lock's listing relies on.
-var workspaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
+// isWorkspace reports whether ws is SPEC §12's workspace name, [A-Za-z0-9_-]{1,64}
+// (config.ResolveWorkspace checks it for users): without a '.', WORKSPACE.vN and
+// WORKSPACE.lock.* can never be another workspace's tags, which the lock's listing
+// relies on. The length is checked apart: a counted repetition compiles to a program
+// 64 times the size, which every command would compile.
+func isWorkspace(ws string) bool { return len(ws) <= 64 && workspaceRE().MatchString(ws) }
+
+var workspaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 // checkWorkspace makes sure the workspace name is one SPEC §12 allows.
 func checkWorkspace(ws string) error {
-	if !workspaceRE().MatchString(ws) {
+	if !isWorkspace(ws) {
 		return fmt.Errorf("workspace %q is not usable: a workspace name is 1 to 64 letters, digits, '_' or '-' (its state and lock tags derive from it)", ws)
 	}
 	return nil

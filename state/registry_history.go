@@ -67,7 +67,7 @@ func (r *Registry) Workspaces(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, t := range tags {
-		if workspaceRE().MatchString(t) {
+		if isWorkspace(t) {
 			out = append(out, t)
 		} else if ws, ok := lockOwner(t); ok {
 			out = append(out, ws)
