@@ -27,10 +27,10 @@ type Writer struct {
 	writeMu   sync.Mutex // one write at a time
 	lastWrite time.Time  // guarded by writeMu
 
-	kick   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	kick chan struct{}
+	stop chan struct{} // closed by Close: no background write starts after it
+	done chan struct{} // closed when the background loop ended, its last write too
+	once sync.Once
 }
 
 // NewWriter returns a Writer storing s (the state as read, or New) to b. held, when not
@@ -47,10 +47,9 @@ func NewWriter(b Backend, s *State, held *Held) *Writer {
 }
 
 func newWriter(b Backend, s *State, held *Held, interval time.Duration) *Writer {
-	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{b: b, s: s, held: held, interval: interval,
-		kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
-	go w.loop(ctx)
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
 	return w
 }
 
@@ -91,11 +90,16 @@ func (w *Writer) Err() error {
 	return w.err
 }
 
-func (w *Writer) loop(ctx context.Context) {
+// loop makes the background writes. Close stops it between writes, never during one:
+// a manifest PUT abandoned mid-flight may still be stored by the registry after the
+// final write, moving the state back to an older serial under the lock (the fence then
+// refuses the history tag, and the next plan reads that older state). A write ends by
+// itself: every registry request has a deadline and at most 3 attempts.
+func (w *Writer) loop() {
 	defer close(w.done)
 	for {
 		select {
-		case <-ctx.Done():
+		case <-w.stop:
 			return
 		case <-w.kick:
 		}
@@ -105,15 +109,20 @@ func (w *Writer) loop(ctx context.Context) {
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
-			case <-ctx.Done():
+			case <-w.stop:
 				t.Stop()
 				return
 			case <-t.C:
 			}
 		}
+		select {
+		case <-w.stop: // Close's own write comes next
+			return
+		default:
+		}
 		// A background failure is kept for Flush and Close to report; the next Update
 		// retries.
-		_ = w.write(ctx)
+		_ = w.write(context.Background())
 	}
 }
 
@@ -128,10 +137,13 @@ func (w *Writer) Flush(ctx context.Context) error {
 // the state with WriteErrored; or a *HistoryTagError when the state was written but not
 // tagged (nothing to save then).
 func (w *Writer) Close(ctx context.Context) error {
-	w.once.Do(func() {
-		w.cancel()
-		<-w.done
-	})
+	w.once.Do(func() { close(w.stop) })
+	// A background write in flight runs to its end (see loop).
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the state write in progress to %s: %w", w.b, ctx.Err())
+	}
 	if err := w.write(ctx); err != nil {
 		return err
 	}

@@ -1,12 +1,18 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/urmanac/sovos/internal/testenv"
 )
 
 // memBackend is a Backend in memory that counts writes.
@@ -124,5 +130,93 @@ func TestWriterLostLock(t *testing.T) {
 	}
 	if s, _, _ := l.Read(ctx); s == nil || s.Serial != 1 {
 		t.Errorf("stored state %+v", s)
+	}
+}
+
+// TestWriterCloseLetsWriteFinish: Close lets a background write in flight finish before
+// the final write, rather than abandoning it. A registry may still store an abandoned
+// manifest PUT after the final write has been stored: the state then moves back under
+// the lock, and the fence refuses the history tag ("the state … changed under the lock",
+// "not tagged as its history entry fresh.v1", as an apply of a new workspace that only
+// adopts, whose Close comes while its first background write is in flight, saw in
+// TestQuickstartEndToEnd). Here the registry stores the first state PUT only after a
+// later one arrived and was stored (or after a second when none comes).
+func TestWriterCloseLetsWriteFinish(t *testing.T) {
+	ctx := context.Background()
+	var (
+		mu   sync.Mutex
+		puts int
+	)
+	arrived := make(chan struct{}) // the first state PUT reached the registry
+	later := make(chan struct{})   // a later state PUT was stored
+	landed := make(chan struct{})  // the first state PUT was stored
+	late := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/manifests/main") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			puts++
+			n := puts
+			mu.Unlock()
+			switch n {
+			case 1:
+				// Received whole, then stored late, whether its client waits or not.
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Errorf("reading the first state PUT: %v", err)
+				}
+				close(arrived)
+				select {
+				case <-later:
+				case <-time.After(time.Second):
+				}
+				r = r.WithContext(context.WithoutCancel(r.Context()))
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				next.ServeHTTP(w, r)
+				close(landed)
+			case 2:
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				close(later)
+				<-landed
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+	host := testenv.MemRegistry(t, late)
+	r := lockRegistryTimeout(t, host, "a", 5*time.Second)
+	h, err := Hold(ctx, r, lockInfo("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release(ctx)
+	s := New("main", "0.1.0")
+	s.History = NewHistory("apply")
+	w := NewWriter(h, s, h)
+	w.Update(func(s *State) {
+		s.Resources = append(s.Resources, &Resource{Address: "kernel.k", Type: "kernel", Hash: testHash})
+	})
+	<-arrived // the first write is in flight
+	w.Update(func(s *State) { s.History.Adopted = []string{"kernel.k"} })
+	if err := w.Close(ctx); err != nil {
+		t.Fatalf("Close while a write was in flight: %v", err)
+	}
+	got, d, err := lockRegistryTimeout(t, host, "b", 5*time.Second).Read(ctx)
+	if err != nil || got == nil {
+		t.Fatalf("reading the state: %v", err)
+	}
+	if d != w.Digest() || got.Serial != 2 || got.History == nil || len(got.History.Adopted) != 1 {
+		t.Fatalf("the state is %s (serial %d), want the final write %s (serial 2)", d, got.Serial, w.Digest())
+	}
+	if _, hd, err := r.ReadHistory(ctx, got.Serial); err != nil || hd != d {
+		t.Errorf("history entry %s = %s, %v; want %s", HistoryTag("main", got.Serial), hd, err, d)
 	}
 }
