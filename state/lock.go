@@ -372,6 +372,9 @@ func (h *Held) Write(ctx context.Context, s *State) (string, error) {
 	return d, nil
 }
 
+// errReleasing is a renewal not sent because Release came.
+var errReleasing = errors.New("the state lock is being released")
+
 // renewLoop renews a renewable lock every TTL/5 and declares it lost as soon as it is
 // (released by someone else) or may be (no successful renewal began within TTL − W),
 // even while a renewal hangs: renewals run beside the loop, one at a time.
@@ -431,12 +434,21 @@ func (h *Held) renew() {
 	began := time.Now()
 	info := h.Info()
 	info.Renewed = began.UTC()
-	// A renewal that would end after the lock may be found stale is pointless.
+	// A renewal that would end after the lock may be found stale is pointless, and so
+	// is one not sent yet when Release comes (a PUT already sent is waited for: see
+	// Release).
 	ctx, cancel := context.WithTimeout(h.ctx, h.ttl-h.window)
 	defer cancel()
-	err := h.lease.renew(oci.WithGuard(ctx, func(context.Context) error { return h.fenceTime() }), &info)
+	err := h.lease.renew(oci.WithGuard(ctx, func(context.Context) error {
+		select {
+		case <-h.stop:
+			return errReleasing
+		default:
+		}
+		return h.fenceTime()
+	}), &info)
 	if err != nil {
-		if errors.Is(h.observe(err), ErrLockLost) {
+		if errors.Is(h.observe(err), ErrLockLost) || errors.Is(err, errReleasing) {
 			return
 		}
 		if h.logf != nil {
@@ -454,14 +466,18 @@ func (h *Held) renew() {
 // still this holder's own (a registry lock tag is nobody else's; a layout's lock file
 // is removed only if it is still the one this holder created). It is safe to call more
 // than once.
+//
+// A renewal in flight is not abandoned but waited for (it ends within the registry
+// client's deadlines and retries): a registry may store an abandoned renewal after the
+// release, leaving a live lock that every other sovos waits for until it is stale.
 func (h *Held) Release(ctx context.Context) error {
 	first := false
 	h.once.Do(func() {
 		first = true
 		close(h.stop)
-		h.cancel() // a renewal in flight
 	})
 	<-h.done
+	h.cancel()
 	if !first {
 		return nil
 	}

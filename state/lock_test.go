@@ -590,3 +590,38 @@ func TestFenceOwnWritesMeanwhile(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseLetsRenewalFinish: Release lets a renewal in flight finish before it
+// re-points the lock tag at the released marker, rather than abandoning it: a registry
+// that stores the abandoned renewal after the release leaves a live lock behind, and
+// every other sovos finds the state locked until that lock is stale (one TTL).
+func TestReleaseLetsRenewalFinish(t *testing.T) {
+	ctx := context.Background()
+	// The lock's first PUT, then its first renewal, stored only after the next PUT of
+	// the lock tag (the release) was.
+	late, arrived := storeLate(t, func(p string) bool { return strings.Contains(p, "/manifests/main.lock.") }, 2)
+	host := testenv.MemRegistry(t, late)
+	// A 1 s registry timeout: W = 3.75 s, the TTL at least 7.5 s, a renewal every 1.6 s.
+	const ttl = 8 * time.Second
+	h, err := Hold(ctx, lockRegistryTimeout(t, host, "a", time.Second), lockInfo("a"), WithTTL(ttl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived: // a renewal is in flight
+	case <-time.After(ttl):
+		t.Fatal("no renewal")
+	}
+	if err := h.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := lockRegistryTimeout(t, host, "b", time.Second)
+	if locks, err := b.Locks(ctx); err != nil || len(locks) != 0 {
+		t.Errorf("live locks after Release: %v, %v", locks, err)
+	}
+	h2, err := Hold(ctx, b, lockInfo("b"), WithTTL(ttl))
+	if err != nil {
+		t.Fatalf("locking after Release: %v", err)
+	}
+	_ = h2.Release(ctx)
+}

@@ -133,26 +133,22 @@ func TestWriterLostLock(t *testing.T) {
 	}
 }
 
-// TestWriterCloseLetsWriteFinish: Close lets a background write in flight finish before
-// the final write, rather than abandoning it. A registry may still store an abandoned
-// manifest PUT after the final write has been stored: the state then moves back under
-// the lock, and the fence refuses the history tag ("the state … changed under the lock",
-// "not tagged as its history entry fresh.v1", as an apply of a new workspace that only
-// adopts, whose Close comes while its first background write is in flight, saw in
-// TestQuickstartEndToEnd). Here the registry stores the first state PUT only after a
-// later one arrived and was stored (or after a second when none comes).
-func TestWriterCloseLetsWriteFinish(t *testing.T) {
-	ctx := context.Background()
+// storeLate is a MemRegistry wrap for a registry that stores a PUT late: the nth PUT
+// of a manifest whose path matches is received whole, then stored only once the
+// next such PUT has been stored (or after a second when none comes), whether its client
+// still waits or not; that next PUT is answered after it. arrived is closed when the
+// nth PUT has been received.
+func storeLate(t *testing.T, match func(path string) bool, nth int) (wrap func(http.Handler) http.Handler, arrived <-chan struct{}) {
 	var (
 		mu   sync.Mutex
 		puts int
 	)
-	arrived := make(chan struct{}) // the first state PUT reached the registry
-	later := make(chan struct{})   // a later state PUT was stored
-	landed := make(chan struct{})  // the first state PUT was stored
-	late := func(next http.Handler) http.Handler {
+	received := make(chan struct{})
+	later := make(chan struct{})  // the next PUT was stored
+	landed := make(chan struct{}) // the nth PUT was stored
+	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/manifests/main") {
+			if r.Method != http.MethodPut || !match(r.URL.Path) {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -161,13 +157,12 @@ func TestWriterCloseLetsWriteFinish(t *testing.T) {
 			n := puts
 			mu.Unlock()
 			switch n {
-			case 1:
-				// Received whole, then stored late, whether its client waits or not.
+			case nth:
 				body, err := io.ReadAll(r.Body)
 				if err != nil {
-					t.Errorf("reading the first state PUT: %v", err)
+					t.Errorf("reading PUT %s: %v", r.URL.Path, err)
 				}
-				close(arrived)
+				close(received)
 				select {
 				case <-later:
 				case <-time.After(time.Second):
@@ -176,7 +171,7 @@ func TestWriterCloseLetsWriteFinish(t *testing.T) {
 				r.Body = io.NopCloser(bytes.NewReader(body))
 				next.ServeHTTP(w, r)
 				close(landed)
-			case 2:
+			case nth + 1:
 				rec := httptest.NewRecorder()
 				next.ServeHTTP(rec, r)
 				close(later)
@@ -190,7 +185,19 @@ func TestWriterCloseLetsWriteFinish(t *testing.T) {
 				next.ServeHTTP(w, r)
 			}
 		})
-	}
+	}, received
+}
+
+// TestWriterCloseLetsWriteFinish: Close lets a background write in flight finish before
+// the final write, rather than abandoning it. A registry may still store an abandoned
+// manifest PUT after the final write has been stored: the state then moves back under
+// the lock, and the fence refuses the history tag ("the state … changed under the lock",
+// "not tagged as its history entry fresh.v1", as an apply of a new workspace that only
+// adopts, whose Close comes while its first background write is in flight, saw in
+// TestQuickstartEndToEnd).
+func TestWriterCloseLetsWriteFinish(t *testing.T) {
+	ctx := context.Background()
+	late, arrived := storeLate(t, func(p string) bool { return strings.HasSuffix(p, "/manifests/main") }, 1)
 	host := testenv.MemRegistry(t, late)
 	r := lockRegistryTimeout(t, host, "a", 5*time.Second)
 	h, err := Hold(ctx, r, lockInfo("a"))
