@@ -82,45 +82,15 @@ func resourceHashInputTree(typ, platform string, attrs map[string]cty.Value, dep
 func resourceHashInputDirect(typ, platform string, attrs map[string]cty.Value, deps map[string]string) ([]byte, bool) {
 	b := bytes.NewBuffer(make([]byte, 0, 512))
 	// The members in key order: attrs, deps, platform, scheme, type.
-	b.WriteString(`{"attrs":{`)
-	keys := make([]string, 0, max(len(attrs), len(deps)))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	if !plainKeys(keys) {
+	b.WriteString(`{"attrs":`)
+	if !writeMembers(b, attrs, writeCty) {
 		return nil, false
 	}
-	slices.Sort(keys)
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		_ = writeJCSString(b, k)
-		b.WriteByte(':')
-		if !writeCty(b, attrs[k]) {
-			return nil, false
-		}
-	}
-	b.WriteString(`},"deps":{`)
-	keys = keys[:0]
-	for k := range deps {
-		keys = append(keys, k)
-	}
-	if !plainKeys(keys) {
+	b.WriteString(`,"deps":`)
+	if !writeMembers(b, deps, func(b *bytes.Buffer, s string) bool { return writeJCSString(b, s) == nil }) {
 		return nil, false
 	}
-	slices.Sort(keys)
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		_ = writeJCSString(b, k)
-		b.WriteByte(':')
-		if writeJCSString(b, deps[k]) != nil {
-			return nil, false
-		}
-	}
-	b.WriteString(`},"platform":`)
+	b.WriteString(`,"platform":`)
 	if writeJCSString(b, platform) != nil {
 		return nil, false
 	}
@@ -130,6 +100,33 @@ func resourceHashInputDirect(typ, platform string, attrs map[string]cty.Value, d
 	}
 	b.WriteByte('}')
 	return b.Bytes(), true
+}
+
+// writeMembers writes m as a JSON object, its members in key order and each value by
+// write, or reports false where a key needs UTF-16 ordering or a value cannot be
+// written.
+func writeMembers[V any](b *bytes.Buffer, m map[string]V, write func(*bytes.Buffer, V) bool) bool {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if !plainKeys(keys) {
+		return false
+	}
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		_ = writeJCSString(b, k)
+		b.WriteByte(':')
+		if !write(b, m[k]) {
+			return false
+		}
+	}
+	b.WriteByte('}')
+	return true
 }
 
 // plainKeys reports whether object keys sort by their bytes as RFC 8785 sorts them (by
