@@ -141,7 +141,12 @@ registry_pid=$!
 # sovos reaches the registry over plain HTTP through insecure_registries; the daemon
 # pulls from it itself (FROM ${PKG_KERNEL}, the extension's named context), so it needs
 # the same in its own configuration.
+# Its own trace socket too: the default /run/buildkit/otel-grpc.sock belongs to any other
+# buildkitd on this machine.
 cat >"$tmp/buildkitd.toml" <<EOF
+[otel]
+  socketPath = "$tmp/otel-grpc.sock"
+
 [registry."$host"]
   http = true
   insecure = true

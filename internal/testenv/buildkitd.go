@@ -97,6 +97,11 @@ func StartBuildkitd(t testing.TB, opts ...BuildkitdOption) *Buildkitd {
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 
 	var toml strings.Builder
+	// buildkitd always serves a trace socket, by default at /run/buildkit/otel-grpc.sock;
+	// two daemons starting at once (go test runs packages side by side) race for that
+	// one path and the loser exits with "bind: address already in use". Each daemon
+	// gets its own, beside its API socket.
+	fmt.Fprintf(&toml, "[otel]\n  socketPath = %q\n\n", filepath.Join(sockDir, "otel-grpc.sock"))
 	for _, h := range cfg.insecure {
 		fmt.Fprintf(&toml, "[registry.%q]\n  http = true\n  insecure = true\n\n", h)
 	}
