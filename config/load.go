@@ -195,20 +195,28 @@ func LoadDirNamed(dir, name string) (*Module, hcl.Diagnostics) {
 	return m, diags
 }
 
-// parseFile parses one configuration file read (and checked) already; its suffix says
-// the syntax.
+// parseFile parses one configuration file read (and checked) already.
 func (m *Module) parseFile(path string, src []byte) hcl.Diagnostics {
-	var f *hcl.File
-	var diags hcl.Diagnostics
+	f, diags := m.parse(path, src)
+	if f == nil {
+		return diags
+	}
+	return append(diags, m.addFile(f)...)
+}
+
+// parse parses a configuration or variable file read (and checked) already, in the
+// syntax its suffix says (.json is HCL's JSON syntax). On a syntax error f is nil and
+// the diagnostics are FirstSyntaxError's.
+func (m *Module) parse(path string, src []byte) (f *hcl.File, diags hcl.Diagnostics) {
 	if strings.HasSuffix(path, ".json") {
 		f, diags = m.parser.ParseJSON(src, path)
 	} else {
 		f, diags = m.parser.ParseHCL(src, path)
 	}
 	if f == nil || diags.HasErrors() {
-		return FirstSyntaxError(diags)
+		return nil, FirstSyntaxError(diags)
 	}
-	return append(diags, m.addFile(f)...)
+	return f, diags
 }
 
 // FirstSyntaxError keeps a file's first syntax error (and its warnings): HCL's parser

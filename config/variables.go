@@ -179,17 +179,11 @@ func (m *Module) readVarFile(path string, declared map[string]*varDef, explicit 
 	if src == nil || diags.HasErrors() {
 		return nil, diags
 	}
-	var f *hcl.File
-	var ds hcl.Diagnostics
-	if strings.HasSuffix(path, ".json") {
-		f, ds = m.parser.ParseJSON(src, path)
-	} else {
-		f, ds = m.parser.ParseHCL(src, path)
-	}
-	if f == nil || ds.HasErrors() {
-		return nil, append(diags, FirstSyntaxError(ds)...)
-	}
+	f, ds := m.parse(path, src)
 	diags = append(diags, ds...)
+	if f == nil {
+		return nil, diags
+	}
 	attrs, ds := f.Body.JustAttributes()
 	diags = append(diags, ds...)
 	var out []rawVar
