@@ -109,15 +109,8 @@ func cutSnippet(files map[string]*hcl.File, d *hcl.Diagnostic) (*hcl.File, *hcl.
 			if s := d.Subject.Start.Byte; s >= from && s <= to {
 				center = s
 			}
-			lo = max(from, center-maxSnippetLine/3)
-			hi = min(to, lo+maxSnippetLine)
-			lo = max(from, min(lo, hi-maxSnippetLine))
-			for lo > from && !utf8.RuneStart(src[lo]) {
-				lo--
-			}
-			for hi < to && !utf8.RuneStart(src[hi]) {
-				hi--
-			}
+			l, h := window(src[from:to], center-from, maxSnippetLine)
+			lo, hi = from+l, from+h
 		}
 		lineStart := out.Len()
 		if lo > from {
@@ -170,14 +163,7 @@ func (n navAt) ContextString(int) string {
 
 // cutText cuts s to about width bytes around byte offset center, marking the cuts.
 func cutText(s string, center, width int) string {
-	lo := max(0, min(center-width/3, len(s)-width))
-	hi := min(len(s), lo+width)
-	for lo > 0 && !utf8.RuneStart(s[lo]) {
-		lo--
-	}
-	for hi < len(s) && !utf8.RuneStart(s[hi]) {
-		hi--
-	}
+	lo, hi := window(s, center, width)
 	out := s[lo:hi]
 	if lo > 0 {
 		out = "…" + out
@@ -186,6 +172,20 @@ func cutText(s string, center, width int) string {
 		out += fmt.Sprintf("… (%d more characters)", utf8.RuneCountInString(s[hi:]))
 	}
 	return out
+}
+
+// window is the part s[lo:hi] of s, about width bytes around byte offset center and on
+// character boundaries, that cutText, Snippet and cutSnippet keep of a long line.
+func window[T ~string | ~[]byte](s T, center, width int) (lo, hi int) {
+	lo = max(0, min(center-width/3, len(s)-width))
+	hi = min(len(s), lo+width)
+	for lo > 0 && !utf8.RuneStart(s[lo]) {
+		lo--
+	}
+	for hi < len(s) && !utf8.RuneStart(s[hi]) {
+		hi--
+	}
+	return lo, hi
 }
 
 // Snippet returns the source lines from a range's start line to its end line in src,
@@ -220,14 +220,7 @@ func Snippet(src []byte, rng hcl.Range) (code string, ok bool) {
 			// Columns count characters; near enough to bytes to place the window.
 			center = min(max(rng.Start.Column-1, 0), len(l))
 		}
-		lo := max(0, min(center-maxSnippetLine/3, len(l)-maxSnippetLine))
-		hi := min(len(l), lo+maxSnippetLine)
-		for lo > 0 && !utf8.RuneStart(l[lo]) {
-			lo--
-		}
-		for hi < len(l) && !utf8.RuneStart(l[hi]) {
-			hi--
-		}
+		lo, hi := window(l, center, maxSnippetLine)
 		cut := l[lo:hi]
 		if lo > 0 {
 			cut = "…" + cut
