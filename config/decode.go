@@ -19,6 +19,13 @@ var (
 	digestRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
 )
 
+// IsCommit says whether s is a commit a git source may pin: 40 lowercase hex digits.
+func IsCommit(s string) bool { return commitRe().MatchString(s) }
+
+// IsDigest says whether s is a digest an image may pin: sha256: and 64 lowercase hex
+// digits.
+func IsDigest(s string) bool { return digestRe().MatchString(s) }
+
 // instanceBody is a resource instance's evaluated attributes and blocks.
 type instanceBody struct {
 	*evaluatedBody
@@ -136,7 +143,7 @@ func (e *evaluator) decodeSource(r *Resource, ib *instanceBody) hcl.Diagnostics 
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing commit",
 					Detail: fmt.Sprintf("%s pins no commit, and a git source is hashed by its full 40-hex commit: run `sovos pin` to write the commit its ref points at (or add commit = \"<sha>\").", r.Addr), Subject: ib.rangeOf("git").Ptr()})
 			}
-		} else if c.IsKnown() && !commitRe().MatchString(spec.Commit) {
+		} else if c.IsKnown() && !IsCommit(spec.Commit) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid commit",
 				Detail: fmt.Sprintf("%q is not a full commit id; write the 40 lowercase hex digits (git rev-parse REF).", spec.Commit), Subject: ib.rangeOf("commit").Ptr()})
 		}
@@ -165,7 +172,7 @@ func (e *evaluator) decodeImage(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	spec := &ImageSpec{Ref: str(ib.vals["ref"]), Digest: str(ib.vals["digest"])}
 	r.Image = spec
-	if spec.Digest != "" && !digestRe().MatchString(spec.Digest) {
+	if spec.Digest != "" && !IsDigest(spec.Digest) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid digest",
 			Detail: fmt.Sprintf("%q is not an image digest; write sha256: followed by 64 lowercase hex digits, or remove the pin.", spec.Digest), Subject: ib.rangeOf("digest").Ptr()})
 	}

@@ -274,10 +274,10 @@ func sentence(err error) string {
 
 // checkPin refuses an answer that is not a pin sovos could load back.
 func checkPin(attr, v string) error {
-	if attr == attrCommit && !commitRe().MatchString(v) {
+	if attr == attrCommit && !config.IsCommit(v) {
 		return fmt.Errorf("the remote answered %q, which is not a 40-hex commit", v)
 	}
-	if attr == attrDigest && !digestRe().MatchString(v) {
+	if attr == attrDigest && !config.IsDigest(v) {
 		return fmt.Errorf("the registry answered %q, which is not a sha256 digest", v)
 	}
 	return nil

@@ -3,9 +3,7 @@ package pin
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -15,11 +13,6 @@ import (
 const (
 	attrCommit = "commit"
 	attrDigest = "digest"
-)
-
-var (
-	commitRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}$`) })
-	digestRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
 )
 
 // target is one block's pin: where it is (or would go) and what it should become.
