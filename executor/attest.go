@@ -32,7 +32,7 @@ func (a *applier) signImages(ctx context.Context, addr string, art *artifact, on
 		return nil
 	}
 	refs := []struct{ image, digest string }{{art.image, art.digest}}
-	for _, t := range sortedStages(art.stages) {
+	for _, t := range slices.Sorted(maps.Keys(art.stages)) {
 		refs = append(refs, struct{ image, digest string }{art.stages[t].Image, art.stages[t].Digest})
 	}
 	for i, r := range refs {
@@ -61,15 +61,6 @@ func (a *applier) signImages(ctx context.Context, addr string, art *artifact, on
 		}
 	}
 	return nil
-}
-
-func sortedStages(m map[string]*state.Stage) []string {
-	out := make([]string, 0, len(m))
-	for t := range m {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // kernelFor returns the kernel an extension is checked against and its artifact in this
