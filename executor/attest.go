@@ -224,21 +224,27 @@ func (a *applier) attested(ctx context.Context, c *planner.ResourceChange, art *
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Address, err)
 	}
+	a.noteAttestation(c.Address, art, attest.ModuleSignaturesType, f.Digest)
+	return nil
+}
+
+// noteAttestation records digest as art's attestation of predicateType, in this apply
+// and in addr's state record.
+func (a *applier) noteAttestation(addr string, art *artifact, predicateType, digest string) {
 	a.mu.Lock()
 	if art.attestations == nil {
 		art.attestations = map[string]string{}
 	}
-	art.attestations[attest.ModuleSignaturesType] = f.Digest
+	art.attestations[predicateType] = digest
 	a.mu.Unlock()
 	a.update(func(x *state.Index) {
-		if rec := x.Get(c.Address); rec != nil {
+		if rec := x.Get(addr); rec != nil {
 			if rec.Attestations == nil {
 				rec.Attestations = map[string]string{}
 			}
-			rec.Attestations[attest.ModuleSignaturesType] = f.Digest
+			rec.Attestations[predicateType] = digest
 		}
 	})
-	return nil
 }
 
 // signRecorded signs an unchanged resource that was never signed (built before
@@ -277,19 +283,6 @@ func (a *applier) signBeforePromotion(ctx context.Context, c *planner.ResourceCh
 	if err := a.signImages(ctx, c.Address, signed, true); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	if art.attestations == nil {
-		art.attestations = map[string]string{}
-	}
-	art.attestations[attest.CosignSignType] = signed.attestations[attest.CosignSignType]
-	a.mu.Unlock()
-	a.update(func(x *state.Index) {
-		if rec := x.Get(c.Address); rec != nil {
-			if rec.Attestations == nil {
-				rec.Attestations = map[string]string{}
-			}
-			rec.Attestations[attest.CosignSignType] = signed.attestations[attest.CosignSignType]
-		}
-	})
+	a.noteAttestation(c.Address, art, attest.CosignSignType, signed.attestations[attest.CosignSignType])
 	return nil
 }
