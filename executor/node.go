@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/urmanac/sovos/config"
@@ -168,11 +169,7 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 	}
 	// -replace asks for a real rebuild: from BuildKit's cache it would come back
 	// identical, with the same signing key.
-	for _, why := range c.Reasons {
-		if why.Kind == planner.ReasonReplace {
-			req.NoCache = true
-		}
-	}
+	req.NoCache = replaced(c)
 	drv, err := a.builder(ctx, r.Builder)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Address, err)
@@ -203,6 +200,12 @@ func (a *applier) build(ctx context.Context, c *planner.ResourceChange) error {
 		return err
 	}
 	return a.record(c, art, time.Now())
+}
+
+// replaced reports whether c was asked for with -replace: its build or imager step
+// runs afresh rather than come back from BuildKit's cache.
+func replaced(c *planner.ResourceChange) bool {
+	return slices.ContainsFunc(c.Reasons, func(why planner.Reason) bool { return why.Kind == planner.ReasonReplace })
 }
 
 // adopt records an artifact the plan found in the registry with the same hash.

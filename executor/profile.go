@@ -78,8 +78,7 @@ func (a *applier) profile(ctx context.Context, c *planner.ResourceChange) error 
 		artifactType = bootmedia.ArtifactTypeOf(r.Profile)
 	} else if r.Profile.Imager != "" {
 		// -replace runs the imager again rather than reuse BuildKit's cached result.
-		replace := slices.ContainsFunc(c.Reasons, func(why planner.Reason) bool { return why.Kind == planner.ReasonReplace })
-		out, err := a.runImager(ctx, r, yaml, dest, replace)
+		out, err := a.runImager(ctx, r, yaml, dest, replaced(c))
 		if err != nil {
 			return err
 		}
