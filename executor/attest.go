@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"slices"
@@ -77,9 +78,11 @@ func (a *applier) kernelFor(c *planner.ResourceChange) (string, *artifact, error
 	return kaddr, kart, nil
 }
 
-// kernelIdentity is what an attestation must name for the kernel of kart to count.
-func kernelIdentity(kart *artifact) attest.Kernel {
-	return attest.Kernel{Digest: kart.digest, CertificateSHA256: attest.Fingerprint(kart.cert)}
+// kernelIdentity is what an attestation must name for a kernel to count: the digest of
+// its image and the fingerprint of its signing certificate. Apply's gate and `sovos
+// verify` (CheckAttestation) both ask it.
+func kernelIdentity(digest string, cert *x509.Certificate) attest.Kernel {
+	return attest.Kernel{Digest: digest, CertificateSHA256: attest.Fingerprint(cert)}
 }
 
 // checkAndAttest verifies the extension art holds (SPEC §6) and, when it passes,
@@ -205,7 +208,7 @@ func (a *applier) attested(ctx context.Context, c *planner.ResourceChange, art *
 	if err != nil {
 		return err
 	}
-	f, err := attest.Passing(ctx, a.opts.Registry, art.image, art.digest, kernelIdentity(kart), a.opts.Verifier)
+	f, err := attest.Passing(ctx, a.opts.Registry, art.image, art.digest, kernelIdentity(kart.digest, kart.cert), a.opts.Verifier)
 	if attest.IsNotFound(err) {
 		a.log.Info("no module-signature attestation counts for this kernel: verifying again", "address", c.Address, "kernel", kaddr, "why", err)
 		checked := &artifact{image: art.image, digest: art.digest, attestations: maps.Clone(art.attestations)}
@@ -219,7 +222,7 @@ func (a *applier) attested(ctx context.Context, c *planner.ResourceChange, art *
 			}
 			return cerr
 		}
-		f, err = attest.Passing(ctx, a.opts.Registry, art.image, art.digest, kernelIdentity(kart), a.opts.Verifier)
+		f, err = attest.Passing(ctx, a.opts.Registry, art.image, art.digest, kernelIdentity(kart.digest, kart.cert), a.opts.Verifier)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Address, err)

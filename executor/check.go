@@ -161,7 +161,7 @@ func CheckAttestation(ctx context.Context, reg *oci.Client, ch *ExtensionCheck, 
 	image, digest, _ := strings.Cut(ch.Ref, "@")
 	ac := &AttestationCheck{}
 	ch.Attestation = ac
-	f, err := attest.Passing(ctx, reg, image, digest, attest.Kernel{Digest: k.Digest, CertificateSHA256: attest.Fingerprint(cert)}, v)
+	f, err := attest.Passing(ctx, reg, image, digest, kernelIdentity(k.Digest, cert), v)
 	if err != nil {
 		ac.Error = err.Error()
 		var nf *attest.NotFoundError
