@@ -30,19 +30,21 @@ var (
 	oidECPublicKey   = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 )
 
-// digests maps the digest algorithms the kernel accepts in a module signature.
+// digests maps the digest algorithms the kernel accepts in a module signature, each
+// with its name as the attestation records it.
 var digests = []struct {
 	oid  asn1.ObjectIdentifier
 	hash crypto.Hash
+	name string
 }{
-	{oidSHA1, crypto.SHA1},
-	{oidSHA224, crypto.SHA224},
-	{oidSHA256, crypto.SHA256},
-	{oidSHA384, crypto.SHA384},
-	{oidSHA512, crypto.SHA512},
-	{oidSHA3_256, crypto.SHA3_256},
-	{oidSHA3_384, crypto.SHA3_384},
-	{oidSHA3_512, crypto.SHA3_512},
+	{oidSHA1, crypto.SHA1, "sha1"},
+	{oidSHA224, crypto.SHA224, "sha224"},
+	{oidSHA256, crypto.SHA256, "sha256"},
+	{oidSHA384, crypto.SHA384, "sha384"},
+	{oidSHA512, crypto.SHA512, "sha512"},
+	{oidSHA3_256, crypto.SHA3_256, "sha3-256"},
+	{oidSHA3_384, crypto.SHA3_384, "sha3-384"},
+	{oidSHA3_512, crypto.SHA3_512, "sha3-512"},
 }
 
 // signatureAlgorithms maps the signature algorithm OIDs sovos checks to a key family and,
@@ -84,24 +86,11 @@ func hashFromOID(oid asn1.ObjectIdentifier) crypto.Hash {
 
 // hashName names a digest algorithm as the attestation records it: "sha256", "sha3-512";
 // the OID when sovos does not know it.
-func hashName(h crypto.Hash, oid asn1.ObjectIdentifier) string {
-	switch h {
-	case crypto.SHA1:
-		return "sha1"
-	case crypto.SHA224:
-		return "sha224"
-	case crypto.SHA256:
-		return "sha256"
-	case crypto.SHA384:
-		return "sha384"
-	case crypto.SHA512:
-		return "sha512"
-	case crypto.SHA3_256:
-		return "sha3-256"
-	case crypto.SHA3_384:
-		return "sha3-384"
-	case crypto.SHA3_512:
-		return "sha3-512"
+func hashName(oid asn1.ObjectIdentifier) string {
+	for _, d := range digests {
+		if d.oid.Equal(oid) {
+			return d.name
+		}
 	}
 	return oid.String()
 }

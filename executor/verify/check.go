@@ -108,5 +108,5 @@ func checkSigners(signers []SignerInfo, digestOf digestFunc, cert *x509.Certific
 // about makes si the signer the verdict is about.
 func (v *Verdict) about(si SignerInfo) {
 	s := si.Signer
-	v.Signer, v.Hash = &s, hashName(si.Hash, si.DigestAlgorithm)
+	v.Signer, v.Hash = &s, hashName(si.DigestAlgorithm)
 }
