@@ -16,13 +16,13 @@ func GraphDOT(w io.Writer, c *config.Config, notes map[string]string) error {
 	var b strings.Builder
 	b.WriteString("digraph sovos {\n\tcompound = \"true\"\n\tnewrank = \"true\"\n\trankdir = \"RL\"\n")
 	for _, r := range c.Resources {
+		id := dotID(r.Addr)
+		label, style := id, ""
 		if n := notes[r.Addr.String()]; n != "" {
-			label := dotID(config.Address{Type: r.Addr.Type, Name: r.Addr.Name, Key: r.Addr.Key})
-			label = label[:len(label)-1] + `\n(` + n + `)"`
-			fmt.Fprintf(&b, "\t%s [label = %s, shape = %q, style = \"bold\"]\n", dotID(r.Addr), label, dotShape(r.Addr.Type))
-			continue
+			label = id[:len(id)-1] + `\n(` + n + `)"`
+			style = `, style = "bold"`
 		}
-		fmt.Fprintf(&b, "\t%s [label = %s, shape = %q]\n", dotID(r.Addr), dotID(r.Addr), dotShape(r.Addr.Type))
+		fmt.Fprintf(&b, "\t%s [label = %s, shape = %q%s]\n", id, label, dotShape(r.Addr.Type), style)
 	}
 	for _, e := range c.Edges() {
 		fmt.Fprintf(&b, "\t%s -> %s\n", dotID(e[0]), dotID(e[1]))
