@@ -68,9 +68,12 @@ func Pinned(w io.Writer, res *pin.Result, upgrade, check bool) {
 }
 
 // Count writes "1 one" or "N many".
-func Count(n int, one, many string) string {
+func Count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
+
+// plural is one or many, as n is 1 or not.
+func plural(n int, one, many string) string {
 	if n == 1 {
-		return "1 " + one
+		return one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return many
 }

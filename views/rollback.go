@@ -47,10 +47,3 @@ func RollbackDone(w io.Writer, p *rollback.Plan, moved []rollback.Move, serial u
 		len(moved), plural(len(moved), "tag", "tags"), p.To, serial)
 	return err
 }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
