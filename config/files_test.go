@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // loadWithin loads dir, failing the test if that takes more than a few seconds (a FIFO
@@ -152,5 +153,46 @@ func TestVarValueNesting(t *testing.T) {
 	_, diags, out := loadWithin(t, dir, EvalOptions{Vars: []string{"l=" + strings.Repeat("[", 120000) + strings.Repeat("]", 120000)}})
 	if len(diags) != 1 || !strings.Contains(out, "Error: Expression nested too deeply") || !strings.Contains(out, "-var option") {
 		t.Errorf("got:\n%.2000s", out)
+	}
+}
+
+// A -var-file that is a FIFO is written once by its writer: the module reads it once,
+// and an evaluation after the first (Evaluate after Settings, as plan and apply do)
+// takes the same values instead of waiting for a second writer.
+func TestVarFileFIFOReadOnce(t *testing.T) {
+	dir := writeConfig(t, map[string]string{"main.sovos.hcl": "variable \"x\" { type = string }\n"})
+	p := filepath.Join(dir, "vars")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = os.WriteFile(p, []byte("x = \"y\"\n"), 0o644) }()
+	m, diags := LoadDir(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	opts := EvalOptions{Args: []VarArg{{File: true, Value: p}}}
+	type result struct {
+		cfg   *Config
+		diags hcl.Diagnostics
+	}
+	done := make(chan result, 2)
+	go func() {
+		for _, eval := range []func(context.Context, EvalOptions) (*Config, hcl.Diagnostics){m.Settings, m.Evaluate} {
+			cfg, diags := eval(context.Background(), opts)
+			done <- result{cfg, diags}
+		}
+	}()
+	for _, step := range []string{"Settings", "Evaluate"} {
+		select {
+		case r := <-done:
+			if r.diags.HasErrors() {
+				t.Fatalf("%s: %s", step, r.diags)
+			}
+			if len(r.cfg.Variables) != 1 || r.cfg.Variables[0].Value != cty.StringVal("y") {
+				t.Errorf("%s: variables %v, want x = \"y\"", step, r.cfg.Variables)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s hangs: it opens the FIFO again", step)
+		}
 	}
 }

@@ -162,6 +162,32 @@ func (m *Module) collectVarValues(opts EvalOptions, declared map[string]*varDef)
 }
 
 func (m *Module) readVarFile(path string, declared map[string]*varDef, explicit bool) ([]rawVar, hcl.Diagnostics) {
+	f, diags := m.varFile(path, explicit)
+	if f == nil {
+		return nil, diags
+	}
+	attrs, ds := f.Body.JustAttributes()
+	diags = append(diags, ds...)
+	var out []rawVar
+	for _, a := range sortedAttrs(attrs) {
+		if _, ok := declared[a.Name]; !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Value for undeclared variable",
+				Detail: fmt.Sprintf("The file assigns %q, but no such variable is declared; remove it or declare the variable.", a.Name), Subject: a.NameRange.Ptr()})
+			continue
+		}
+		out = append(out, rawVar{name: a.Name, expr: a.Expr, rng: a.Expr.Range(), from: path})
+	}
+	return out, diags
+}
+
+// varFile reads and parses a variable file, once per module: the module's parser keeps
+// the file, and an evaluation after the first (Evaluate after Settings) takes it from
+// there. A -var-file that is a FIFO is read once, as its writer writes it once; opening
+// it again would wait for a writer that never comes.
+func (m *Module) varFile(path string, explicit bool) (*hcl.File, hcl.Diagnostics) {
+	if f := m.parser.Files()[path]; f != nil {
+		return f, nil
+	}
 	var src []byte
 	var diags hcl.Diagnostics
 	if explicit {
@@ -180,22 +206,7 @@ func (m *Module) readVarFile(path string, declared map[string]*varDef, explicit 
 		return nil, diags
 	}
 	f, ds := m.parse(path, src)
-	diags = append(diags, ds...)
-	if f == nil {
-		return nil, diags
-	}
-	attrs, ds := f.Body.JustAttributes()
-	diags = append(diags, ds...)
-	var out []rawVar
-	for _, a := range sortedAttrs(attrs) {
-		if _, ok := declared[a.Name]; !ok {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Value for undeclared variable",
-				Detail: fmt.Sprintf("The file assigns %q, but no such variable is declared; remove it or declare the variable.", a.Name), Subject: a.NameRange.Ptr()})
-			continue
-		}
-		out = append(out, rawVar{name: a.Name, expr: a.Expr, rng: a.Expr.Range(), from: path})
-	}
-	return out, diags
+	return f, append(diags, ds...)
 }
 
 // resolveVariables computes every variable's final value, marks sensitive ones, and
