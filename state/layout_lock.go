@@ -187,14 +187,7 @@ func (ll *layoutLease) check(ctx context.Context, accepted func(string) bool) er
 	if err != nil {
 		return err
 	}
-	return ll.stateIs(cur, accepted)
-}
-
-func (ll *layoutLease) stateIs(cur string, accepted func(string) bool) error {
-	if !accepted(cur) {
-		return &LockLostError{ID: ll.id, Reason: fmt.Sprintf("the state in %s changed under the lock: it is at %s, not at the digest this sovos last read or wrote; someone wrote it without the lock (-lock=false, or an older sovos)", ll.l, orNone(cur))}
-	}
-	return nil
+	return stateIs(ll.id, ll.l, cur, accepted)
 }
 
 // write is a compare-and-swap: under the layout's exclusive lock, the lock file still
@@ -205,7 +198,7 @@ func (ll *layoutLease) write(ctx context.Context, s *State, accepted func(string
 			if err := ll.check(ctx, nil); err != nil {
 				return err
 			}
-			if err := ll.stateIs(cur, accepted); err != nil {
+			if err := stateIs(ll.id, ll.l, cur, accepted); err != nil {
 				return err
 			}
 			return fence()

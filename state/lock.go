@@ -310,11 +310,17 @@ func (h *Held) fence(ctx context.Context) error {
 	return h.fenceTime()
 }
 
-func orNone(d string) string {
-	if d == "" {
-		return "(no state)"
+// stateIs checks, for the holder of lock id on b, that the state's digest cur is one it
+// accepts (what it last read or wrote): else the lock counts as lost, since someone wrote
+// the state without it. Both leases' fences end with it.
+func stateIs(id string, b Backend, cur string, accepted func(string) bool) error {
+	if accepted(cur) {
+		return nil
 	}
-	return d
+	if cur == "" {
+		cur = "(no state)"
+	}
+	return &LockLostError{ID: id, Reason: fmt.Sprintf("the state in %s changed under the lock: it is at %s, not at the digest this sovos last read or wrote; someone wrote it without the lock (-lock=false, or an older sovos)", b, cur)}
 }
 
 // Check checks the fence now: nil while this holder may still write the state and move

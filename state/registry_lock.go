@@ -375,10 +375,7 @@ func (l *registryLease) check(ctx context.Context, accepted func(string) bool) e
 	if err != nil {
 		return fmt.Errorf("checking the state before writing: %w", err)
 	}
-	if !accepted(cur) {
-		return l.lost("the state in %s changed under the lock: it is at %s, not at the digest this sovos last read or wrote; someone wrote it without the lock (-lock=false, or an older sovos)", l.r, orNone(cur))
-	}
-	return nil
+	return stateIs(l.id, l.r, cur, accepted)
 }
 
 // ours checks that the lock tag's digest d is the one last pushed.
