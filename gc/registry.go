@@ -286,13 +286,8 @@ func refused(err error) (int, bool) {
 	if !errors.As(err, &terr) {
 		return 0, false
 	}
-	if terr.StatusCode == http.StatusMethodNotAllowed {
+	if terr.StatusCode == http.StatusMethodNotAllowed || oci.HasCode(terr, transport.UnsupportedErrorCode) {
 		return terr.StatusCode, true
-	}
-	for _, e := range terr.Errors {
-		if e.Code == transport.UnsupportedErrorCode {
-			return terr.StatusCode, true
-		}
 	}
 	return 0, false
 }

@@ -219,4 +219,18 @@ func IsNotFound(err error) bool {
 	return false
 }
 
+// HasCode reports whether err is a registry error carrying code.
+func HasCode(err error, code transport.ErrorCode) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	for _, d := range terr.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
 func isPing(path string) bool { return path == "/v2/" || path == "/v2" }

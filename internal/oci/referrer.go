@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -75,7 +74,7 @@ func (c *Client) PutReferrer(ctx context.Context, subject name.Digest, artifactT
 	}
 	defer c.LockSubject(subject)()
 	err = c.Put(ctx, repo.Digest(h.String()), rawManifest(raw))
-	if IsNotFound(err) || hasCode(err, transport.ManifestBlobUnknownErrorCode) {
+	if IsNotFound(err) || HasCode(err, transport.ManifestBlobUnknownErrorCode) {
 		// A registry that checks an index's manifests refuses the sha256-<hex> index
 		// when it lists a referrer deleted since: drop those, then push again.
 		if pruned, perr := c.pruneFallback(ctx, subject); perr != nil {
@@ -133,20 +132,6 @@ func (c *Client) pruneFallback(ctx context.Context, subject name.Digest) (bool, 
 		return false, err
 	}
 	return true, nil
-}
-
-// hasCode reports whether err is a registry error carrying code.
-func hasCode(err error, code transport.ErrorCode) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	for _, d := range terr.Errors {
-		if d.Code == code {
-			return true
-		}
-	}
-	return false
 }
 
 type rawIndex []byte
