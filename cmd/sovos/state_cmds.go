@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -215,8 +213,7 @@ func confirm(c *cli.Context, question string) bool {
 		return false
 	}
 	fmt.Fprintf(c.App.ErrWriter, "%s\n  Only 'yes' will be accepted: ", question)
-	answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-	return strings.TrimSpace(answer) == "yes"
+	return answer(c.Context) == "yes"
 }
 
 // What an interrupt does to state rm and state push (interruptible).
