@@ -10,8 +10,10 @@ COSIGN    := $(TOOLS_BIN)/.cosign-$(COSIGN_VERSION)
 
 all: build
 
+# Static, as the tests build it (internal/testenv): no dynamic loader at start, which
+# saves about half a millisecond of every command (issue 10's plan budget).
 build:
-	$(GO) build -o bin/sovos ./cmd/sovos
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sovos ./cmd/sovos
 
 # buildkitd and buildctl come from the pinned tools/ module (go get -tool); plain
 # `go install pkg@version` cannot build BuildKit because of its exclude directives.

@@ -115,6 +115,7 @@ func newApp() *cli.App {
 	}
 	setUsageErrors(app.Commands, "sovos")
 	exitCodes(app.Commands)
+	paceGC(app.Commands)
 	return app
 }
 
