@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -30,17 +31,21 @@ type Address struct {
 
 // String renders the address the way users write it.
 func (a Address) String() string {
-	s := a.Type + "." + a.Name
 	switch k := a.Key.(type) {
 	case nil:
+		return a.Type + "." + a.Name
 	case int:
-		s += "[" + strconv.Itoa(k) + "]"
+		return a.Type + "." + a.Name + "[" + strconv.Itoa(k) + "]"
 	case string:
-		s += "[" + strconv.Quote(k) + "]"
+		// Built in one allocation: plans and evaluation render every instance's address
+		// several times.
+		b := make([]byte, 0, len(a.Type)+len(a.Name)+len(k)+5)
+		b = append(append(append(b, a.Type...), '.'), a.Name...)
+		b = append(strconv.AppendQuote(append(b, '['), k), ']')
+		return unsafe.String(unsafe.SliceData(b), len(b))
 	default:
-		s += fmt.Sprintf("[%v]", k)
+		return a.Type + "." + a.Name + fmt.Sprintf("[%v]", k)
 	}
-	return s
 }
 
 // Base is the address without its instance key (kernel.sovereign for kernel.sovereign[0]).
