@@ -487,10 +487,13 @@ type evaluatedBody struct {
 	// failed is set when an attribute derives from a declaration that failed: its
 	// diagnostic is reported already, and this body must not add another.
 	failed bool
+	// sensitive is set when an attribute (of the body or a nested block) derives from a
+	// sensitive value: only then has checkSensitive anything to look at.
+	sensitive bool
 }
 
-// scanMarks records the resource marks of v and reports whether v derives from a
-// declaration that failed.
+// scanMarks records the resource marks of v and whether it is sensitive, and reports
+// whether v derives from a declaration that failed: one walk over v's marks.
 func (b *evaluatedBody) scanMarks(v cty.Value) (failed bool) {
 	walkMarks(v, func(m any) bool {
 		switch m := m.(type) {
@@ -498,6 +501,8 @@ func (b *evaluatedBody) scanMarks(v cty.Value) (failed bool) {
 			b.addRef(m.Addr)
 		case failedMark:
 			failed = true
+		case string:
+			b.sensitive = b.sensitive || m == MarkSensitive
 		}
 		return true
 	})
@@ -556,6 +561,11 @@ func evalBody(d *decl, b *body, hctx *hcl.EvalContext) (*evaluatedBody, hcl.Diag
 			out.failed = true
 			continue
 		}
+		if pruned {
+			// The pruned value's marks are what is consumed; v keeps those of both
+			// branches, and a secret in either is refused (checkSensitive).
+			out.sensitive = out.sensitive || IsSensitive(v)
+		}
 		if v.IsNull() {
 			continue
 		}
@@ -585,6 +595,7 @@ func evalBody(d *decl, b *body, hctx *hcl.EvalContext) (*evaluatedBody, hcl.Diag
 		// A nested block's attributes (stage, overlay, output, signing_cert, cache) are
 		// evaluated attributes of the resource (SPEC §2): what they name is consumed.
 		out.failed = out.failed || eb.failed
+		out.sensitive = out.sensitive || eb.sensitive
 		for r := range eb.refs {
 			out.addRef(r)
 		}

@@ -78,6 +78,9 @@ var secretAttrs = map[string]bool{"secrets": true, "secureboot_keys": true}
 // the values of secrets. An attribute found sensitive is replaced by an unknown value,
 // so that no later check prints it ("... is not a valid repository").
 func checkSensitive(r *Resource, ib *instanceBody) hcl.Diagnostics {
+	if !ib.sensitive {
+		return nil
+	}
 	var diags hcl.Diagnostics
 	check := func(vals map[string]cty.Value, attrs hcl.Attributes, prefix string, fallback hcl.Range) {
 		for _, name := range sortedKeys(vals) {
