@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -39,13 +40,17 @@ var actionStyles = map[planner.Action]actionStyle{
 // PlanHuman writes the plan the way Terraform does: a block per changed resource with
 // its reasons, then the summary line.
 func PlanHuman(w io.Writer, p *planner.Plan, color bool) error {
+	// One buffer for the whole plan: a matrix renders thousands of blocks.
 	var b strings.Builder
-	blocks := humanBlocks(p, color)
-	if len(blocks) > 0 {
-		b.WriteString(humanIntro(p, color))
-		for _, blk := range blocks {
-			b.WriteString(blk)
+	shown := false
+	for c, st := range humanChanges(p) {
+		if !shown {
+			b.WriteString(humanIntro(p, color))
+			shown = true
 		}
+		writeHumanBlock(&b, c, st, color)
+	}
+	if shown {
 		b.WriteString("\n")
 	}
 	b.WriteString(summaryLine(p, color))
@@ -104,33 +109,55 @@ func summaryLine(p *planner.Plan, color bool) string {
 	return paint(color, ansiBold, "Plan:") + " " + strings.Join(parts, ", ") + "."
 }
 
-// humanBlocks renders each changed resource as one block (a blank line first), so the
-// markdown renderer can cut between blocks.
+// humanChanges yields the changes the human renderer shows a block for, with their
+// style.
+func humanChanges(p *planner.Plan) iter.Seq2[*planner.ResourceChange, actionStyle] {
+	return func(yield func(*planner.ResourceChange, actionStyle) bool) {
+		for _, c := range p.Changes {
+			if st, ok := actionStyles[c.Action]; ok && !yield(c, st) {
+				return
+			}
+		}
+	}
+}
+
+// humanBlocks renders each changed resource as one block, so the markdown renderer can
+// cut between blocks.
 func humanBlocks(p *planner.Plan, color bool) []string {
 	var out []string
-	for _, c := range p.Changes {
-		st, ok := actionStyles[c.Action]
-		if !ok {
-			continue
-		}
-		out = append(out, humanBlock(c, st, color))
+	for c, st := range humanChanges(p) {
+		var b strings.Builder
+		writeHumanBlock(&b, c, st, color)
+		out = append(out, b.String())
 	}
 	return out
 }
 
-func humanBlock(c *planner.ResourceChange, st actionStyle, color bool) string {
-	var b strings.Builder
+// writeHumanBlock writes one changed resource's block (a blank line first).
+func writeHumanBlock(b *strings.Builder, c *planner.ResourceChange, st actionStyle, color bool) {
 	b.WriteString("\n")
-	b.WriteString(paint(color, ansiBold, fmt.Sprintf("  # %s will be %s", c.Address, st.verb)))
-	b.WriteString("\n")
-	fmt.Fprintf(&b, "  %s %s", paint(color, st.colour, st.symbol), c.Address)
+	if color {
+		b.WriteString(ansiBold)
+	}
+	b.WriteString("  # " + c.Address + " will be " + st.verb)
+	if color {
+		b.WriteString(ansiReset)
+	}
+	b.WriteString("\n  " + paint(color, st.colour, st.symbol) + " " + c.Address)
 	if c.Builder != "" && (c.Action == planner.ActionCreate || c.Action == planner.ActionRebuild) {
-		fmt.Fprintf(&b, " (on %s)", c.Builder)
+		b.WriteString(" (on " + c.Builder + ")")
 	}
 	b.WriteString("\n")
-	field := func(label, value string) {
-		fmt.Fprintf(&b, "      %-10s %s\n", label+":", value)
+	line := func(label, value string) {
+		// "%-10s": labels are ASCII, so bytes are columns.
+		b.WriteString("      ")
+		b.WriteString(label)
+		b.WriteString("          "[min(len(label), 10):])
+		b.WriteString(" ")
+		b.WriteString(value)
+		b.WriteString("\n")
 	}
+	field := func(label, value string) { line(label+":", value) }
 	switch {
 	case c.Action == planner.ActionForget && c.Before != nil:
 		if c.Before.Ref != "" {
@@ -162,7 +189,7 @@ func humanBlock(c *planner.ResourceChange, st actionStyle, color bool) string {
 		if i == 0 {
 			label = "because:"
 		}
-		fmt.Fprintf(&b, "      %-10s %s\n", label, r.Message)
+		line(label, r.Message)
 	}
 	// A promotion's tag moves are its reasons already.
 	if c.Action != planner.ActionPromote {
@@ -172,7 +199,6 @@ func humanBlock(c *planner.ResourceChange, st actionStyle, color bool) string {
 			}
 		}
 	}
-	return b.String()
 }
 
 func paint(color bool, code, s string) string {
