@@ -3,7 +3,6 @@ package planner
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -30,7 +29,7 @@ func fakeHash(r *config.Resource, deps map[string]string) string {
 	sort.Strings(names)
 	for _, n := range names {
 		v, _ := r.HashedAttrs[n].UnmarkDeep()
-		b, _ := json.Marshal(redactedJSON(v))
+		b, _ := appendRecorded(nil, v)
 		fmt.Fprintf(h, "%s=%s\x00", n, b)
 	}
 	dn := make([]string, 0, len(deps))

@@ -28,59 +28,90 @@ const unknownValue = "(known after apply)"
 // which attribute changed.
 func RecordedInputs(r *config.Resource) (map[string]json.RawMessage, error) {
 	out := make(map[string]json.RawMessage, len(r.HashedAttrs))
+	// One buffer for every attribute of the resource; each keeps its own part of it.
+	var buf []byte
 	for name, v := range r.HashedAttrs {
-		raw, err := json.Marshal(redactedJSON(v))
+		start := len(buf)
+		var err error
+		buf, err = appendRecorded(buf, v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: recording attribute %s: %w", r.Addr, name, err)
 		}
-		out[name] = raw
+		out[name] = buf[start:len(buf):len(buf)]
 	}
 	return out, nil
 }
 
-// redactedJSON converts a cty value to plain JSON values (string, json.Number, bool, nil,
-// []any, map[string]any) with sensitive parts redacted.
-func redactedJSON(v cty.Value) any {
+// appendRecorded appends v's JSON as json.Marshal writes plain values (string,
+// json.Number, bool, null, arrays, objects with their keys in order), with sensitive
+// parts redacted.
+func appendRecorded(b []byte, v cty.Value) ([]byte, error) {
 	v, marks := v.Unmark()
 	if _, ok := marks[config.MarkSensitive]; ok {
-		return Redacted
+		return appendJSONString(b, Redacted), nil
 	}
 	if v.IsNull() {
-		return nil
+		return append(b, "null"...), nil
 	}
 	if !v.IsKnown() {
-		return unknownValue
+		return appendJSONString(b, unknownValue), nil
 	}
 	ty := v.Type()
 	switch {
 	case ty == cty.String:
-		return v.AsString()
+		return appendJSONString(b, v.AsString()), nil
 	case ty == cty.Bool:
-		return v.True()
+		return strconv.AppendBool(b, v.True()), nil
 	case ty == cty.Number:
 		bf := v.AsBigFloat()
+		n := json.Number(bf.Text('g', -1))
 		if bf.IsInt() {
 			i, _ := bf.Int(nil)
-			return json.Number(i.String())
+			n = json.Number(i.String())
 		}
-		return json.Number(bf.Text('g', -1))
-	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
-		out := make([]any, 0, v.LengthInt())
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			out = append(out, redactedJSON(e))
+		raw, err := json.Marshal(n) // which refuses what is not a JSON number (infinity)
+		return append(b, raw...), err
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
+		// cty iterates a map's keys and an object's attributes in byte order, the
+		// order json.Marshal writes a map's keys in.
+		opening, closing := byte('['), byte(']')
+		object := ty.IsMapType() || ty.IsObjectType()
+		if object {
+			opening, closing = '{', '}'
 		}
-		return out
-	case ty.IsMapType() || ty.IsObjectType():
-		out := make(map[string]any, v.LengthInt())
-		for it := v.ElementIterator(); it.Next(); {
+		b = append(b, opening)
+		var err error
+		for it, first := v.ElementIterator(), true; it.Next(); first = false {
 			k, e := it.Element()
-			out[k.AsString()] = redactedJSON(e)
+			if !first {
+				b = append(b, ',')
+			}
+			if object {
+				b = append(appendJSONString(b, k.AsString()), ':')
+			}
+			if b, err = appendRecorded(b, e); err != nil {
+				return b, err
+			}
 		}
-		return out
+		return append(b, closing), nil
 	default:
-		return fmt.Sprintf("(%s)", ty.FriendlyName())
+		return appendJSONString(b, fmt.Sprintf("(%s)", ty.FriendlyName())), nil
 	}
+}
+
+// appendJSONString appends s as json.Marshal writes it. Most strings here (hashes,
+// repositories, build args) need no escaping and are copied as they are; any other is
+// left to json.Marshal (control characters, quotes, HTML's <>&, non-ASCII).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			raw, _ := json.Marshal(s)
+			return append(b, raw...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // inputDiffs compares recorded inputs with new ones and describes each change as

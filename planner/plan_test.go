@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -381,5 +382,47 @@ func TestFailedVerificationIsShown(t *testing.T) {
 	ext.Verified.OK = true
 	if p := mustPlan(t, cfg, prior, Options{}); p.HasChanges() {
 		t.Errorf("a passed verification gives changes: %v", actions(p))
+	}
+}
+
+// Recorded inputs are written without going through encoding/json's reflection, but
+// byte for byte as json.Marshal writes the same plain values: the state keeps them, and
+// a plan compares them byte for byte first.
+func TestRecordedInputsAsJSONMarshal(t *testing.T) {
+	strs := []string{"", "plain", "registry.example/ext-b1", `q"uote`, `back\slash`, "<a&b>", "tab\there", "nl\n",
+		"\x00\x01\x1f\x7f", "é ü 日本", "line\u2028sep\u2029", "bad\xffutf8", strings.Repeat("x", 300)}
+	var elems []cty.Value
+	for _, s := range strs {
+		elems = append(elems, cty.StringVal(s))
+		r := &config.Resource{Addr: addr("kernel.k"), HashedAttrs: map[string]cty.Value{"s": cty.StringVal(s)}}
+		got, err := RecordedInputs(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(s)
+		if string(got["s"]) != string(want) {
+			t.Errorf("%q recorded as %s, json.Marshal writes %s", s, got["s"], want)
+		}
+	}
+	obj := cty.ObjectVal(map[string]cty.Value{
+		"b": cty.ListVal(elems), "a": cty.NumberFloatVal(1.5), "Z": cty.NumberIntVal(1 << 40), "<k>": cty.False,
+		"n": cty.NullVal(cty.String), "u": cty.UnknownVal(cty.String), "t": cty.TupleVal([]cty.Value{cty.True, cty.EmptyObjectVal}),
+		"m": cty.MapVal(map[string]cty.Value{"y": cty.StringVal("2"), "x": cty.StringVal("1").Mark(config.MarkSensitive)}),
+		"e": cty.ListValEmpty(cty.String), "small": cty.NumberFloatVal(1.5e-7),
+	})
+	r := &config.Resource{Addr: addr("kernel.k"), HashedAttrs: map[string]cty.Value{"o": obj}}
+	got, err := RecordedInputs(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := map[string]any{"b": strs, "a": json.Number("1.5"), "Z": json.Number("1099511627776"), "<k>": false,
+		"n": nil, "u": unknownValue, "t": []any{true, map[string]any{}},
+		"m": map[string]any{"y": "2", "x": Redacted}, "e": []string{}, "small": json.Number("1.5e-07")}
+	want, _ := json.Marshal(plain)
+	if string(got["o"]) != string(want) {
+		t.Errorf("recorded\n%s\njson.Marshal writes\n%s", got["o"], want)
+	}
+	if _, err := RecordedInputs(&config.Resource{Addr: addr("kernel.k"), HashedAttrs: map[string]cty.Value{"inf": cty.PositiveInfinity}}); err == nil {
+		t.Error("infinity recorded; JSON has no such number")
 	}
 }
