@@ -33,6 +33,9 @@ func UnsetSecretEnvs(p *planner.Plan, lookup func(string) (string, bool)) []stri
 		case r.Profile != nil && r.Profile.Imager != "":
 			specs, attr = r.Profile.SecurebootKeys, "secureboot_keys"
 		}
+		if len(specs) == 0 {
+			continue // most builds: no sorted copy of no keys
+		}
 		for _, id := range slices.Sorted(maps.Keys(specs)) {
 			env := specs[id].Env
 			if env == "" {

@@ -28,8 +28,9 @@ const unknownValue = "(known after apply)"
 // which attribute changed.
 func RecordedInputs(r *config.Resource) (map[string]json.RawMessage, error) {
 	out := make(map[string]json.RawMessage, len(r.HashedAttrs))
-	// One buffer for every attribute of the resource; each keeps its own part of it.
-	var buf []byte
+	// One buffer for every attribute of the resource (most are a quoted hash or name);
+	// each keeps its own part of it.
+	buf := make([]byte, 0, 80*len(r.HashedAttrs))
 	for name, v := range r.HashedAttrs {
 		start := len(buf)
 		var err error

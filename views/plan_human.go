@@ -192,7 +192,7 @@ func writeHumanBlock(b *strings.Builder, c *planner.ResourceChange, st actionSty
 		line(label, r.Message)
 	}
 	// A promotion's tag moves are its reasons already.
-	if c.Action != planner.ActionPromote {
+	if c.Action != planner.ActionPromote && len(c.Tags) > 0 {
 		for _, t := range slices.Sorted(maps.Keys(c.Tags)) {
 			if tc := c.Tags[t]; tc.Moves() {
 				field("tag", tc.Text(t))
