@@ -699,15 +699,11 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 		var out []instance
 		switch {
 		case ty.IsMapType() || ty.IsObjectType():
-			m := v.AsValueMap()
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			out = make([]instance, 0, len(keys))
-			for _, k := range keys {
-				out = append(out, instance{key: k, each: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": m[k].WithMarks(top)})})
+			// cty iterates a map's keys and an object's attributes in sorted order.
+			out = make([]instance, 0, v.LengthInt())
+			for it := v.ElementIterator(); it.Next(); {
+				k, ev := it.Element()
+				out = append(out, instance{key: k.AsString(), each: cty.ObjectVal(map[string]cty.Value{"key": k, "value": ev.WithMarks(top)})})
 			}
 		case ty.IsSetType() || ty.IsListType() || ty.IsTupleType():
 			if !ty.IsSetType() {
