@@ -46,8 +46,8 @@ func topRefs(v cty.Value) []refMark {
 // stripRefMarks removes the evaluator's own marks (resource, failed) but keeps every
 // other mark (sensitive).
 func stripRefMarks(v cty.Value) cty.Value {
-	if !v.ContainsMarked() {
-		return v
+	if walkMarks(v, func(any) bool { return false }) {
+		return v // no mark at all (walkMarks allocates nothing, unlike ContainsMarked)
 	}
 	uv, pvm := v.UnmarkDeepWithPaths()
 	var keep []cty.PathValueMarks
