@@ -1,6 +1,7 @@
 package views
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"iter"
@@ -40,15 +41,16 @@ var actionStyles = map[planner.Action]actionStyle{
 // PlanHuman writes the plan the way Terraform does: a block per changed resource with
 // its reasons, then the summary line.
 func PlanHuman(w io.Writer, p *planner.Plan, color bool) error {
-	// One buffer for the whole plan: a matrix renders thousands of blocks.
-	var b strings.Builder
+	// Written through a buffer of its own size rather than built whole first: a
+	// matrix renders thousands of blocks.
+	b := bufio.NewWriterSize(w, 64<<10)
 	shown := false
 	for c, st := range humanChanges(p) {
 		if !shown {
 			b.WriteString(humanIntro(p, color))
 			shown = true
 		}
-		writeHumanBlock(&b, c, st, color)
+		writeHumanBlock(b, c, st, color)
 	}
 	if shown {
 		b.WriteString("\n")
@@ -58,8 +60,7 @@ func PlanHuman(w io.Writer, p *planner.Plan, color bool) error {
 	if n := humanNote(p); n != "" {
 		b.WriteString("\n" + n + "\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
 // humanIntro is Terraform's legend (only the symbols the plan uses) and the heading.
@@ -134,30 +135,35 @@ func humanBlocks(p *planner.Plan, color bool) []string {
 }
 
 // writeHumanBlock writes one changed resource's block (a blank line first).
-func writeHumanBlock(b *strings.Builder, c *planner.ResourceChange, st actionStyle, color bool) {
+func writeHumanBlock(b io.StringWriter, c *planner.ResourceChange, st actionStyle, color bool) {
 	b.WriteString("\n")
 	if color {
 		b.WriteString(ansiBold)
 	}
-	b.WriteString("  # " + c.Address + " will be " + st.verb)
+	// Piece by piece: a string built to be written would be allocated for each block.
+	for _, s := range []string{"  # ", c.Address, " will be ", st.verb} {
+		b.WriteString(s)
+	}
 	if color {
 		b.WriteString(ansiReset)
 	}
-	b.WriteString("\n  " + paint(color, st.colour, st.symbol) + " " + c.Address)
+	for _, s := range []string{"\n  ", paint(color, st.colour, st.symbol), " ", c.Address} {
+		b.WriteString(s)
+	}
 	if c.Builder != "" && (c.Action == planner.ActionCreate || c.Action == planner.ActionRebuild) {
-		b.WriteString(" (on " + c.Builder + ")")
+		for _, s := range []string{" (on ", c.Builder, ")"} {
+			b.WriteString(s)
+		}
 	}
 	b.WriteString("\n")
-	line := func(label, value string) {
+	line := func(label, colon, value string) {
 		// "%-10s": labels are ASCII, so bytes are columns.
-		b.WriteString("      ")
-		b.WriteString(label)
-		b.WriteString("          "[min(len(label), 10):])
-		b.WriteString(" ")
-		b.WriteString(value)
-		b.WriteString("\n")
+		pad := "          "[min(len(label)+len(colon), 10):]
+		for _, s := range []string{"      ", label, colon, pad, " ", value, "\n"} {
+			b.WriteString(s)
+		}
 	}
-	field := func(label, value string) { line(label+":", value) }
+	field := func(label, value string) { line(label, ":", value) }
 	switch {
 	case c.Action == planner.ActionForget && c.Before != nil:
 		if c.Before.Ref != "" {
@@ -189,7 +195,7 @@ func writeHumanBlock(b *strings.Builder, c *planner.ResourceChange, st actionSty
 		if i == 0 {
 			label = "because:"
 		}
-		line(label, r.Message)
+		line(label, "", r.Message)
 	}
 	// A promotion's tag moves are its reasons already.
 	if c.Action != planner.ActionPromote && len(c.Tags) > 0 {
