@@ -221,8 +221,13 @@ func (e *evaluator) refAttr(ib *instanceBody, name string, want []string) (strin
 		Detail: fmt.Sprintf("%s must be a reference such as %s, not a string or other value; write %s = %s without quotes.", name, example, name, example), Subject: rng.Ptr()}}
 }
 
-func parseAddr(s string) Address {
-	a, _ := ParseAddress(s)
+// addressOf is the address of the instance a resource mark names: the evaluated
+// instance's own, parsed from the string only for one that is not (yet) indexed.
+func (e *evaluator) addressOf(addr string) Address {
+	if r := e.instances[addr]; r != nil {
+		return r.Addr
+	}
+	a, _ := ParseAddress(addr)
 	return a
 }
 
@@ -233,8 +238,10 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 		Triggers: strMapOf(ib.vals["triggers"])}
 	r.Build = spec
 	h := r.HashedAttrs
+	var source *Resource
 	if src, ok, ds := e.refAttr(ib, "source", []string{TypeSource}); ok {
-		spec.Source = parseAddr(src)
+		source = e.instances[src]
+		spec.Source = e.addressOf(src)
 		h["source"] = e.hashOf(src)
 	} else {
 		diags = append(diags, ds...)
@@ -246,7 +253,7 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	} else {
 		h["dockerfile"] = cty.StringVal("Dockerfile")
 	}
-	diags = append(diags, e.checkDockerfile(r, ib, written)...)
+	diags = append(diags, e.checkDockerfile(r, ib, source, written)...)
 	for _, name := range []string{"frontend", "target", "args", "image", "triggers"} {
 		if v, ok := ib.vals[name]; ok {
 			h[name] = hashed(v)
@@ -256,7 +263,7 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 	diags = append(diags, e.decodeSecrets(r, ib)...)
 	if r.Addr.Type != TypeKernel {
 		if k, ok, ds := e.refAttr(ib, "kernel", []string{TypeKernel}); ok {
-			a := parseAddr(k)
+			a := e.addressOf(k)
 			spec.Kernel = &a
 			h["kernel"] = e.hashOf(k)
 		} else {
@@ -287,10 +294,13 @@ func (e *evaluator) decodeBuild(r *Resource, ib *instanceBody) hcl.Diagnostics {
 		}
 		h["kernel_arg"] = cty.StringVal(spec.KernelArg)
 	}
-	stages := map[string]cty.Value{}
+	var stages map[string]cty.Value // most builds have none
 	for _, b := range ib.blocks {
 		switch b.Type {
 		case "stage":
+			if stages == nil {
+				stages = map[string]cty.Value{}
+			}
 			if _, dup := stages[b.Labels[0]]; dup {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate stage",
 					Detail: fmt.Sprintf("The stage %q is declared twice; remove one.", b.Labels[0]), Subject: b.DefRange.Ptr()})
@@ -367,7 +377,7 @@ func (e *evaluator) decodeContexts(r *Resource, ib *instanceBody) hcl.Diagnostic
 			if spec.ContextSources == nil {
 				spec.ContextSources = map[string]Address{}
 			}
-			spec.ContextSources[name] = parseAddr(marks[0].Addr)
+			spec.ContextSources[name] = e.addressOf(marks[0].Addr)
 			hc[name] = e.hashOf(marks[0].Addr)
 			continue
 		}
@@ -410,10 +420,10 @@ func (e *evaluator) decodeSecrets(r *Resource, ib *instanceBody) hcl.Diagnostics
 // checkDockerfile refuses a build file that is not in a path source's directory, which
 // BuildKit would report only when the build runs: the dockerfile written, or by default
 // Dockerfile (or a bldr Pkgfile, which counts too). A git source's files are not at
-// hand before its checkout, so they are not checked.
-func (e *evaluator) checkDockerfile(r *Resource, ib *instanceBody, written bool) hcl.Diagnostics {
+// hand before its checkout, so they are not checked. src is the build's source
+// instance, if any.
+func (e *evaluator) checkDockerfile(r *Resource, ib *instanceBody, src *Resource, written bool) hcl.Diagnostics {
 	b := r.Build
-	src := e.instances[b.Source.String()]
 	if src == nil || src.Source == nil || src.Source.Path == "" || b.Dockerfile == "" {
 		return nil
 	}
