@@ -246,6 +246,15 @@ type Resource struct {
 	consumed []*Resource
 }
 
+// Address is r.Addr as a string: rendered once when the evaluator made r (a Resource
+// built otherwise renders it on each call).
+func (r *Resource) Address() string {
+	if r.addr == "" {
+		return r.Addr.String()
+	}
+	return r.addr
+}
+
 // hashInput is what r contributes to the hash of a resource that consumes it: its hash,
 // or an image's digest.
 func (r *Resource) hashInput() string {

@@ -46,7 +46,7 @@ func MakePlan(ctx context.Context, cfg *config.Config, prior *state.State, prior
 	}
 	b.addrs = make([]string, len(cfg.Resources))
 	for i, r := range cfg.Resources {
-		b.addrs[i] = r.Addr.String()
+		b.addrs[i] = r.Address()
 		b.byAddr[b.addrs[i]] = r
 	}
 	if prior != nil {
@@ -368,8 +368,7 @@ func (b *planning) plan(r *config.Resource, addr string, replace bool) (*Resourc
 	if err != nil {
 		return nil, err
 	}
-	img := imageOf(r)
-	ref := refOf(img, r.Tag)
+	img, ref := imageOf(r), c.After.Ref
 	consumed := consumedDeps(r)
 
 	if pr == nil {
