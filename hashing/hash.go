@@ -106,7 +106,8 @@ func resourceHashInputDirect(typ, platform string, attrs map[string]cty.Value, d
 // write, or reports false where a key needs UTF-16 ordering or a value cannot be
 // written.
 func writeMembers[V any](b *bytes.Buffer, m map[string]V, write func(*bytes.Buffer, V) bool) bool {
-	keys := make([]string, 0, len(m))
+	var small [16]string // a resource's attributes and dependencies fit, on the stack
+	keys := small[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
