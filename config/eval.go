@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -45,6 +46,7 @@ type evaluator struct {
 	// missingPaths memoises missing: a matrix's instances share their source directory
 	// and Dockerfile, which one evaluation looks at once, not once per instance.
 	missingPaths map[missingKey]string
+	missingMu    sync.Mutex
 }
 
 func (m *Module) newEvaluator(ctx context.Context, opts EvalOptions) *evaluator {
@@ -785,24 +787,17 @@ func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 	case hasCount:
 		tuple = make([]cty.Value, 0, len(insts))
 	}
+	// No instance refers to another of its block, so they are evaluated concurrently
+	// (parallel.go); they are registered here in their order, so that nothing depends
+	// on the number of workers.
+	done := make([]evaluatedInstance, len(insts))
+	forEach(len(insts), instanceWorkers(n.d), func(i int) {
+		done[i] = e.evalOne(n, hctx, insts[i], deps)
+	})
 	var single cty.Value
-	for _, in := range insts {
-		ictx := hctx
-		if in.each != cty.NilVal || in.count != cty.NilVal {
-			ictx = hctx.NewChild()
-			ictx.Variables = make(map[string]cty.Value, 1)
-			if in.each != cty.NilVal {
-				ictx.Variables["each"] = in.each
-			}
-			if in.count != cty.NilVal {
-				ictx.Variables["count"] = in.count
-			}
-		}
-		addr := Address{Type: n.d.Kind, Name: n.d.Name, Key: in.key}
-		r := &Resource{Addr: addr, DeclRange: n.d.DeclRange, addr: addr.String()}
-		r.deps, r.DependsOn = deps.forInstance(ictx)
-		val, ds := e.evalInstance(n, r, in, ictx, deps)
-		diags = append(diags, ds...)
+	for i, in := range insts {
+		r, val := done[i].r, done[i].val
+		diags = append(diags, done[i].diags...)
 		e.instances[r.addr] = r
 		bi.add(r)
 		e.cfg.Resources = append(e.cfg.Resources, r)
@@ -826,4 +821,33 @@ func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 		e.values[n.d.key()] = single
 	}
 	return diags
+}
+
+// evaluatedInstance is one instance evaluated, not yet registered.
+type evaluatedInstance struct {
+	r     *Resource
+	val   cty.Value
+	diags hcl.Diagnostics
+}
+
+// evalOne evaluates one instance of n in the block's context hctx. It writes nothing the
+// evaluator shares (instances of one block are evaluated concurrently): evalResource
+// registers the result.
+func (e *evaluator) evalOne(n *node, hctx *hcl.EvalContext, in instance, deps *blockDeps) evaluatedInstance {
+	ictx := hctx
+	if in.each != cty.NilVal || in.count != cty.NilVal {
+		ictx = hctx.NewChild()
+		ictx.Variables = make(map[string]cty.Value, 1)
+		if in.each != cty.NilVal {
+			ictx.Variables["each"] = in.each
+		}
+		if in.count != cty.NilVal {
+			ictx.Variables["count"] = in.count
+		}
+	}
+	addr := Address{Type: n.d.Kind, Name: n.d.Name, Key: in.key}
+	r := &Resource{Addr: addr, DeclRange: n.d.DeclRange, addr: addr.String()}
+	r.deps, r.DependsOn = deps.forInstance(ictx)
+	val, diags := e.evalInstance(n, r, in, ictx, deps)
+	return evaluatedInstance{r: r, val: val, diags: diags}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -203,6 +204,7 @@ func addrStrings(as []Address) []string {
 // attributes: enough to check ordering and propagation.
 type fakeHooks struct {
 	t    *testing.T
+	mu   sync.Mutex // the instances of a block are hashed concurrently
 	seen map[string][]string
 }
 
@@ -234,7 +236,9 @@ func (h *fakeHooks) ResourceHash(r *Resource, deps map[string]string) (string, e
 		}
 	}
 	sort.Strings(keys)
+	h.mu.Lock()
 	h.seen[r.Addr.String()] = keys
+	h.mu.Unlock()
 	return sum(r.Addr.String() + strings.Join(keys, ",")), nil
 }
 

@@ -133,8 +133,11 @@ type missingKey struct {
 }
 
 // missing is the package's missing, asked once per path in an evaluation.
+// Instances evaluated concurrently share it, so the first to ask stats the path.
 func (e *evaluator) missing(path string, dir bool) string {
 	k := missingKey{path, dir}
+	e.missingMu.Lock()
+	defer e.missingMu.Unlock()
 	why, ok := e.missingPaths[k]
 	if !ok {
 		why = missing(path, dir)

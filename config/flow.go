@@ -203,6 +203,26 @@ func (d *decl) flowOf(expr hcl.Expression) *exprFlow {
 	return f
 }
 
+// prunes reports whether one of the attributes d's instances evaluate holds a
+// conditional that consumedValue prunes. It analyses each of them (flowOf), so that
+// evaluating the instances afterwards only reads d.flows.
+func (d *decl) prunes() bool {
+	found := false
+	var walk func(b *body)
+	walk = func(b *body) {
+		for _, a := range b.evaluated {
+			if len(d.flowOf(a.Expr).conds) > 0 {
+				found = true
+			}
+		}
+		for _, nb := range b.blocks {
+			walk(nb.body)
+		}
+	}
+	walk(d.body)
+	return found
+}
+
 // consumedValue evaluates an expression again for its marks, with the branches its
 // known conditions did not take pruned. ok is false when there is nothing to prune (the
 // ordinary value's marks are exact) or the evaluation failed.

@@ -384,7 +384,8 @@ type ProfileOutput struct {
 
 // Hooks let the evaluator learn what only the planner knows: content hashes and image
 // digests. Resources are evaluated in dependency order, so a hook sees every
-// dependency's Hash already set.
+// dependency's Hash already set. The instances of one block are evaluated
+// concurrently, so the hooks must be safe for concurrent use.
 type Hooks interface {
 	// SourceHash returns the content hash (sha256 hex) of a source resource.
 	SourceHash(ctx context.Context, r *Resource) (string, error)

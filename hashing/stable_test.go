@@ -2,6 +2,7 @@ package hashing
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/urmanac/sovos/config"
@@ -113,10 +114,13 @@ func TestSovereignOSHashesStable(t *testing.T) {
 // depsRecorder is a Hasher that remembers the deps each resource was hashed with.
 type depsRecorder struct {
 	*Hasher
+	mu   sync.Mutex // the instances of a block are hashed concurrently
 	deps map[string]map[string]string
 }
 
 func (d *depsRecorder) ResourceHash(r *config.Resource, deps map[string]string) (string, error) {
+	d.mu.Lock()
 	d.deps[r.Addr.String()] = deps
+	d.mu.Unlock()
 	return d.Hasher.ResourceHash(r, deps)
 }
