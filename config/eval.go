@@ -47,6 +47,10 @@ type evaluator struct {
 	// and Dockerfile, which one evaluation looks at once, not once per instance.
 	missingPaths map[missingKey]string
 	missingMu    sync.Mutex
+	// errored is set once the walk has reported an error. A value carries failedMark
+	// only after its declaration's error, so until then no for_each or count is
+	// searched for one (a matrix's for_each map is thousands of values).
+	errored bool
 }
 
 func (m *Module) newEvaluator(ctx context.Context, opts EvalOptions) *evaluator {
@@ -140,6 +144,7 @@ func (m *Module) evaluate(ctx context.Context, opts EvalOptions) (*Config, hcl.D
 		default:
 			diags = append(diags, e.evalResource(n)...)
 		}
+		e.errored = e.errored || diags.HasErrors()
 	}
 	cfg.index = e.instances
 	cfg.indexConsumers()
@@ -669,7 +674,7 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 		if diags.HasErrors() {
 			return nil, false, diags
 		}
-		if hasFailed(v) {
+		if e.errored && hasFailed(v) {
 			return nil, true, diags
 		}
 		if vars := sensitiveKeys(v); vars != nil {
@@ -731,7 +736,7 @@ func (e *evaluator) expand(n *node, hctx *hcl.EvalContext) (insts []instance, fa
 		if diags.HasErrors() {
 			return nil, false, diags
 		}
-		if hasFailed(v) {
+		if e.errored && hasFailed(v) {
 			return nil, true, diags
 		}
 		if vars := sensitiveVars(v); vars != nil {
