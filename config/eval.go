@@ -780,10 +780,13 @@ func (e *evaluator) evalResource(n *node) hcl.Diagnostics {
 		e.values[n.d.key()] = failedVal
 		return diags
 	}
-	bi.list = make([]*Resource, 0, len(insts))
 	deps := e.depsOf(n)
 	_, hasFE := n.d.body.attrs["for_each"]
 	_, hasCount := n.d.body.attrs["count"]
+	bi.list = make([]*Resource, 0, len(insts))
+	if hasFE || hasCount {
+		bi.byKey = make(map[any]*Resource, len(insts))
+	}
 	var elems map[string]cty.Value
 	var tuple []cty.Value
 	switch {
