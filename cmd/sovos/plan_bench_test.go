@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,16 +33,16 @@ func writeMatrix(tb testing.TB, keys int, profiles bool) string {
 	var b strings.Builder
 	b.WriteString("locals {\n  boards = {\n")
 	for i := range keys {
-		fmt.Fprintf(&b, "    b%d = { variant = \"v%d\", custom = %t }\n", i, i%7, i%2 == 0)
+		if profiles {
+			fmt.Fprintf(&b, "    b%d = { variant = \"v%d\", custom = %t }\n", i, i%7, i%2 == 0)
+		} else {
+			fmt.Fprintf(&b, "    b%d = { variant = \"v%d\" }\n", i, i%7)
+		}
 	}
 	b.WriteString(`  }
 }
 source "s" {
   path = "./src"
-}
-image "upstream" {
-  ref    = "ghcr.io/siderolabs/installer:v1.13.3"
-  digest = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
 }
 kernel "k" {
   for_each = local.boards
@@ -57,7 +58,11 @@ extension "e" {
 }
 `)
 	if profiles {
-		b.WriteString(`installer "i" {
+		b.WriteString(`image "upstream" {
+  ref    = "ghcr.io/siderolabs/installer:v1.13.3"
+  digest = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+}
+installer "i" {
   for_each = local.boards
   source   = source.s
   kernel   = kernel.k[each.key]
@@ -122,26 +127,42 @@ func BenchmarkPlanMatrixProfiles10k(b *testing.B) { benchmarkPlan(b, 2500, true)
 
 // BenchmarkPlanProcess500 runs the whole `sovos plan -refresh=false` process (start to
 // exit, as a user runs it) on the 500-instance matrix: issue 10 asks it to be at least
-// 50× faster than `terraform plan` on the same graph shape (terraform_data with
-// triggers, about 1.1 s on the 2-core machine), so at most 22 ms. ns/op is the wall
-// time; cpu-ms/op is the process's user and system time.
+// 50× faster than `terraform plan` on the same graph shape (terraformPlan), so at most
+// 22 ms. ns/op is the mean wall time, min-ms and median-ms the best and the middle
+// run; cpu-ms/op is the process's user and system time; x-terraform is terraformPlan
+// over the median.
 func BenchmarkPlanProcess500(b *testing.B) {
 	sovos := testenv.Sovos(b)
 	dir := writeMatrix(b, 250, false) // 250 kernels, 250 extensions and the source
 	plan := func() *os.ProcessState {
 		cmd := exec.Command(sovos, "plan", "-refresh=false")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("sovos plan: %v\n%s", err, out)
+		cmd.Dir = dir // standard output is /dev/null: the process, not a reader, is measured
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("sovos plan: %v\n%s", err, stderr.String())
 		}
 		return cmd.ProcessState
 	}
 	plan() // the source's file digest cache is warm, as on every plan but the first
 	var cpu time.Duration
+	var walls []time.Duration
 	for b.Loop() {
+		start := time.Now()
 		ps := plan()
+		walls = append(walls, time.Since(start))
 		cpu += ps.UserTime() + ps.SystemTime()
 	}
+	// On a shared machine the mean (ns/op) carries whatever else ran; the median and
+	// the best run say what the process costs.
+	slices.Sort(walls)
+	median := walls[len(walls)/2]
+	b.ReportMetric(float64(walls[0].Microseconds())/1000, "min-ms")
+	b.ReportMetric(float64(median.Microseconds())/1000, "median-ms")
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
-	b.ReportMetric(1.1e9/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "x-terraform")
+	b.ReportMetric(float64(terraformPlan)/float64(median), "x-terraform")
 }
+
+// terraformPlan is `terraform plan` on the same graph shape (terraform_data with
+// triggers), measured on the 2-core machine when issue 10 was filed.
+const terraformPlan = 1100 * time.Millisecond
