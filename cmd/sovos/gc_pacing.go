@@ -18,8 +18,8 @@ var evaluatingCommands = []string{"validate", "plan", "show", "graph", "output"}
 // 1,000-instance plan runs several collections from a 4 MB heap on, which cost about a
 // third of the process's CPU and compete with it for the second core; at 400 it runs
 // one or none. Memory grows less than that suggests, because much of what an
-// evaluation allocates stays live: at 10,000 instances the peak RSS is about 150 MB
-// instead of 120 (issue 10's bound is 300).
+// evaluation allocates stays live: at 10,000 instances the peak RSS is about 127 MB
+// instead of 113 (issue 10's bound is 300).
 const evaluatingGCPercent = 400
 
 // paceGC sets evaluatingGCPercent before each of the evaluating commands among cmds
