@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -12,8 +13,10 @@ import (
 
 // writeKeyedMatrix writes a keyed matrix large enough for several workers per block,
 // with a few instances that fail (an invalid image, a missing dockerfile, a sensitive
-// build arg), one that warns (a platform no builder serves), and the extensions of the
-// failed kernels, which must stay quiet.
+// build arg), one that warns (a platform no builder serves), and the extensions,
+// installers and profiles of the failed kernels, which must stay quiet. Every kind of
+// resource is keyed, so that each decoder (sources, images, stages and contexts,
+// profiles) and the hooks run on many workers.
 func writeKeyedMatrix(t *testing.T, keys int) string {
 	var b strings.Builder
 	b.WriteString(`
@@ -36,13 +39,47 @@ kernel "k" {
   dockerfile = each.value.dockerfile
   platform   = each.value.platform
   args       = { V = each.value.variant, T = each.value.secret }
+  stage "pkg" {
+    image = "registry.example/pkg-${each.key}"
+  }
 }
 extension "e" {
   for_each = local.boards
-  source   = source.s
+  source   = source.b[each.key]
   kernel   = kernel.k[each.key]
   image    = "registry.example/e-${each.key}"
   platform = "linux/arm64"
+  contexts = { pkg = kernel.k[each.key].stage["pkg"].ref, base = image.base[each.key].ref }
+  args     = { NOTE = file("note.txt") }
+}
+source "b" {
+  for_each = local.boards
+  path     = "./src"
+}
+image "base" {
+  for_each = local.boards
+  ref      = "ghcr.io/x/base-${each.key}:v1"
+}
+installer "i" {
+  for_each = local.boards
+  source   = source.s
+  kernel   = kernel.k[each.key]
+  image    = "registry.example/i-${each.key}"
+  platform = "linux/arm64"
+  stage "imager" {
+    image = "registry.example/imager-${each.key}"
+  }
+}
+profile "p" {
+  for_each   = local.boards
+  arch       = "arm64"
+  version    = "v1.13.3"
+  installer  = installer.i[each.key].ref
+  imager     = installer.i[each.key].stage["imager"].ref
+  extensions = [extension.e[each.key].ref]
+  output {
+    kind = "installer"
+  }
 }
 output "tags" {
   value = [for k in kernel.k : k.tag]
@@ -67,7 +104,7 @@ locals {
 			key, i%7, image, dockerfile, secret, platform)
 	}
 	b.WriteString("  }\n}\n")
-	return writeConfig(t, map[string]string{"main.sovos.hcl": b.String(), "src/Dockerfile": "FROM scratch\n"})
+	return writeConfig(t, map[string]string{"main.sovos.hcl": b.String(), "src/Dockerfile": "FROM scratch\n", "note.txt": "hello"})
 }
 
 // evalDump evaluates dir and prints what a user can see of the result: every resource
@@ -123,8 +160,10 @@ func TestInstancesInParallel(t *testing.T) {
 					t.Errorf("one worker: the result lacks %q:\n%s", w, one)
 				}
 			}
-			if n := strings.Count(one, "\nkernel.k[") + strings.Count(one, "\nextension.e["); n < 2*keys-1 {
-				t.Fatalf("one worker: %d instances, want %d", n, 2*keys)
+			for _, block := range []string{"kernel.k", "extension.e", "source.b", "image.base", "installer.i", "profile.p"} {
+				if n := len(regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(block)+`\["b\d+"\] hash=`).FindAllString(one, -1)); n != keys {
+					t.Fatalf("one worker: %d instances of %s, want %d", n, block, keys)
+				}
 			}
 			if n := strings.Count(one, "Error: "); n != tt.errors {
 				t.Errorf("one worker: %d errors, want %d (the extensions of failed kernels stay quiet):\n%s", n, tt.errors, one)
