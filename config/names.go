@@ -174,7 +174,7 @@ func checkRepository(s string) error {
 	case isName(s):
 		return nil
 	}
-	if last := s[strings.LastIndex(s, "/")+1:]; strings.Contains(last, ":") && func() bool { _, ok := parseReference(s); return ok }() {
+	if _, ok := parseReference(s); ok && strings.Contains(s[strings.LastIndex(s, "/")+1:], ":") {
 		return fmt.Errorf("%q has a tag; give the repository alone (sovos pushes it as REPOSITORY:CONTENT_TAG; stable tags go in tags)", s)
 	}
 	return fmt.Errorf("%q is not a valid repository name: lowercase letters, digits and separators (. _ __ -) in /-separated parts, after an optional registry host[:port]/", s)
