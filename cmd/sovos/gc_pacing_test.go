@@ -30,6 +30,13 @@ func TestEvaluatingCommandsPaceGC(t *testing.T) {
 			t.Errorf("after `sovos %s` GOGC is %d, want %d", cmd, p, evaluatingGCPercent)
 		}
 	}
+	// A renamed command would drop out of the list without a word.
+	app := newApp()
+	for _, name := range evaluatingCommands {
+		if app.Command(name) == nil {
+			t.Errorf("evaluatingCommands names %q, which is not a sovos command", name)
+		}
+	}
 	t.Setenv("GOGC", "100")
 	if p := percentAfter("-chdir="+dir, "validate"); p != 100 {
 		t.Errorf("with GOGC=100 in the environment, `sovos validate` set GOGC to %d", p)
