@@ -2,18 +2,12 @@ package config
 
 import (
 	"fmt"
-	"regexp"
-	"sync"
+
+	"github.com/urmanac/sovos/internal/grammar"
 )
 
 // DefaultWorkspace is the workspace of a configuration that names none.
 const DefaultWorkspace = "default"
-
-// workspaceRE is the workspace name rule (SPEC §12), [A-Za-z0-9_-]{1,64}, but for its
-// length, checked apart (a counted repetition compiles to a program 64 times the size,
-// which every plan would compile): the state's tag is the workspace, and WORKSPACE.vN
-// and WORKSPACE.lock.* tags must never be another workspace's.
-var workspaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 // ResolveWorkspace is the one answer to "which workspace?": the -workspace flag, else
 // SOVOS_WORKSPACE (from environ), else sovos.state.workspace (configured), else
@@ -29,7 +23,7 @@ func ResolveWorkspace(flag string, environ []string, configured string) (string,
 	case configured != "":
 		ws, from = configured, "sovos.state.workspace"
 	}
-	if len(ws) > 64 || !workspaceRE().MatchString(ws) {
+	if !grammar.IsWorkspace(ws) {
 		return "", fmt.Errorf("%s names the workspace %q: a workspace name is 1 to 64 letters, digits, '_' and '-' (its state is stored under tags derived from it). Choose such a name; to move a state stored under an older name, `sovos state pull` it with the sovos that wrote it and `sovos state push -force -workspace=NEW FILE` (-force: the file names the old workspace)", from, ws)
 	}
 	return ws, nil

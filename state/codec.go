@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	"github.com/urmanac/sovos/internal/grammar"
 )
 
 // ErrNotState is wrapped by Decode (and the backends) when a document or an artifact is
@@ -121,15 +122,7 @@ func Decode(data []byte, where string) (*State, error) {
 	return &s, nil
 }
 
-var (
-	hexRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]+$`) })
-	// tagRE is the OCI distribution spec's tag grammar but for its length (isTag).
-	tagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`) })
-)
-
-// isTag reports whether t is an OCI tag, [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; the length
-// is checked apart, as in isWorkspace.
-func isTag(t string) bool { return len(t) <= 128 && tagRE().MatchString(t) }
+var hexRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]+$`) })
 
 // validate checks the invariants the planner and executor rely on.
 func validate(s *State) error {
@@ -164,7 +157,7 @@ func validate(s *State) error {
 		if len(r.Hash) != 64 || !hexRE().MatchString(r.Hash) {
 			return fmt.Errorf("%s: hash %q is not 64 lowercase hex characters", where, truncate(r.Hash))
 		}
-		if r.Tag != "" && !isTag(r.Tag) {
+		if r.Tag != "" && !grammar.IsTag(r.Tag) {
 			return fmt.Errorf("%s: tag %q is not a valid OCI tag", where, truncate(r.Tag))
 		}
 		if err := checkDigest(r.Digest, true); err != nil {
@@ -179,7 +172,7 @@ func validate(s *State) error {
 			}
 		}
 		for tag, d := range r.Tags {
-			if !isTag(tag) {
+			if !grammar.IsTag(tag) {
 				return fmt.Errorf("%s: stable tag %q is not a valid OCI tag", where, truncate(tag))
 			}
 			if err := checkDigest(d, false); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/urmanac/sovos/internal/grammar"
 )
 
 // History is what one state-writing operation did (SPEC §10): the entry `sovos state
@@ -184,7 +186,7 @@ func sortSerials(serials []uint64) []uint64 {
 // WORKSPACE.lock.<...> on a registry).
 func lockOwner(n string) (string, bool) {
 	ws, _, ok := strings.Cut(n, ".lock")
-	if !ok || !isWorkspace(ws) {
+	if !ok || !grammar.IsWorkspace(ws) {
 		return "", false
 	}
 	rest := strings.TrimPrefix(n, ws+".lock")

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/urmanac/sovos/internal/grammar"
 )
 
 // TagHistory implements Historian: index.json gets an entry named WORKSPACE.v<SERIAL>
@@ -109,7 +110,7 @@ func (l *Layout) Workspaces(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, n := range names {
-		if isWorkspace(n) {
+		if grammar.IsWorkspace(n) {
 			out = append(out, n)
 		}
 	}

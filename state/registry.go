@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"regexp"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/urmanac/sovos/internal/grammar"
 	"github.com/urmanac/sovos/internal/oci"
 )
 
@@ -83,18 +83,9 @@ func NewRegistry(repo, workspace string, opts ...RegistryOption) (*Registry, err
 	}, nil
 }
 
-// isWorkspace reports whether ws is SPEC §12's workspace name, [A-Za-z0-9_-]{1,64}
-// (config.ResolveWorkspace checks it for users): without a '.', WORKSPACE.vN and
-// WORKSPACE.lock.* can never be another workspace's tags, which the lock's listing
-// relies on. The length is checked apart: a counted repetition compiles to a program
-// 64 times the size, which every command would compile.
-func isWorkspace(ws string) bool { return len(ws) <= 64 && workspaceRE().MatchString(ws) }
-
-var workspaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
-
 // checkWorkspace makes sure the workspace name is one SPEC §12 allows.
 func checkWorkspace(ws string) error {
-	if !isWorkspace(ws) {
+	if !grammar.IsWorkspace(ws) {
 		return fmt.Errorf("workspace %q is not usable: a workspace name is 1 to 64 letters, digits, '_' or '-' (its state and lock tags derive from it)", ws)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/urmanac/sovos/internal/grammar"
 	"github.com/urmanac/sovos/internal/oci"
 )
 
@@ -67,7 +68,7 @@ func (r *Registry) Workspaces(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, t := range tags {
-		if isWorkspace(t) {
+		if grammar.IsWorkspace(t) {
 			out = append(out, t)
 		} else if ws, ok := lockOwner(t); ok {
 			out = append(out, ws)
