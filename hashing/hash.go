@@ -131,14 +131,20 @@ func writeMembers[V any](b *bytes.Buffer, m map[string]V, write func(*bytes.Buff
 }
 
 // plainKeys reports whether object keys sort by their bytes as RFC 8785 sorts them (by
-// UTF-16 code units): valid UTF-8 without characters beyond the Basic Multilingual Plane.
+// UTF-16 code units): each a plainKey.
 func plainKeys(keys []string) bool {
 	for _, k := range keys {
-		if !utf8.ValidString(k) || strings.IndexFunc(k, func(r rune) bool { return r > 0xFFFF }) >= 0 {
+		if !plainKey(k) {
 			return false
 		}
 	}
 	return true
+}
+
+// plainKey reports whether k is valid UTF-8 without characters beyond the Basic
+// Multilingual Plane, whose byte order is its UTF-16 order.
+func plainKey(k string) bool {
+	return utf8.ValidString(k) && strings.IndexFunc(k, func(r rune) bool { return r > 0xFFFF }) < 0
 }
 
 // writeCty writes v as writeCanonical writes ctyToJSON(v), or reports false where
@@ -214,7 +220,7 @@ func writeCty(b *bytes.Buffer, v cty.Value) bool {
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()
 			key := k.AsString()
-			if !utf8.ValidString(key) || strings.IndexFunc(key, func(r rune) bool { return r > 0xFFFF }) >= 0 {
+			if !plainKey(key) {
 				return false
 			}
 			ms = append(ms, member{key, e})
