@@ -141,27 +141,19 @@ func writeHumanBlock(b io.StringWriter, c *planner.ResourceChange, st actionStyl
 		b.WriteString(ansiBold)
 	}
 	// Piece by piece: a string built to be written would be allocated for each block.
-	for _, s := range []string{"  # ", c.Address, " will be ", st.verb} {
-		b.WriteString(s)
-	}
+	writeStrings(b, "  # ", c.Address, " will be ", st.verb)
 	if color {
 		b.WriteString(ansiReset)
 	}
-	for _, s := range []string{"\n  ", paint(color, st.colour, st.symbol), " ", c.Address} {
-		b.WriteString(s)
-	}
+	writeStrings(b, "\n  ", paint(color, st.colour, st.symbol), " ", c.Address)
 	if c.Builder != "" && (c.Action == planner.ActionCreate || c.Action == planner.ActionRebuild) {
-		for _, s := range []string{" (on ", c.Builder, ")"} {
-			b.WriteString(s)
-		}
+		writeStrings(b, " (on ", c.Builder, ")")
 	}
 	b.WriteString("\n")
 	line := func(label, colon, value string) {
 		// "%-10s": labels are ASCII, so bytes are columns.
 		pad := "          "[min(len(label)+len(colon), 10):]
-		for _, s := range []string{"      ", label, colon, pad, " ", value, "\n"} {
-			b.WriteString(s)
-		}
+		writeStrings(b, "      ", label, colon, pad, " ", value, "\n")
 	}
 	field := func(label, value string) { line(label, ":", value) }
 	switch {
@@ -212,4 +204,11 @@ func paint(color bool, code, s string) string {
 		return s
 	}
 	return code + s + ansiReset
+}
+
+// writeStrings writes ss to b one after the other.
+func writeStrings(b io.StringWriter, ss ...string) {
+	for _, s := range ss {
+		b.WriteString(s)
+	}
 }
