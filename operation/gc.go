@@ -200,13 +200,13 @@ func refuseLocked(ctx context.Context, b state.Backend, ws string) error {
 		return nil
 	}
 	info := locks[0]
+	held := fmt.Sprintf("workspace %s is locked by %s (operation %s, since %s, lock ID %s): gc deletes nothing while another operation runs, since what it pushed is in no state yet",
+		ws, info.Who, info.Operation, info.Created.UTC().Format(time.RFC3339), info.ID)
 	if _, layout := b.(*state.Layout); layout {
 		// A layout lists only the locks whose sovos still runs (holds the file lock).
-		return fmt.Errorf("workspace %s is locked by %s (operation %s, since %s, lock ID %s): gc deletes nothing while another operation runs, since what it pushed is in no state yet; that sovos is still running (it holds the file lock on %s): run gc when it has finished, or stop that process (on Ctrl-C or SIGTERM it records what it did and releases the lock)",
-			ws, info.Who, info.Operation, info.Created.UTC().Format(time.RFC3339), info.ID, info.Where)
+		return fmt.Errorf("%s; that sovos is still running (it holds the file lock on %s): run gc when it has finished, or stop that process (on Ctrl-C or SIGTERM it records what it did and releases the lock)", held, info.Where)
 	}
-	return fmt.Errorf("workspace %s is locked by %s (operation %s, since %s, lock ID %s): gc deletes nothing while another operation runs, since what it pushed is in no state yet; run gc when it has finished (or, if that sovos died, after `sovos force-unlock -workspace=%s %s`)",
-		ws, info.Who, info.Operation, info.Created.UTC().Format(time.RFC3339), info.ID, ws, info.ID)
+	return fmt.Errorf("%s; run gc when it has finished (or, if that sovos died, after `sovos force-unlock -workspace=%s %s`)", held, ws, info.ID)
 }
 
 // repositories are the configuration's repositories: where its builds, their stages and
