@@ -15,10 +15,11 @@ import (
 // interruptible is the one SIGINT/SIGTERM handling of the commands that take the state
 // lock (apply, rollback, gc, state rm, state push). It returns c.Context, cancelled at
 // the first signal after printing notice (what the command does about it) and lost (what
-// a second signal would lose) on standard error: the operation then starts nothing new, lets the step in flight finish, records
-// what it did, releases the lock and returns an error saying so (operation's
-// ErrInterrupted; apply's summary). The first signal restores the default handling, so
-// a second one ends the process at once. Call stop when the operation has returned.
+// a second signal would lose) on standard error: the operation then starts nothing new,
+// lets the step in flight finish, records what it did, releases the lock and returns an
+// error saying so (operation's ErrInterrupted; apply's summary). The first signal
+// restores the default handling, so a second one ends the process at once. Call stop
+// when the operation has returned.
 func interruptible(c *cli.Context, notice, lost string) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(c.Context)
 	sigs := make(chan os.Signal, 1)
